@@ -1,0 +1,116 @@
+//! The domain's error type. Front ends render it once per wire format.
+
+use crate::store::StoreError;
+use std::fmt;
+
+/// Validation problems keyed by field name (`"non_field_errors"` for the whole object),
+/// in the order they were found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldErrors(pub Vec<(String, String)>);
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push((field.into(), message.into()));
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// `Ok(())` when nothing was recorded, the validation error otherwise.
+    pub fn into_result(self) -> Result<(), CoreError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(CoreError::Validation(self))
+        }
+    }
+    pub fn single(field: impl Into<String>, message: impl Into<String>) -> CoreError {
+        let mut e = Self::new();
+        e.add(field, message);
+        CoreError::Validation(e)
+    }
+}
+
+impl fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{k}: {v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why authentication failed. Every variant answers 401; the detail says which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    Missing,
+    BadScheme,
+    Invalid,
+    Expired,
+    InactiveUser,
+}
+
+impl AuthFailure {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Missing => "Authentication credentials were not provided.",
+            Self::BadScheme => {
+                "Invalid Authorization header: use 'Authorization: Token <personal token>' (or 'Bearer <personal token>')."
+            }
+            Self::Invalid => "Invalid token.",
+            Self::Expired => "Token has expired.",
+            Self::InactiveUser => "User inactive or deleted.",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{0}")]
+    Validation(FieldErrors),
+    #[error("{}", .0.message())]
+    Unauthenticated(AuthFailure),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found.")]
+    NotFound(&'static str),
+    /// A uniqueness rule was broken: `field` names the attribute, `message` says which rule.
+    #[error("{message}")]
+    Conflict {
+        field: &'static str,
+        message: String,
+    },
+    /// The resource changed since the caller read it (version check failed).
+    #[error("The resource was modified concurrently; read it again and retry.")]
+    PreconditionFailed,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CoreError {
+    pub fn forbidden() -> Self {
+        Self::Forbidden("You do not have permission to perform this action.".into())
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => CoreError::NotFound("Resource"),
+            StoreError::VersionMismatch => CoreError::PreconditionFailed,
+            StoreError::Conflict(c) => {
+                let (field, message) = c.describe();
+                CoreError::Conflict {
+                    field,
+                    message: message.to_string(),
+                }
+            }
+            StoreError::Other(m) => CoreError::Internal(m),
+        }
+    }
+}

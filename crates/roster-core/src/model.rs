@@ -1,0 +1,204 @@
+//! Domain records, as services see them. Derived values (URLs, a user's teams, a team's
+//! permissions) are filled in by the store or computed here; nothing here knows about SQL or HTTP.
+
+use crate::secret::Secret;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+pub type AccountId = i64;
+pub type UserId = i64;
+pub type TeamId = i64;
+pub type PermissionId = i64;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub company_name: String,
+    pub is_active: bool,
+    pub is_enabled_mfa_to_all_users: bool,
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// A user's membership in a team, as listed on the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamRef {
+    pub id: TeamId,
+    pub name: String,
+    pub is_active: bool,
+}
+
+/// Which identity provider created (and manages) a user or team, and its id there.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Provisioning {
+    pub idp_uuid: Option<Uuid>,
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub account_id: AccountId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_active: bool,
+    pub is_account_owner: bool,
+    pub two_factor_enabled: bool,
+    pub language: String,
+    pub timezone: String,
+    pub phone: String,
+    pub mobile: String,
+    pub country_call_code: String,
+    pub date_joined: DateTime<Utc>,
+    pub last_login: Option<DateTime<Utc>>,
+    pub last_modified: DateTime<Utc>,
+    pub version: i64,
+    pub provisioning: Provisioning,
+    /// Filled by the store on reads; ignored on writes (memberships have their own calls).
+    pub teams: Vec<TeamRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permission {
+    pub id: PermissionId,
+    pub name: String,
+    pub slug: String,
+    pub group: String,
+}
+
+/// Slugs the services check. The catalogue itself is seeded by the stores' migrations.
+pub mod perm {
+    pub const VIEW_USERS: &str = "view_users";
+    pub const EDIT_USERS: &str = "edit_users";
+    pub const SCIM: &str = "scim_protocol_integration";
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Team {
+    pub id: TeamId,
+    pub account_id: AccountId,
+    pub name: String,
+    pub is_active: bool,
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+    pub version: i64,
+    pub provisioning: Provisioning,
+    /// Filled by the store on reads.
+    pub permissions: Vec<Permission>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonalToken {
+    pub uuid: Uuid,
+    pub user_id: UserId,
+    pub account_id: AccountId,
+    pub name: String,
+    pub description: Option<String>,
+    pub created: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The first characters of the key, kept so a person can tell tokens apart. Never the secret.
+    pub key_prefix: String,
+}
+
+/// What the store keeps for a token: the record and the SHA-256 of its key.
+#[derive(Debug, Clone)]
+pub struct StoredToken {
+    pub token: PersonalToken,
+    pub key_hash: [u8; 32],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Saml,
+    Oidc,
+}
+
+impl Protocol {
+    /// The label the IAM API shows (`"SAML"`, `"OIDC"`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Saml => "SAML",
+            Protocol::Oidc => "OIDC",
+        }
+    }
+    /// The path segment (`saml2`, `oidc`).
+    pub fn segment(self) -> &'static str {
+        match self {
+            Protocol::Saml => "saml2",
+            Protocol::Oidc => "oidc",
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Saml => "saml",
+            Protocol::Oidc => "oidc",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "saml" => Some(Protocol::Saml),
+            "oidc" => Some(Protocol::Oidc),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamlConfig {
+    pub sign_in_url: String,
+    pub entity_id_url: String,
+    /// PEM, validated on write. Write-only in the API.
+    pub certificate_pem: String,
+    /// `sha-1` or `sha-256`, derived from the certificate.
+    pub signature_algorithm: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcConfig {
+    pub authorization_url: String,
+    pub userinfo_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    /// Write-only in the API; redacted from `Debug`.
+    pub client_secret: Secret,
+    pub scopes: Vec<String>,
+    pub response_mode: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdpConfig {
+    Saml(SamlConfig),
+    Oidc(OidcConfig),
+}
+
+impl IdpConfig {
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            IdpConfig::Saml(_) => Protocol::Saml,
+            IdpConfig::Oidc(_) => Protocol::Oidc,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityProvider {
+    pub uuid: Uuid,
+    pub account_id: AccountId,
+    pub name: String,
+    pub is_active: bool,
+    pub scim_integration: bool,
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+    pub version: i64,
+    pub config: IdpConfig,
+}
+
+impl IdentityProvider {
+    pub fn protocol(&self) -> Protocol {
+        self.config.protocol()
+    }
+}

@@ -1,0 +1,60 @@
+//! The caller's account.
+
+use super::{Principal, Roster};
+use crate::error::{CoreError, FieldErrors};
+use crate::model::Account;
+use crate::validate;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AccountPatch {
+    pub name: Option<String>,
+    pub company_name: Option<String>,
+    pub is_enabled_mfa_to_all_users: Option<bool>,
+}
+
+impl Roster {
+    pub async fn get_account(&self, p: &Principal) -> Result<Account, CoreError> {
+        let mut tx = self.store.read().await?;
+        let a = tx
+            .account(p.account())
+            .await?
+            .ok_or(CoreError::NotFound("Account"))?;
+        tx.commit().await?;
+        Ok(a)
+    }
+
+    pub async fn update_account(
+        &self,
+        p: &Principal,
+        patch: &AccountPatch,
+    ) -> Result<Account, CoreError> {
+        p.require_owner()?;
+        let mut errs = FieldErrors::new();
+        let mut tx = self.store.begin().await?;
+        let before = tx
+            .account(p.account())
+            .await?
+            .ok_or(CoreError::NotFound("Account"))?;
+        let mut after = before.clone();
+        if let Some(n) = &patch.name {
+            if validate::non_blank(&mut errs, "name", n) {
+                validate::max_len(&mut errs, "name", n, 150);
+            }
+            after.name = n.trim().to_string();
+        }
+        if let Some(c) = &patch.company_name {
+            validate::max_len(&mut errs, "company_name", c, 150);
+            after.company_name = c.trim().to_string();
+        }
+        if let Some(m) = patch.is_enabled_mfa_to_all_users {
+            after.is_enabled_mfa_to_all_users = m;
+        }
+        errs.into_result()?;
+        after.last_modified = self.clock.now();
+        let updated = tx.update_account(&after, before.version).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+}

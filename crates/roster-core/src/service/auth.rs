@@ -1,0 +1,118 @@
+//! Who is calling: tokens to principals, and what principals may do.
+
+use super::Roster;
+use crate::error::{AuthFailure, CoreError};
+use crate::model::{AccountId, User, perm};
+use crate::token::{hash_key, hashes_equal, key_from_authorization};
+use uuid::Uuid;
+
+/// An authenticated caller: the user a valid personal token acts as. Only
+/// [`Roster::authenticate`] makes one.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    user: User,
+    token: Uuid,
+    permissions: Vec<String>,
+}
+
+impl Principal {
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+    pub fn account(&self) -> AccountId {
+        self.user.account_id
+    }
+    pub fn token(&self) -> Uuid {
+        self.token
+    }
+    pub fn is_owner(&self) -> bool {
+        self.user.is_account_owner
+    }
+    /// Owners hold every permission; others hold the union over their active teams.
+    pub fn has(&self, slug: &str) -> bool {
+        self.is_owner() || self.permissions.iter().any(|p| p == slug)
+    }
+    pub fn permissions(&self) -> &[String] {
+        &self.permissions
+    }
+
+    pub(crate) fn require_owner(&self) -> Result<(), CoreError> {
+        if self.is_owner() {
+            Ok(())
+        } else {
+            Err(CoreError::Forbidden(
+                "Only an account owner can perform this action.".into(),
+            ))
+        }
+    }
+    pub(crate) fn require_view_users(&self) -> Result<(), CoreError> {
+        if self.has(perm::VIEW_USERS) {
+            Ok(())
+        } else {
+            Err(CoreError::forbidden())
+        }
+    }
+    pub(crate) fn require_edit_users(&self) -> Result<(), CoreError> {
+        if self.has(perm::VIEW_USERS) && self.has(perm::EDIT_USERS) {
+            Ok(())
+        } else {
+            Err(CoreError::forbidden())
+        }
+    }
+    pub(crate) fn require_edit_teams(&self) -> Result<(), CoreError> {
+        if self.has(perm::EDIT_USERS) {
+            Ok(())
+        } else {
+            Err(CoreError::forbidden())
+        }
+    }
+}
+
+/// Record last use at most this often per token, so reads stay reads.
+const TOUCH_EVERY_SECONDS: i64 = 30;
+
+impl Roster {
+    /// Authenticate an `Authorization` header value (`None` when the header is absent).
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, CoreError> {
+        let header = authorization.ok_or(CoreError::Unauthenticated(AuthFailure::Missing))?;
+        let key = key_from_authorization(header).map_err(CoreError::Unauthenticated)?;
+        let hash = hash_key(key);
+        let found = self
+            .store
+            .token_by_hash(&hash)
+            .await?
+            .ok_or(CoreError::Unauthenticated(AuthFailure::Invalid))?;
+        if !hashes_equal(&found.stored.key_hash, &hash) {
+            return Err(CoreError::Unauthenticated(AuthFailure::Invalid));
+        }
+        let now = self.clock.now();
+        let token = &found.stored.token;
+        if token.expires_at <= now {
+            return Err(CoreError::Unauthenticated(AuthFailure::Expired));
+        }
+        if !found.user.is_active || !found.account_active {
+            return Err(CoreError::Unauthenticated(AuthFailure::InactiveUser));
+        }
+        let stale = token
+            .last_used_at
+            .is_none_or(|t| (now - t).num_seconds() >= TOUCH_EVERY_SECONDS);
+        if stale {
+            self.store.touch_token(token.uuid, now).await?;
+        }
+        let permissions = if found.user.is_account_owner {
+            Vec::new()
+        } else {
+            let mut tx = self.store.read().await?;
+            let p = tx
+                .user_permission_slugs(found.user.account_id, found.user.id)
+                .await?;
+            tx.commit().await?;
+            p
+        };
+        Ok(Principal {
+            token: token.uuid,
+            user: found.user,
+            permissions,
+        })
+    }
+}

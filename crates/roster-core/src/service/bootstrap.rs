@@ -1,0 +1,168 @@
+//! First start, and the operator's CLI paths (trusted: whoever runs them owns the database).
+
+use super::{Roster, TokenInput};
+use crate::error::{CoreError, FieldErrors};
+use crate::model::{Account, PersonalToken, Provisioning, User};
+use crate::store::NewAccount;
+use crate::token::NewKey;
+use crate::validate;
+use chrono::Duration;
+use uuid::Uuid;
+
+/// What first start made. The key is shown once and never stored.
+#[derive(Debug)]
+pub struct Bootstrapped {
+    pub account: Account,
+    pub owner: User,
+    pub token: PersonalToken,
+    pub key: NewKey,
+}
+
+/// How long the first owner token lives.
+pub const BOOTSTRAP_TOKEN_DAYS: i64 = 365;
+
+impl Roster {
+    /// On an empty store, create an account, its owner and a token for the owner. On a store that
+    /// has an account already, do nothing and answer `None`.
+    pub async fn bootstrap(&self, owner_email: &str) -> Result<Option<Bootstrapped>, CoreError> {
+        let mut errs = FieldErrors::new();
+        validate::email(&mut errs, "owner_email", owner_email);
+        errs.into_result()?;
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        if tx.account_count().await? > 0 {
+            return Ok(None);
+        }
+        let account = tx
+            .insert_account(&NewAccount {
+                name: "Roster".into(),
+                company_name: String::new(),
+                now,
+            })
+            .await?;
+        let owner = User {
+            id: 0,
+            account_id: account.id,
+            email: owner_email.to_string(),
+            first_name: "Account".into(),
+            last_name: "Owner".into(),
+            is_active: true,
+            is_account_owner: true,
+            two_factor_enabled: false,
+            language: "en".into(),
+            timezone: "UTC".into(),
+            phone: String::new(),
+            mobile: String::new(),
+            country_call_code: String::new(),
+            date_joined: now,
+            last_login: None,
+            last_modified: now,
+            version: 1,
+            provisioning: Provisioning::default(),
+            teams: Vec::new(),
+        };
+        let id = tx.insert_user(&owner).await?;
+        let owner = tx
+            .user(account.id, id)
+            .await?
+            .ok_or(CoreError::NotFound("User"))?;
+        let created = self
+            .create_token_in(
+                tx.as_mut(),
+                &owner,
+                &TokenInput {
+                    name: Some("Owner token (first start)".into()),
+                    description: Some("Made by the first start of Roster.".into()),
+                    expires_at: Some((now + Duration::days(BOOTSTRAP_TOKEN_DAYS)).to_rfc3339()),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(Some(Bootstrapped {
+            account,
+            owner,
+            token: created.token,
+            key: created.key,
+        }))
+    }
+
+    /// Make a token for the user with this email (in `account`, or the first account).
+    pub async fn issue_token(
+        &self,
+        account: Option<i64>,
+        email: &str,
+        name: &str,
+        days: i64,
+    ) -> Result<(PersonalToken, NewKey), CoreError> {
+        let mut tx = self.store.begin().await?;
+        let account = match account {
+            Some(a) => tx.account(a).await?,
+            None => tx.first_account().await?,
+        }
+        .ok_or(CoreError::NotFound("Account"))?;
+        let user = tx
+            .user_by_email(account.id, email)
+            .await?
+            .ok_or(CoreError::NotFound("User with that email"))?;
+        let now = self.clock.now();
+        let created = self
+            .create_token_in(
+                tx.as_mut(),
+                &user,
+                &TokenInput {
+                    name: Some(name.to_string()),
+                    description: None,
+                    expires_at: Some((now + Duration::days(days)).to_rfc3339()),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok((created.token, created.key))
+    }
+
+    /// Revoke any token by uuid.
+    pub async fn revoke_token(&self, uuid: Uuid) -> Result<PersonalToken, CoreError> {
+        let mut tx = self.store.begin().await?;
+        let t = tx
+            .token_by_uuid(uuid)
+            .await?
+            .ok_or(CoreError::NotFound("Personal token"))?;
+        tx.delete_token(t.user_id, uuid).await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
+    /// Every user of the account (or the first account), for the CLI.
+    pub async fn operator_users(&self, account: Option<i64>) -> Result<Vec<User>, CoreError> {
+        let mut tx = self.store.read().await?;
+        let account = match account {
+            Some(a) => tx.account(a).await?,
+            None => tx.first_account().await?,
+        }
+        .ok_or(CoreError::NotFound("Account"))?;
+        let mut all = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = tx
+                .list_users(
+                    account.id,
+                    &crate::store::ListParams {
+                        offset,
+                        limit: 500,
+                        sort: crate::store::SortKey::Id,
+                        descending: false,
+                        search: None,
+                    },
+                )
+                .await?;
+            let n = page.items.len() as i64;
+            all.extend(page.items);
+            offset += n;
+            if n == 0 || offset >= page.total {
+                break;
+            }
+        }
+        tx.commit().await?;
+        Ok(all)
+    }
+}

@@ -1,0 +1,228 @@
+//! The storage the domain needs. One implementation per backend lives in its own crate; no
+//! business code ever asks which one it runs on.
+//!
+//! Every method is scoped to an account where the record belongs to one. Writes happen inside a
+//! [`Tx`] opened by [`Store::begin`]: read, apply the pure change, write with a version check
+//! (`expected_version`), commit. Dropping a `Tx` without committing rolls it back.
+
+use crate::model::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// Which uniqueness rule a write broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    UserEmail,
+    TeamName,
+    TokenKey,
+    ActiveIdentityProvider,
+    ExternalId,
+    Other,
+}
+
+impl Conflict {
+    /// (field, message) for error bodies.
+    pub fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            Conflict::UserEmail => (
+                "email",
+                "A user with this email already exists in the account.",
+            ),
+            Conflict::TeamName => (
+                "name",
+                "A team with this name already exists in the account.",
+            ),
+            Conflict::TokenKey => ("key", "Token collision; try again."),
+            Conflict::ActiveIdentityProvider => (
+                "is_active",
+                "Another identity provider is already active in the account.",
+            ),
+            Conflict::ExternalId => (
+                "externalId",
+                "The externalId is already used in the account.",
+            ),
+            Conflict::Other => (
+                "non_field_errors",
+                "The change conflicts with existing data.",
+            ),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    #[error("version mismatch")]
+    VersionMismatch,
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Sort keys the IAM lists offer. Each store maps them to columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Id,
+    Email,
+    FirstName,
+    LastName,
+    LastModified,
+    DateJoined,
+    Name,
+    Created,
+    ExpiresAt,
+    IsActive,
+    Slug,
+    Group,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListParams {
+    pub offset: i64,
+    pub limit: i64,
+    pub sort: SortKey,
+    pub descending: bool,
+    /// Case-folded free text; matched as a substring.
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub name: String,
+    pub company_name: String,
+    pub now: DateTime<Utc>,
+}
+
+/// A user to insert: the `id`, `version` and `teams` of `user` are ignored.
+pub type NewUser = User;
+/// A team to insert: the `id`, `version` and `permissions` of `team` are ignored.
+pub type NewTeam = Team;
+
+/// A token with the user it acts as, found by key hash.
+#[derive(Debug, Clone)]
+pub struct TokenWithUser {
+    pub stored: StoredToken,
+    pub user: User,
+    pub account_active: bool,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A transaction that may write. On SQLite it takes the write lock at once.
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
+    /// A transaction that only reads.
+    async fn read(&self) -> StoreResult<Box<dyn Tx>>;
+    /// Is the database reachable?
+    async fn ping(&self) -> StoreResult<()>;
+    /// The token with this key hash and its user, without a transaction (the hot path).
+    async fn token_by_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<TokenWithUser>>;
+    /// Record that a token was used.
+    async fn touch_token(&self, uuid: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
+    /// A short name for logs and `/health` (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+}
+
+#[async_trait]
+pub trait Tx: Send {
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    // Accounts
+    async fn account_count(&mut self) -> StoreResult<i64>;
+    async fn insert_account(&mut self, new: &NewAccount) -> StoreResult<Account>;
+    async fn account(&mut self, id: AccountId) -> StoreResult<Option<Account>>;
+    async fn first_account(&mut self) -> StoreResult<Option<Account>>;
+    async fn update_account(&mut self, a: &Account, expected_version: i64) -> StoreResult<Account>;
+
+    // Users
+    async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId>;
+    async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>>;
+    async fn user_by_email(&mut self, account: AccountId, email: &str)
+    -> StoreResult<Option<User>>;
+    async fn list_users(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<User>>;
+    async fn update_user(&mut self, u: &User, expected_version: i64) -> StoreResult<()>;
+    async fn delete_user(&mut self, account: AccountId, id: UserId) -> StoreResult<()>;
+    /// Make the user's team memberships exactly `teams` (all must belong to the account).
+    async fn set_user_teams(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        teams: &[TeamId],
+    ) -> StoreResult<()>;
+    async fn active_owner_count(&mut self, account: AccountId) -> StoreResult<i64>;
+    /// Slugs of the permissions granted through the user's active teams.
+    async fn user_permission_slugs(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+    ) -> StoreResult<Vec<String>>;
+
+    // Teams
+    async fn insert_team(&mut self, t: &NewTeam) -> StoreResult<TeamId>;
+    async fn team(&mut self, account: AccountId, id: TeamId) -> StoreResult<Option<Team>>;
+    async fn list_teams(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<Team>>;
+    async fn update_team(&mut self, t: &Team, expected_version: i64) -> StoreResult<()>;
+    async fn delete_team(&mut self, account: AccountId, id: TeamId) -> StoreResult<()>;
+    async fn set_team_permissions(
+        &mut self,
+        team: TeamId,
+        permissions: &[PermissionId],
+    ) -> StoreResult<()>;
+    async fn team_member_count(&mut self, account: AccountId, team: TeamId) -> StoreResult<i64>;
+    /// Which of `ids` are teams of the account.
+    async fn existing_team_ids(
+        &mut self,
+        account: AccountId,
+        ids: &[TeamId],
+    ) -> StoreResult<Vec<TeamId>>;
+
+    // Permission catalogue (global, read-only)
+    async fn list_permissions(&mut self, p: &ListParams) -> StoreResult<Page<Permission>>;
+    async fn existing_permission_ids(
+        &mut self,
+        ids: &[PermissionId],
+    ) -> StoreResult<Vec<PermissionId>>;
+
+    // Personal tokens (always scoped to their user)
+    async fn insert_token(&mut self, t: &StoredToken) -> StoreResult<()>;
+    async fn token(&mut self, user: UserId, uuid: Uuid) -> StoreResult<Option<PersonalToken>>;
+    async fn token_by_uuid(&mut self, uuid: Uuid) -> StoreResult<Option<PersonalToken>>;
+    async fn list_tokens(
+        &mut self,
+        user: UserId,
+        p: &ListParams,
+    ) -> StoreResult<Page<PersonalToken>>;
+    async fn delete_token(&mut self, user: UserId, uuid: Uuid) -> StoreResult<()>;
+
+    // Identity providers
+    async fn insert_idp(&mut self, idp: &IdentityProvider) -> StoreResult<()>;
+    async fn idp(
+        &mut self,
+        account: AccountId,
+        uuid: Uuid,
+    ) -> StoreResult<Option<IdentityProvider>>;
+    async fn list_idps(&mut self, account: AccountId) -> StoreResult<Vec<IdentityProvider>>;
+    async fn update_idp(
+        &mut self,
+        idp: &IdentityProvider,
+        expected_version: i64,
+    ) -> StoreResult<()>;
+    async fn delete_idp(&mut self, account: AccountId, uuid: Uuid) -> StoreResult<()>;
+    /// Deactivate every active provider of the account except `keep`.
+    async fn deactivate_other_idps(
+        &mut self,
+        account: AccountId,
+        keep: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+}

@@ -1,0 +1,208 @@
+//! What Roster's SQL stores share.
+//!
+//! Both backends speak the same SQL here: `$N` placeholders (SQLite accepts them too),
+//! `RETURNING`, partial unique indexes, timestamps as canonical UTC text (string order = time
+//! order), case-folded shadow columns computed in Rust (SQLite's `lower()` is ASCII-only), and
+//! booleans that both drivers decode. So the store is written once, in [`sql_store_tx!`], and each
+//! backend crate instantiates it for its own `sqlx` database type, adding only what really differs:
+//! connection setup, how a transaction begins, and its migrations.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use roster_core::store::{Conflict, SortKey, StoreError};
+
+mod store_macro;
+
+/// `2026-11-29T09:12:46.123456Z`: fixed width, so text order is time order.
+pub fn ts(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+pub fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.6fZ")
+        .map(|n| n.and_utc())
+        .map_err(|e| StoreError::Other(format!("bad timestamp {s:?} in the database: {e}")))
+}
+
+pub fn parse_opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    s.as_deref().map(parse_ts).transpose()
+}
+
+pub fn parse_uuid(s: &str) -> Result<uuid::Uuid, StoreError> {
+    uuid::Uuid::parse_str(s)
+        .map_err(|e| StoreError::Other(format!("bad uuid {s:?} in the database: {e}")))
+}
+
+/// Which rule a unique violation broke, from the constraint name (PostgreSQL) or the message
+/// that names the columns (SQLite: `UNIQUE constraint failed: users.account_id, users.email_folded`).
+pub fn classify_unique(constraint: Option<&str>, message: &str) -> Conflict {
+    let hay = format!("{} {}", constraint.unwrap_or(""), message);
+    if hay.contains("email_folded") || hay.contains("users_account_email") {
+        Conflict::UserEmail
+    } else if hay.contains("name_folded") || hay.contains("teams_account_name") {
+        Conflict::TeamName
+    } else if hay.contains("key_hash") {
+        Conflict::TokenKey
+    } else if hay.contains("idp_one_active") || hay.contains("identity_providers.account_id") {
+        Conflict::ActiveIdentityProvider
+    } else if hay.contains("external_id") {
+        Conflict::ExternalId
+    } else {
+        Conflict::Other
+    }
+}
+
+/// The resources the IAM lists sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    Users,
+    Teams,
+    Permissions,
+    Tokens,
+}
+
+/// The column a sort key means for a listing, and the tie-breaker column.
+pub fn sort_column(listing: Listing, key: SortKey) -> (&'static str, &'static str) {
+    let col = match (listing, key) {
+        (Listing::Users, SortKey::Email) => "email_folded",
+        (Listing::Users, SortKey::FirstName) => "first_name",
+        (Listing::Users, SortKey::LastName) => "last_name",
+        (Listing::Users, SortKey::DateJoined) => "date_joined",
+        (Listing::Users | Listing::Teams, SortKey::LastModified) => "last_modified",
+        (Listing::Users | Listing::Teams, SortKey::IsActive) => "is_active",
+        (Listing::Teams, SortKey::Name) => "name_folded",
+        (Listing::Permissions | Listing::Tokens, SortKey::Name) => "name",
+        (Listing::Permissions, SortKey::Slug) => "slug",
+        (Listing::Permissions, SortKey::Group) => "grp",
+        (Listing::Tokens, SortKey::ExpiresAt) => "expires_at",
+        (Listing::Tokens, _) => "created",
+        _ => "id",
+    };
+    let tie = if listing == Listing::Tokens {
+        "uuid"
+    } else {
+        "id"
+    };
+    (col, tie)
+}
+
+/// `ORDER BY <col> <dir>, <tie> <dir>` for a listing.
+pub fn order_by(listing: Listing, key: SortKey, descending: bool) -> String {
+    let (col, tie) = sort_column(listing, key);
+    let dir = if descending { "DESC" } else { "ASC" };
+    format!("ORDER BY {col} {dir}, {tie} {dir}")
+}
+
+/// A `LIKE` pattern matching `needle` anywhere, with `\` as the escape character.
+pub fn contains_pattern(needle: &str) -> String {
+    let mut p = String::with_capacity(needle.len() + 2);
+    p.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// The folded text the user search matches against.
+pub fn user_search_text(email: &str, first: &str, last: &str) -> String {
+    roster_core::validate::fold(&format!("{email} {first} {last}"))
+}
+
+/// Scopes of an OIDC provider, kept as a JSON array in a text column.
+pub fn scopes_to_text(scopes: &[String]) -> String {
+    serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into())
+}
+
+pub fn scopes_from_text(s: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(s)
+        .map_err(|e| StoreError::Other(format!("bad scopes in the database: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_and_sort_as_text() {
+        let a = parse_ts("2026-01-02T03:04:05.000006Z").unwrap();
+        assert_eq!(ts(&a), "2026-01-02T03:04:05.000006Z");
+        let b = parse_ts("2026-01-02T03:04:05.100000Z").unwrap();
+        assert!(ts(&a) < ts(&b));
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
+    }
+
+    #[test]
+    fn unique_violations_are_classified() {
+        assert_eq!(
+            classify_unique(
+                None,
+                "UNIQUE constraint failed: users.account_id, users.email_folded"
+            ),
+            Conflict::UserEmail
+        );
+        assert_eq!(
+            classify_unique(Some("teams_account_name_key"), "duplicate key"),
+            Conflict::TeamName
+        );
+        assert_eq!(
+            classify_unique(Some("idp_one_active"), ""),
+            Conflict::ActiveIdentityProvider
+        );
+        assert_eq!(classify_unique(None, "something else"), Conflict::Other);
+    }
+}
+
+/// `$start, $start+1, …` for an `IN (…)` list of `n` values.
+pub fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Columns of `users`, in the order the row mapper reads them.
+#[macro_export]
+macro_rules! user_cols {
+    () => {
+        "u.id, u.account_id, u.email, u.first_name, u.last_name, u.is_active, u.is_account_owner, \
+         u.two_factor_enabled, u.language, u.timezone, u.phone, u.mobile, u.country_call_code, \
+         u.date_joined, u.last_login, u.last_modified, u.version, u.scim_external_id, u.provisioned_by_idp"
+    };
+}
+
+#[macro_export]
+macro_rules! team_cols {
+    () => {
+        "id, account_id, name, is_active, created, last_modified, version, scim_external_id, provisioned_by_idp"
+    };
+}
+
+#[macro_export]
+macro_rules! token_cols {
+    () => {
+        "t.uuid, t.user_id, t.account_id, t.name, t.description, t.created, t.expires_at, t.last_used_at, t.key_prefix"
+    };
+}
+
+#[macro_export]
+macro_rules! idp_cols {
+    () => {
+        "uuid, account_id, protocol, name, is_active, scim_integration, created, last_modified, version, \
+         sign_in_url, entity_id_url, certificate_pem, signature_algorithm, authorization_url, userinfo_url, \
+         token_url, client_id, client_secret, scopes, response_mode"
+    };
+}
+
+#[macro_export]
+macro_rules! account_cols {
+    () => {
+        "id, name, company_name, is_active, is_enabled_mfa_to_all_users, created, last_modified, version"
+    };
+}

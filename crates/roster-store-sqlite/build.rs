@@ -1,0 +1,4 @@
+fn main() {
+    // Re-embed the migrations when they change.
+    println!("cargo:rerun-if-changed=migrations");
+}

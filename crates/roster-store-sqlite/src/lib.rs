@@ -1,0 +1,123 @@
+//! Roster's embedded default store: SQLite in WAL mode, one file in the data directory.
+//!
+//! Writes go through a single writer connection that starts every transaction with
+//! `BEGIN IMMEDIATE` (no lock upgrades, no `SQLITE_BUSY` mid-transaction); reads use a pool of
+//! reader connections, which WAL lets run beside the writer. `synchronous = FULL`: a write that
+//! was acknowledged survives a power cut.
+
+use async_trait::async_trait;
+use roster_core::store::{Store, Tx};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+roster_store_sql::sql_store_tx!(sqlx::Sqlite, SqliteTx);
+
+/// The store's migrations, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+impl SqliteStore {
+    /// Open (creating if missing) the database at a `sqlite:` URL, e.g. `sqlite://data/roster.sqlite3`.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("bad SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await
+            .map_err(map_err)?;
+        let readers = if memory {
+            // An in-memory database exists once per connection: share the writer.
+            writer.clone()
+        } else {
+            let n = std::thread::available_parallelism()
+                .map(|n| n.get() as u32)
+                .unwrap_or(2)
+                .clamp(2, 8)
+                * 2;
+            SqlitePoolOptions::new()
+                .max_connections(n)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts.read_only(true))
+                .await
+                .map_err(map_err)?
+        };
+        Ok(Self { writer, readers })
+    }
+
+    /// Apply pending migrations.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR
+            .run(&self.writer)
+            .await
+            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+    }
+
+    pub async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        let tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        Ok(Box::new(SqliteTx::new(tx)))
+    }
+
+    async fn read(&self) -> StoreResult<Box<dyn Tx>> {
+        let tx = self.readers.begin().await.map_err(map_err)?;
+        Ok(Box::new(SqliteTx::new(tx)))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.readers)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn token_by_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<TokenWithUser>> {
+        token_by_hash(&self.readers, key_hash).await
+    }
+
+    async fn touch_token(
+        &self,
+        uuid: uuid::Uuid,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        touch_token(&self.writer, uuid, at).await
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
