@@ -1,0 +1,210 @@
+//! Errors, rendered once per wire format.
+//!
+//! Handlers return [`AppError`]; it becomes a response carrying an [`ErrorInfo`] extension. The
+//! [`render_errors`] middleware then writes the body in the shape the route's clients read:
+//! Django REST Framework bodies on `/iam/…` (`{"detail": …}` or `{"field": ["…"]}`), JSON:API
+//! `errors[]` on `/v4/…`. Error statuses produced outside handlers (unknown route, wrong method,
+//! body too large, timeout) get the same treatment.
+
+use axum::Json;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use roster_core::CoreError;
+use roster_core::error::FieldErrors;
+use serde_json::{Map, Value, json};
+
+/// What went wrong, independent of the wire format.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub status: StatusCode,
+    pub detail: String,
+    /// Field errors (validation and uniqueness); empty for the others.
+    pub fields: Vec<(String, String)>,
+}
+
+impl ErrorInfo {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            detail: detail.into(),
+            fields: Vec::new(),
+        }
+    }
+
+    fn from_core(e: &CoreError) -> Self {
+        match e {
+            CoreError::Validation(f) => Self {
+                status: StatusCode::BAD_REQUEST,
+                detail: format!("Invalid data: {f}"),
+                fields: f.0.clone(),
+            },
+            CoreError::Unauthenticated(a) => Self::new(StatusCode::UNAUTHORIZED, a.message()),
+            CoreError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, m.clone()),
+            CoreError::NotFound(what) => {
+                Self::new(StatusCode::NOT_FOUND, format!("{what} not found."))
+            }
+            CoreError::Conflict { field, message } => Self {
+                status: StatusCode::CONFLICT,
+                detail: message.clone(),
+                fields: vec![((*field).to_string(), message.clone())],
+            },
+            CoreError::PreconditionFailed => Self::new(StatusCode::CONFLICT, e.to_string()),
+            CoreError::Internal(_) => {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
+            }
+        }
+    }
+
+    /// `{"detail": …}` or `{"field": ["…", …], …}`.
+    pub fn drf_body(&self) -> Value {
+        if self.fields.is_empty() {
+            return json!({ "detail": self.detail });
+        }
+        let mut m = Map::new();
+        for (k, v) in &self.fields {
+            let entry = m
+                .entry(k.clone())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(a) = entry {
+                a.push(Value::String(v.clone()));
+            }
+        }
+        Value::Object(m)
+    }
+
+    /// `{"errors": [{"status", "code", "title", "detail", "source": {"pointer"}}]}`.
+    pub fn jsonapi_body(&self) -> Value {
+        let (code, title) = match self.status.as_u16() {
+            400 => ("10000", "Validation Error"),
+            401 => ("10001", "Authentication Failed"),
+            403 => ("10003", "Permission Denied"),
+            404 => ("10004", "Not Found"),
+            405 => ("10005", "Method Not Allowed"),
+            406 => ("10006", "Not Acceptable"),
+            408 => ("10008", "Request Timeout"),
+            409 => ("10009", "Conflict"),
+            413 => ("10013", "Payload Too Large"),
+            429 => ("10010", "Throttled"),
+            _ => ("10500", "Internal Server Error"),
+        };
+        let status = self.status.as_u16().to_string();
+        let errors: Vec<Value> = if self.fields.is_empty() {
+            vec![json!({ "status": status, "code": code, "title": title, "detail": self.detail })]
+        } else {
+            self.fields
+                .iter()
+                .map(|(f, m)| {
+                    let pointer = if f == "non_field_errors" { "/".to_string() } else { format!("/{f}") };
+                    json!({ "status": status, "code": code, "title": title, "detail": m, "source": { "pointer": pointer } })
+                })
+                .collect()
+        };
+        json!({ "errors": errors })
+    }
+}
+
+/// The error type of every IAM handler.
+#[derive(Debug)]
+pub struct AppError(pub CoreError);
+
+impl From<CoreError> for AppError {
+    fn from(e: CoreError) -> Self {
+        Self(e)
+    }
+}
+
+impl AppError {
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Self(FieldErrors::single(field, message))
+    }
+    pub fn not_found(what: &'static str) -> Self {
+        Self(CoreError::NotFound(what))
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let CoreError::Internal(cause) = &self.0 {
+            tracing::error!(%cause, "internal error");
+        }
+        info_response(ErrorInfo::from_core(&self.0))
+    }
+}
+
+/// A response for `info` in the default (DRF) shape, tagged for [`render_errors`].
+pub fn info_response(info: ErrorInfo) -> Response {
+    let mut resp = (info.status, Json(info.drf_body())).into_response();
+    if info.status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
+    }
+    resp.extensions_mut().insert(info);
+    resp
+}
+
+/// Which error body a path's clients expect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    Drf,
+    JsonApi,
+    /// Routes that render their own errors (SCIM).
+    Own,
+}
+
+fn flavor(path: &str) -> Flavor {
+    if path.starts_with("/v4/users/scim") {
+        Flavor::Own
+    } else if path.starts_with("/v4/") {
+        Flavor::JsonApi
+    } else {
+        Flavor::Drf
+    }
+}
+
+/// Middleware: give every error response the body shape of its route.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let flavor = flavor(req.uri().path());
+    let resp = next.run(req).await;
+    if flavor == Flavor::Own {
+        return resp;
+    }
+    let info = match resp.extensions().get::<ErrorInfo>() {
+        Some(i) => i.clone(),
+        None if resp.status().is_client_error() || resp.status().is_server_error() => {
+            let status = resp.status();
+            let detail = match status {
+                StatusCode::PAYLOAD_TOO_LARGE => "Request body too large.",
+                StatusCode::REQUEST_TIMEOUT => "The request took too long.",
+                StatusCode::METHOD_NOT_ALLOWED => "Method not allowed.",
+                StatusCode::NOT_FOUND => "Not found.",
+                _ => status.canonical_reason().unwrap_or("Error"),
+            };
+            ErrorInfo::new(status, detail)
+        }
+        None => return resp,
+    };
+    let body = match flavor {
+        Flavor::JsonApi => info.jsonapi_body(),
+        _ => info.drf_body(),
+    };
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+}
+
+pub async fn fallback() -> AppError {
+    AppError::not_found("Resource")
+}
+
+pub async fn method_not_allowed() -> Response {
+    info_response(ErrorInfo::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed.",
+    ))
+}

@@ -1,0 +1,54 @@
+//! The layers around every route: request ids, tracing without secrets, panics as 500s, body
+//! size limit, timeouts, and error bodies in each route's shape.
+
+use crate::ServerConfig;
+use crate::error::{ErrorInfo, info_response, render_errors};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::Response;
+use std::any::Any;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!("a handler panicked");
+    info_response(ErrorInfo::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Internal server error.",
+    ))
+}
+
+pub fn wrap(app: Router, config: &ServerConfig) -> Router {
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+        let matched = req
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default();
+        // The path only: query strings are not logged.
+        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path(), route = %matched, user = tracing::field::Empty)
+    });
+    app.layer(axum::middleware::from_fn(render_errors))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(RequestBodyLimitLayer::new(config.body_limit))
+        .layer(trace)
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
