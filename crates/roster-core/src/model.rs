@@ -61,6 +61,39 @@ pub struct User {
     pub teams: Vec<TeamRef>,
 }
 
+impl User {
+    /// A new active, non-owner user with default preferences (English, UTC).
+    pub fn new(
+        account_id: AccountId,
+        email: impl Into<String>,
+        first_name: impl Into<String>,
+        last_name: impl Into<String>,
+        now: DateTime<Utc>,
+    ) -> User {
+        User {
+            id: 0,
+            account_id,
+            email: email.into(),
+            first_name: first_name.into(),
+            last_name: last_name.into(),
+            is_active: true,
+            is_account_owner: false,
+            two_factor_enabled: false,
+            language: "en".into(),
+            timezone: "UTC".into(),
+            phone: String::new(),
+            mobile: String::new(),
+            country_call_code: String::new(),
+            date_joined: now,
+            last_login: None,
+            last_modified: now,
+            version: 1,
+            provisioning: Provisioning::default(),
+            teams: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Permission {
     pub id: PermissionId,
@@ -88,6 +121,23 @@ pub struct Team {
     pub provisioning: Provisioning,
     /// Filled by the store on reads.
     pub permissions: Vec<Permission>,
+}
+
+impl Team {
+    /// A new active team with no permissions.
+    pub fn new(account_id: AccountId, name: impl Into<String>, now: DateTime<Utc>) -> Team {
+        Team {
+            id: 0,
+            account_id,
+            name: name.into(),
+            is_active: true,
+            created: now,
+            last_modified: now,
+            version: 1,
+            provisioning: Provisioning::default(),
+            permissions: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

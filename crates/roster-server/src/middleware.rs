@@ -36,8 +36,7 @@ pub fn wrap(app: Router, config: &ServerConfig) -> Router {
         // The path only: query strings are not logged.
         tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path(), route = %matched, user = tracing::field::Empty)
     });
-    app.layer(axum::middleware::from_fn(render_errors))
-        .layer(CatchPanicLayer::custom(panic_response))
+    app.layer(CatchPanicLayer::custom(panic_response))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
@@ -51,4 +50,6 @@ pub fn wrap(app: Router, config: &ServerConfig) -> Router {
         ]))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Outermost, so that errors made by the layers above get the route's body shape too.
+        .layer(axum::middleware::from_fn(render_errors))
 }

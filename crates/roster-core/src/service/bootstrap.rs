@@ -2,7 +2,7 @@
 
 use super::{Roster, TokenInput};
 use crate::error::{CoreError, FieldErrors};
-use crate::model::{Account, PersonalToken, Provisioning, User};
+use crate::model::{Account, PersonalToken, User};
 use crate::store::NewAccount;
 use crate::token::NewKey;
 use crate::validate;
@@ -40,27 +40,8 @@ impl Roster {
                 now,
             })
             .await?;
-        let owner = User {
-            id: 0,
-            account_id: account.id,
-            email: owner_email.to_string(),
-            first_name: "Account".into(),
-            last_name: "Owner".into(),
-            is_active: true,
-            is_account_owner: true,
-            two_factor_enabled: false,
-            language: "en".into(),
-            timezone: "UTC".into(),
-            phone: String::new(),
-            mobile: String::new(),
-            country_call_code: String::new(),
-            date_joined: now,
-            last_login: None,
-            last_modified: now,
-            version: 1,
-            provisioning: Provisioning::default(),
-            teams: Vec::new(),
-        };
+        let mut owner = User::new(account.id, owner_email, "Account", "Owner", now);
+        owner.is_account_owner = true;
         let id = tx.insert_user(&owner).await?;
         let owner = tx
             .user(account.id, id)

@@ -2,7 +2,7 @@
 
 use super::{ListRequest, Listed, Principal, Roster, check_page};
 use crate::error::{CoreError, FieldErrors};
-use crate::model::{Permission, PermissionId, Provisioning, Team, TeamId};
+use crate::model::{Permission, PermissionId, Team, TeamId};
 use crate::store::{SortKey, Tx};
 use crate::validate;
 use serde::Deserialize;
@@ -96,17 +96,7 @@ impl Roster {
     pub async fn create_team(&self, p: &Principal, input: &TeamInput) -> Result<Team, CoreError> {
         p.require_edit_teams()?;
         let now = self.clock.now();
-        let mut t = Team {
-            id: 0,
-            account_id: p.account(),
-            name: String::new(),
-            is_active: true,
-            created: now,
-            last_modified: now,
-            version: 1,
-            provisioning: Provisioning::default(),
-            permissions: Vec::new(),
-        };
+        let mut t = Team::new(p.account(), "", now);
         let mut errs = FieldErrors::new();
         apply(&mut t, input, true, &mut errs);
         let perms = input.permissions_ids.clone().unwrap_or_default();

@@ -2,7 +2,7 @@
 
 use super::{ListRequest, Listed, Principal, Roster, check_page};
 use crate::error::{CoreError, FieldErrors};
-use crate::model::{Provisioning, TeamId, User, UserId};
+use crate::model::{TeamId, User, UserId};
 use crate::store::{SortKey, Tx};
 use crate::validate;
 use serde::Deserialize;
@@ -197,27 +197,7 @@ impl Roster {
             p.require_owner()?;
         }
         let now = self.clock.now();
-        let mut u = User {
-            id: 0,
-            account_id: p.account(),
-            email: String::new(),
-            first_name: String::new(),
-            last_name: String::new(),
-            is_active: true,
-            is_account_owner: false,
-            two_factor_enabled: false,
-            language: "en".into(),
-            timezone: "UTC".into(),
-            phone: String::new(),
-            mobile: String::new(),
-            country_call_code: String::new(),
-            date_joined: now,
-            last_login: None,
-            last_modified: now,
-            version: 1,
-            provisioning: Provisioning::default(),
-            teams: Vec::new(),
-        };
+        let mut u = User::new(p.account(), "", "", "", now);
         let mut errs = FieldErrors::new();
         apply_fields(&mut u, input, true, &mut errs);
         let mut tx = self.store.begin().await?;

@@ -1,1 +1,367 @@
-//! End-to-end tests of the `roster` binary.
+//! End-to-end tests of the `roster` binary: first start, configuration layers, scripting
+//! commands, and that no token secret reaches the logs or the data directory.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn roster() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_roster"));
+    // Only what the test sets: no ROSTER_* from the environment of the test run.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ROSTER_") {
+            c.env_remove(k);
+        }
+    }
+    c.env_remove("RUST_LOG");
+    c
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Server, String) {
+        let port = free_port();
+        let mut cmd = roster();
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"));
+        cmd.args(extra);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        // Wait for the port.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "server did not start");
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                panic!("server exited with {status}: {err}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // First lines of stdout, if any, without blocking forever.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut out = String::new();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                out.push_str(&line);
+                out.push('\n');
+                let _ = tx.send(out.clone());
+            }
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let printed = rx.try_iter().last().unwrap_or_default();
+        (Server { child, base }, printed)
+    }
+
+    /// SIGTERM, wait for a clean exit, answer stderr.
+    fn stop(mut self) -> String {
+        unsafe_free_kill(self.child.id());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "graceful shutdown exits 0, got {status}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        err
+    }
+}
+
+fn unsafe_free_kill(pid: u32) {
+    let ok = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+fn key_in(text: &str) -> Option<String> {
+    text.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()))
+        .find(|w| w.len() == 40 && w.starts_with("azion"))
+        .map(str::to_string)
+}
+
+async fn get(base: &str, path: &str, key: &str) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .header("Authorization", format!("Token {key}"))
+        .send()
+        .await
+        .unwrap();
+    (
+        r.status().as_u16(),
+        r.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn grep_dir(dir: &Path, needle: &str) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|e| {
+        let p = e.unwrap().path();
+        p.is_file()
+            && std::fs::read(&p)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+    })
+}
+
+#[tokio::test]
+async fn first_start_prints_the_owner_token_once_and_nothing_leaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, printed) = Server::start(
+        &data,
+        &["--owner-email", "boss@example.com", "--log-format", "json"],
+        &[],
+    );
+    let key =
+        key_in(&printed).unwrap_or_else(|| panic!("no token in first-start output: {printed}"));
+    assert!(printed.contains("boss@example.com"));
+    assert!(printed.contains(&format!("Authorization: Token {key}")));
+    let (s, v) = get(&server.base, "/iam/user", &key).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["data"]["email"], "boss@example.com");
+    let (s, _) = get(&server.base, "/iam/identity_providers", &key).await;
+    assert_eq!(s, 200);
+    let logs = server.stop();
+    assert!(!logs.contains(&key), "the key reached the logs");
+    assert!(
+        logs.lines().any(|l| l.starts_with('{')),
+        "JSON logs: {logs}"
+    );
+    assert!(!grep_dir(&data, &key), "the key is in the data dir");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+    }
+
+    // Second start: no new owner, no token printed; the first token still works.
+    let (server, printed) = Server::start(&data, &[], &[]);
+    assert!(
+        key_in(&printed).is_none(),
+        "second start printed a token: {printed}"
+    );
+    assert_eq!(get(&server.base, "/iam/user", &key).await.0, 200);
+    server.stop();
+}
+
+#[tokio::test]
+async fn bootstrap_token_file_and_token_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("owner.token");
+    let (server, printed) = Server::start(
+        &data,
+        &[],
+        &[
+            ("ROSTER_BOOTSTRAP_TOKEN_FILE", file.to_str().unwrap()),
+            ("ROSTER_OWNER_EMAIL", "ops@example.com"),
+        ],
+    );
+    assert!(
+        key_in(&printed).is_none(),
+        "the token went to stdout: {printed}"
+    );
+    let key = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert_eq!(key.len(), 40);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let (s, v) = get(&server.base, "/iam/user", &key).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["data"]["email"], "ops@example.com");
+
+    // `token create` prints only the key; it works at once against the running server.
+    let out = roster()
+        .args([
+            "token",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "ci",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let new_key = printed.trim().to_string();
+    assert_eq!(new_key.len(), 40, "only the key: {printed:?}");
+    let (s, list) = get(&server.base, "/iam/personal_tokens", &new_key).await;
+    assert_eq!(s, 200);
+    let uuid = list["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "ci")
+        .unwrap()["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // `token revoke` stops it at once.
+    let out = roster()
+        .args(["token", "revoke", &uuid])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(get(&server.base, "/iam/user", &new_key).await.0, 401);
+    // Unknown email: a clear failure.
+    let out = roster()
+        .args(["token", "create", "--email", "nobody@example.com"])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+    // `user list`
+    let out = roster()
+        .args(["user", "list"])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ops@example.com"));
+    server.stop();
+}
+
+#[test]
+fn configuration_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("roster.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:7001\"\nowner_email = \"file@example.com\"\nlog_level = \"debug\"\n",
+    )
+    .unwrap();
+    let show = |env: &[(&str, &str)], flags: &[&str]| -> String {
+        let mut c = roster();
+        c.arg("print-config").arg("--config").arg(&file).args(flags);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // File over defaults.
+    let out = show(&[], &[]);
+    assert!(out.contains("listen = \"127.0.0.1:7001\""), "{out}");
+    assert!(out.contains("owner_email = \"file@example.com\""));
+    assert!(
+        out.contains("request_timeout_secs = 30"),
+        "defaults fill the rest"
+    );
+    assert!(out.contains("public_url = \"http://127.0.0.1:7001\""));
+    // Environment over file.
+    let out = show(
+        &[
+            ("ROSTER_LISTEN", "127.0.0.1:7002"),
+            ("ROSTER_DATABASE_URL", "postgres://u:hunter2@db/x"),
+        ],
+        &[],
+    );
+    assert!(out.contains("127.0.0.1:7002"));
+    assert!(
+        out.contains("postgres://u:***@db/x") && !out.contains("hunter2"),
+        "secrets redacted: {out}"
+    );
+    // Flags over environment.
+    let out = show(
+        &[("ROSTER_DATA_DIR", "/tmp/from-env")],
+        &["--data-dir", "/tmp/from-flag"],
+    );
+    assert!(out.contains("data_dir = \"/tmp/from-flag\""), "{out}");
+    // Unknown keys in the file are refused with the key named.
+    std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+    let out = roster()
+        .arg("print-config")
+        .arg("--config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lisen"));
+}
+
+#[test]
+fn migrate_and_bad_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = roster()
+        .arg("migrate")
+        .arg("--data-dir")
+        .arg(dir.path().join("d"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("d/roster.sqlite3").exists());
+    let out = roster()
+        .args(["migrate", "--database-url", "mysql://x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
+}

@@ -1,0 +1,182 @@
+//! Bad input gets a clear error in the route's shape; the operational surface.
+
+use crate::both;
+use crate::harness::*;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+async fn raw(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    ctype: Option<&str>,
+    body: &str,
+) -> (StatusCode, Value) {
+    let mut rb = app
+        .client
+        .request(method, app.url(path))
+        .header("Authorization", format!("Token {}", app.owner_key));
+    if let Some(c) = ctype {
+        rb = rb.header("Content-Type", c);
+    }
+    let resp = rb.body(body.to_string()).send().await.unwrap();
+    let s = resp.status();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = resp.text().await.unwrap();
+    if !text.is_empty() {
+        assert_eq!(ct.as_deref(), Some("application/json"), "{path}: {text}");
+    }
+    (
+        s,
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        },
+    )
+}
+
+async fn malformed_bodies(app: &TestApp) {
+    let j = Some("application/json");
+    let (s, v) = raw(app, Method::POST, "/iam/users", j, "{\"email\": ").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        v["non_field_errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON parse error"),
+        "{v}"
+    );
+    let (s, v) = raw(app, Method::POST, "/v4/iam/users", j, "[1,2]").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["errors"][0]["code"], "10000");
+    let (s, _) = raw(app, Method::POST, "/iam/teams", j, "\"a string\"").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, v) = raw(
+        app,
+        Method::POST,
+        "/iam/teams",
+        j,
+        "{\"name\": 7, \"permissions_ids\": []}",
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(
+        v["name"][0].as_str().unwrap().contains("expected a string"),
+        "{v}"
+    );
+    let (s, _) = raw(app, Method::POST, "/iam/teams", j, "\u{0}\u{1}").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // A real form is read as a form.
+    let (s, v) = raw(
+        app,
+        Method::PATCH,
+        "/iam/account",
+        Some("application/x-www-form-urlencoded"),
+        "name=Formed",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["name"], "Formed");
+    // No content type at all, JSON body.
+    let (s, v) = raw(
+        app,
+        Method::PATCH,
+        "/iam/account",
+        None,
+        "{\"name\": \"Plain\"}",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // Empty body on PATCH: nothing to change, still fine.
+    let (s, _) = raw(app, Method::PATCH, "/iam/account", None, "").await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+async fn unknown_things(app: &TestApp) {
+    let (s, v) = app.get("/iam/nothing-here").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v["detail"], "Resource not found.");
+    let (s, v) = app.get("/v4/iam/nothing-here").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v["errors"][0]["status"], "404");
+    for p in [
+        "/iam/users/abc",
+        "/iam/users/-1",
+        "/iam/users/99999999999999999999",
+        "/iam/teams/0",
+    ] {
+        let (s, _) = app.get(p).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{p}");
+    }
+    let resp = app
+        .client
+        .delete(app.url("/v4/iam/permissions"))
+        .header("Authorization", format!("Token {}", app.owner_key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        resp.headers().get("allow").is_some(),
+        "405 names the allowed methods"
+    );
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["errors"][0]["code"], "10005");
+}
+
+async fn operations(app: &TestApp) {
+    let resp = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["database"], "ok");
+    // Request ids: made when absent, echoed when sent.
+    let resp = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(resp.headers()["x-request-id"].to_str().unwrap().len(), 36);
+    let resp = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "abc-123");
+    // Trailing slashes are optional, without redirects.
+    let (s, _) = app.get("/v4/iam/users/").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app.get("/iam/account/").await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+async fn body_limit(app: &TestApp) {
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let (s, v) = raw(
+        app,
+        Method::PATCH,
+        "/iam/account",
+        Some("application/json"),
+        &big,
+    )
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(v["detail"], "Request body too large.");
+    let (s, v) = raw(
+        app,
+        Method::PATCH,
+        "/v4/iam/account",
+        Some("application/json"),
+        &big,
+    )
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(v["errors"][0]["status"], "413");
+    // Nothing changed.
+    let (_, v) = app.get("/iam/account").await;
+    assert_eq!(v["data"]["name"], "Roster");
+}
+
+both!(malformed_bodies, unknown_things, operations, body_limit);

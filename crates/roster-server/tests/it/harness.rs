@@ -1,0 +1,306 @@
+//! `TestApp`: a store, a settable clock, the server on port 0, and an owner token.
+
+use chrono::{TimeZone, Utc};
+use reqwest::{Method, StatusCode};
+use roster_core::clock::FixedClock;
+use roster_core::{PublicUrls, Roster, Store};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub owner_key: String,
+    pub clock: Arc<FixedClock>,
+    pub roster: Roster,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    _dir: Option<tempfile::TempDir>,
+    pg_db: Option<String>,
+    /// The PostgreSQL test database's URL.
+    pub pg_url: Option<String>,
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("ROSTER_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh, empty PostgreSQL database; panics (fails the test) if the server is unreachable.
+pub async fn fresh_pg_database() -> (String, String) {
+    use sqlx::Connection;
+    let admin = pg_admin_url();
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL at {admin} is required for these tests and is unreachable: {e}")
+        });
+    let name = format!("roster_t_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (prefix, _) = admin.rsplit_once('/').unwrap();
+    (format!("{prefix}/{name}"), name)
+}
+
+pub async fn drop_pg_database(name: &str) {
+    use sqlx::Connection;
+    if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, roster_server::ServerConfig::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, config: roster_server::ServerConfig) -> TestApp {
+        let mut pg_url = None;
+        let (store, dir, pg_db): (Arc<dyn Store>, _, _) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("roster.sqlite3").display());
+                let s = roster_store_sqlite::SqliteStore::open(&url).await.unwrap();
+                s.migrate().await.unwrap();
+                (Arc::new(s), Some(dir), None)
+            }
+            Backend::Postgres => {
+                let (url, name) = fresh_pg_database().await;
+                let s = roster_store_postgres::PgStore::open(&url).await.unwrap();
+                pg_url = Some(url.clone());
+                s.migrate().await.unwrap();
+                (Arc::new(s), None, Some(name))
+            }
+        };
+        let clock = Arc::new(FixedClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap(),
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let roster = Roster::new(store, clock.clone(), PublicUrls::from_base(&base));
+        let boot = roster
+            .bootstrap("owner@example.com")
+            .await
+            .unwrap()
+            .expect("empty store bootstraps");
+        let owner_key = boot.key.0.expose().to_string();
+        let (tx, rx) = oneshot::channel::<()>();
+        let served = roster.clone();
+        tokio::spawn(async move {
+            roster_server::serve(listener, served, config, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestApp {
+            base,
+            owner_key,
+            clock,
+            roster,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            _dir: dir,
+            pg_db,
+            pg_url,
+        }
+    }
+
+    /// Stop the server and drop a PostgreSQL test database.
+    pub async fn finish(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(db) = self.pg_db.take() {
+            drop_pg_database(&db).await;
+        }
+    }
+
+    /// The SQLite data directory (`None` on PostgreSQL).
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self._dir.as_ref().map(|d| d.path())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request with `Authorization: Token <key>` (when a key is given) and a JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut rb = self.client.request(method, self.url(path));
+        if let Some(k) = key {
+            rb = rb.header("Authorization", format!("Token {k}"));
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, v)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(&self.owner_key), None)
+            .await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(&self.owner_key), Some(body))
+            .await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(&self.owner_key), Some(body))
+            .await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(&self.owner_key), Some(body))
+            .await
+    }
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(&self.owner_key), None)
+            .await
+    }
+
+    /// Create a user through the API; answer its id.
+    pub async fn create_user(&self, email: &str, teams: &[i64]) -> i64 {
+        let (s, v) = self
+            .post(
+                "/v4/iam/users",
+                json!({"first_name": "Ada", "last_name": "Lovelace", "email": email, "teams_ids": teams}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["data"]["id"].as_i64().unwrap()
+    }
+
+    /// Create a team with the permissions of these slugs; answer its id.
+    pub async fn create_team(&self, name: &str, slugs: &[&str]) -> i64 {
+        let (_, perms) = self.get("/v4/iam/permissions?page_size=100").await;
+        let ids: Vec<i64> = perms["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| slugs.contains(&p["slug"].as_str().unwrap()))
+            .map(|p| p["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            ids.len(),
+            slugs.len(),
+            "unknown permission slug in {slugs:?}"
+        );
+        let (s, v) = self
+            .post(
+                "/v4/iam/teams",
+                json!({"name": name, "permissions_ids": ids}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["data"]["id"].as_i64().unwrap()
+    }
+
+    /// A token for the user with this email, made through the operator path.
+    pub async fn token_for(&self, email: &str) -> String {
+        let (_, key) = self
+            .roster
+            .issue_token(None, email, "test", 30)
+            .await
+            .unwrap();
+        key.0.expose().to_string()
+    }
+
+    /// A second account with its own owner; answers that owner's key.
+    pub async fn other_account_owner(&self) -> String {
+        let store = self.roster.store().clone();
+        let mut tx = store.begin().await.unwrap();
+        let now = self.clock.now_utc();
+        let acct = tx
+            .insert_account(&roster_core::store::NewAccount {
+                name: "Other".into(),
+                company_name: String::new(),
+                now,
+            })
+            .await
+            .unwrap();
+        let mut owner = roster_core::model::User::new(
+            acct.id,
+            "other-owner@example.com",
+            "Other",
+            "Owner",
+            now,
+        );
+        owner.is_account_owner = true;
+        tx.insert_user(&owner).await.unwrap();
+        tx.commit().await.unwrap();
+        let (_, key) = self
+            .roster
+            .issue_token(Some(acct.id), "other-owner@example.com", "other", 30)
+            .await
+            .unwrap();
+        key.0.expose().to_string()
+    }
+}
+
+pub trait ClockExt {
+    fn now_utc(&self) -> chrono::DateTime<Utc>;
+}
+
+impl ClockExt for FixedClock {
+    fn now_utc(&self) -> chrono::DateTime<Utc> {
+        roster_core::Clock::now(self)
+    }
+}
+
+pub fn cert_sha256() -> &'static str {
+    include_str!("../fixtures/idp-cert-sha256.pem")
+}
+
+pub fn cert_sha1() -> &'static str {
+    include_str!("../fixtures/idp-cert-sha1.pem")
+}
+
+/// Run stories on both backends: for each `async fn story(app: &TestApp)` named, a module
+/// `story` with the tests `sqlite` and `postgres`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {
+        $(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let app = $crate::harness::TestApp::spawn($crate::harness::Backend::Sqlite).await;
+                super::$name(&app).await;
+                app.finish().await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let app = $crate::harness::TestApp::spawn($crate::harness::Backend::Postgres).await;
+                super::$name(&app).await;
+                app.finish().await;
+            }
+        }
+        )+
+    };
+}

@@ -1,0 +1,14 @@
+//! Integration tests: the real server, in process on 127.0.0.1:0, against SQLite and PostgreSQL.
+//!
+//! Every story is written once and runs on both backends (see `both!`). PostgreSQL tests use a
+//! fresh database per test on `ROSTER_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); they fail, never skip, when it is unreachable.
+
+mod harness;
+
+mod auth;
+mod errors;
+mod idps;
+mod teams;
+mod tokens;
+mod users;
