@@ -3,16 +3,13 @@
 use chrono::{TimeZone, Utc};
 use reqwest::{Method, StatusCode};
 use roster_core::clock::FixedClock;
-use roster_core::{PublicUrls, Roster, Store};
+use roster_core::{PublicUrls, Roster};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use roster_store_tests::Backend;
+use roster_store_tests::TestStore;
 
 pub struct TestApp {
     pub base: String,
@@ -21,44 +18,7 @@ pub struct TestApp {
     pub roster: Roster,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
-    _dir: Option<tempfile::TempDir>,
-    pg_db: Option<String>,
-    /// The PostgreSQL test database's URL.
-    pub pg_url: Option<String>,
-}
-
-pub fn pg_admin_url() -> String {
-    std::env::var("ROSTER_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A fresh, empty PostgreSQL database; panics (fails the test) if the server is unreachable.
-pub async fn fresh_pg_database() -> (String, String) {
-    use sqlx::Connection;
-    let admin = pg_admin_url();
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("PostgreSQL at {admin} is required for these tests and is unreachable: {e}")
-        });
-    let name = format!("roster_t_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (prefix, _) = admin.rsplit_once('/').unwrap();
-    (format!("{prefix}/{name}"), name)
-}
-
-pub async fn drop_pg_database(name: &str) {
-    use sqlx::Connection;
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
-    }
+    store: Option<TestStore>,
 }
 
 impl TestApp {
@@ -67,23 +27,8 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, config: roster_server::ServerConfig) -> TestApp {
-        let mut pg_url = None;
-        let (store, dir, pg_db): (Arc<dyn Store>, _, _) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}", dir.path().join("roster.sqlite3").display());
-                let s = roster_store_sqlite::SqliteStore::open(&url).await.unwrap();
-                s.migrate().await.unwrap();
-                (Arc::new(s), Some(dir), None)
-            }
-            Backend::Postgres => {
-                let (url, name) = fresh_pg_database().await;
-                let s = roster_store_postgres::PgStore::open(&url).await.unwrap();
-                pg_url = Some(url.clone());
-                s.migrate().await.unwrap();
-                (Arc::new(s), None, Some(name))
-            }
-        };
+        let test_store = TestStore::new(backend).await;
+        let store = test_store.store.clone();
         let clock = Arc::new(FixedClock::new(
             Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap(),
         ));
@@ -112,9 +57,7 @@ impl TestApp {
             roster,
             client: reqwest::Client::new(),
             shutdown: Some(tx),
-            _dir: dir,
-            pg_db,
-            pg_url,
+            store: Some(test_store),
         }
     }
 
@@ -123,14 +66,25 @@ impl TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(db) = self.pg_db.take() {
-            drop_pg_database(&db).await;
+        if let Some(s) = self.store.take() {
+            s.finish().await;
         }
     }
 
     /// The SQLite data directory (`None` on PostgreSQL).
     pub fn data_dir(&self) -> Option<&std::path::Path> {
-        self._dir.as_ref().map(|d| d.path())
+        self.store
+            .as_ref()
+            .and_then(|s| s.dir.as_ref())
+            .map(|d| d.path())
+    }
+
+    /// The PostgreSQL test database's URL (`None` on SQLite).
+    pub fn pg_url(&self) -> Option<&str> {
+        self.store
+            .as_ref()
+            .and_then(|s| s.pg.as_ref())
+            .map(|(u, _)| u.as_str())
     }
 
     pub fn url(&self, path: &str) -> String {

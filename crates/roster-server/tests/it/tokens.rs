@@ -119,7 +119,7 @@ async fn keys_are_not_stored(app: &TestApp) {
     let Some(dir) = app.data_dir() else {
         // PostgreSQL: every column of every token row, as text.
         use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(app.pg_url.as_deref().unwrap())
+        let mut conn = sqlx::PgConnection::connect(app.pg_url().unwrap())
             .await
             .unwrap();
         let rows: Vec<String> =

@@ -1,0 +1,410 @@
+//! The conformance suite: the same stories against SQLite and PostgreSQL, at the `Store` trait.
+
+use chrono::{DateTime, TimeZone, Utc};
+use roster_core::model::*;
+use roster_core::store::{Conflict, ListParams, NewAccount, SortKey, StoreError};
+use roster_core::{Secret, Store};
+use std::sync::Arc;
+use uuid::Uuid;
+
+macro_rules! stories {
+    ($($name:ident),+ $(,)?) => {
+        $(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let t = roster_store_tests::TestStore::new(roster_store_tests::Backend::Sqlite).await;
+                super::$name(&t.store).await;
+                t.finish().await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let t = roster_store_tests::TestStore::new(roster_store_tests::Backend::Postgres).await;
+                super::$name(&t.store).await;
+                t.finish().await;
+            }
+        }
+        )+
+    };
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap() + chrono::Duration::microseconds(123_456)
+}
+
+async fn account(s: &Arc<dyn Store>, name: &str) -> Account {
+    let mut tx = s.begin().await.unwrap();
+    let a = tx
+        .insert_account(&NewAccount {
+            name: name.into(),
+            company_name: String::new(),
+            now: t0(),
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    a
+}
+
+async fn user(s: &Arc<dyn Store>, account: i64, email: &str) -> Result<i64, StoreError> {
+    let mut tx = s.begin().await.unwrap();
+    let id = tx
+        .insert_user(&User::new(account, email, "F", "L", t0()))
+        .await?;
+    tx.commit().await.unwrap();
+    Ok(id)
+}
+
+fn all(sort: SortKey) -> ListParams {
+    ListParams {
+        offset: 0,
+        limit: 100,
+        sort,
+        descending: false,
+        search: None,
+    }
+}
+
+async fn records_round_trip(s: &Arc<dyn Store>) {
+    let a = account(s, "Acme").await;
+    assert_eq!(a.created, t0(), "microseconds survive");
+    let mut u = User::new(a.id, "Ada@Example.com", "Ada", "Lovelace", t0());
+    u.timezone = "America/Sao_Paulo".into();
+    u.last_login = Some(t0() + chrono::Duration::hours(1));
+    u.provisioning = Provisioning {
+        idp_uuid: Some(Uuid::new_v4()),
+        external_id: Some("ext-1".into()),
+    };
+    let mut tx = s.begin().await.unwrap();
+    let id = tx.insert_user(&u).await.unwrap();
+    let got = tx.user(a.id, id).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    u.id = id;
+    assert_eq!(got, u);
+
+    let idp = IdentityProvider {
+        uuid: Uuid::new_v4(),
+        account_id: a.id,
+        name: "OIDC".into(),
+        is_active: false,
+        scim_integration: true,
+        created: t0(),
+        last_modified: t0(),
+        version: 1,
+        config: IdpConfig::Oidc(OidcConfig {
+            authorization_url: "https://a".into(),
+            userinfo_url: "https://u".into(),
+            token_url: "https://t".into(),
+            client_id: "c".into(),
+            client_secret: Secret::new("s3cret"),
+            scopes: vec!["openid".into(), "email".into()],
+            response_mode: "post".into(),
+        }),
+    };
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_idp(&idp).await.unwrap();
+    assert_eq!(tx.idp(a.id, idp.uuid).await.unwrap().unwrap(), idp);
+    tx.commit().await.unwrap();
+}
+
+async fn uniqueness_is_the_databases(s: &Arc<dyn Store>) {
+    let a = account(s, "A").await;
+    let b = account(s, "B").await;
+    user(s, a.id, "élodie@example.com").await.unwrap();
+    // Unicode case folding happens in Rust, so both backends agree.
+    assert!(matches!(
+        user(s, a.id, "ÉLODIE@EXAMPLE.COM").await,
+        Err(StoreError::Conflict(Conflict::UserEmail))
+    ));
+    user(s, b.id, "ÉLODIE@example.com").await.unwrap();
+
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_team(&Team::new(a.id, "Straße", t0()))
+        .await
+        .unwrap();
+    let e = tx.insert_team(&Team::new(a.id, "STRASSE", t0())).await;
+    // `to_lowercase` does not fold ß to ss: these are different names.
+    assert!(e.is_ok());
+    let e = tx.insert_team(&Team::new(a.id, "STRAßE", t0())).await;
+    assert!(
+        matches!(e, Err(StoreError::Conflict(Conflict::TeamName))),
+        "{e:?}"
+    );
+    drop(tx);
+
+    let saml = |active| IdentityProvider {
+        uuid: Uuid::new_v4(),
+        account_id: a.id,
+        name: "S".into(),
+        is_active: active,
+        scim_integration: false,
+        created: t0(),
+        last_modified: t0(),
+        version: 1,
+        config: IdpConfig::Saml(SamlConfig {
+            sign_in_url: "https://x".into(),
+            entity_id_url: "https://y".into(),
+            certificate_pem: "pem".into(),
+            signature_algorithm: "sha-256".into(),
+        }),
+    };
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_idp(&saml(true)).await.unwrap();
+    tx.insert_idp(&saml(false)).await.unwrap();
+    let e = tx.insert_idp(&saml(true)).await;
+    assert!(
+        matches!(
+            e,
+            Err(StoreError::Conflict(Conflict::ActiveIdentityProvider))
+        ),
+        "{e:?}"
+    );
+}
+
+async fn versions_guard_writes(s: &Arc<dyn Store>) {
+    let a = account(s, "A").await;
+    let id = user(s, a.id, "v@example.com").await.unwrap();
+    let mut tx = s.begin().await.unwrap();
+    let mut u = tx.user(a.id, id).await.unwrap().unwrap();
+    assert_eq!(u.version, 1);
+    u.first_name = "New".into();
+    tx.update_user(&u, 1).await.unwrap();
+    assert!(matches!(
+        tx.update_user(&u, 1).await,
+        Err(StoreError::VersionMismatch)
+    ));
+    let after = tx.user(a.id, id).await.unwrap().unwrap();
+    assert_eq!((after.version, after.first_name.as_str()), (2, "New"));
+    u.id = 999_999;
+    assert!(matches!(
+        tx.update_user(&u, 2).await,
+        Err(StoreError::NotFound)
+    ));
+    tx.commit().await.unwrap();
+}
+
+async fn everything_is_scoped_to_its_account(s: &Arc<dyn Store>) {
+    let a = account(s, "A").await;
+    let b = account(s, "B").await;
+    let ua = user(s, a.id, "a@example.com").await.unwrap();
+    user(s, b.id, "b@example.com").await.unwrap();
+    let mut tx = s.begin().await.unwrap();
+    let ta = tx.insert_team(&Team::new(a.id, "T", t0())).await.unwrap();
+    assert!(tx.user(b.id, ua).await.unwrap().is_none());
+    assert!(tx.team(b.id, ta).await.unwrap().is_none());
+    assert!(matches!(
+        tx.delete_user(b.id, ua).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(tx.existing_team_ids(b.id, &[ta]).await.unwrap().is_empty());
+    // A membership across accounts is never made.
+    tx.set_user_teams(b.id, ua, &[ta]).await.unwrap();
+    assert_eq!(tx.team_member_count(a.id, ta).await.unwrap(), 0);
+    let page = tx.list_users(b.id, &all(SortKey::Id)).await.unwrap();
+    assert_eq!(
+        (page.total, page.items[0].email.as_str()),
+        (1, "b@example.com")
+    );
+    tx.commit().await.unwrap();
+}
+
+async fn deletes_cascade(s: &Arc<dyn Store>) {
+    let a = account(s, "A").await;
+    let id = user(s, a.id, "gone@example.com").await.unwrap();
+    let hash = [7u8; 32];
+    let mut tx = s.begin().await.unwrap();
+    let team = tx.insert_team(&Team::new(a.id, "T", t0())).await.unwrap();
+    tx.set_user_teams(a.id, id, &[team]).await.unwrap();
+    tx.insert_token(&StoredToken {
+        token: PersonalToken {
+            uuid: Uuid::new_v4(),
+            user_id: id,
+            account_id: a.id,
+            name: "t".into(),
+            description: None,
+            created: t0(),
+            expires_at: t0() + chrono::Duration::days(1),
+            last_used_at: None,
+            key_prefix: "azionabcd".into(),
+        },
+        key_hash: hash,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let found = s.token_by_hash(&hash).await.unwrap().unwrap();
+    assert_eq!(found.user.email, "gone@example.com");
+    assert!(found.account_active);
+    assert_eq!(found.stored.key_hash, hash);
+    s.touch_token(found.stored.token.uuid, t0() + chrono::Duration::minutes(1))
+        .await
+        .unwrap();
+    let found = s.token_by_hash(&hash).await.unwrap().unwrap();
+    assert_eq!(
+        found.stored.token.last_used_at,
+        Some(t0() + chrono::Duration::minutes(1))
+    );
+
+    let mut tx = s.begin().await.unwrap();
+    tx.delete_user(a.id, id).await.unwrap();
+    assert_eq!(tx.team_member_count(a.id, team).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    assert!(s.token_by_hash(&hash).await.unwrap().is_none());
+}
+
+async fn uncommitted_work_is_rolled_back(s: &Arc<dyn Store>) {
+    let a = account(s, "A").await;
+    {
+        let mut tx = s.begin().await.unwrap();
+        tx.insert_user(&User::new(a.id, "ghost@example.com", "G", "H", t0()))
+            .await
+            .unwrap();
+        // dropped without commit
+    }
+    let mut tx = s.read().await.unwrap();
+    assert!(
+        tx.user_by_email(a.id, "ghost@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        tx.list_users(a.id, &all(SortKey::Id)).await.unwrap().total,
+        0
+    );
+}
+
+async fn lists_sort_search_and_page(s: &Arc<dyn Store>) {
+    let a = account(s, "A").await;
+    for (i, e) in [
+        "carol@x.test",
+        "alice@x.test",
+        "bob@x.test",
+        "dave_100%@x.test",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut tx = s.begin().await.unwrap();
+        let mut u = User::new(
+            a.id,
+            *e,
+            "N",
+            "M",
+            t0() + chrono::Duration::seconds(i as i64),
+        );
+        u.last_modified = u.date_joined;
+        tx.insert_user(&u).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let mut tx = s.read().await.unwrap();
+    let emails = |p: &roster_core::store::Page<User>| {
+        p.items.iter().map(|u| u.email.clone()).collect::<Vec<_>>()
+    };
+    let p = tx.list_users(a.id, &all(SortKey::Email)).await.unwrap();
+    assert_eq!(
+        emails(&p),
+        [
+            "alice@x.test",
+            "bob@x.test",
+            "carol@x.test",
+            "dave_100%@x.test"
+        ]
+    );
+    let p = tx
+        .list_users(
+            a.id,
+            &ListParams {
+                offset: 1,
+                limit: 2,
+                sort: SortKey::LastModified,
+                descending: true,
+                search: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (p.total, emails(&p)),
+        (
+            4,
+            vec!["bob@x.test".to_string(), "alice@x.test".to_string()]
+        )
+    );
+    let search = |q: &str| ListParams {
+        search: Some(q.into()),
+        ..all(SortKey::Id)
+    };
+    assert_eq!(tx.list_users(a.id, &search("100%")).await.unwrap().total, 1);
+    assert_eq!(
+        tx.list_users(a.id, &search("_")).await.unwrap().total,
+        1,
+        "_ is literal"
+    );
+    assert_eq!(
+        tx.list_users(a.id, &search("x.test")).await.unwrap().total,
+        4
+    );
+    assert_eq!(tx.list_users(a.id, &search("zzz")).await.unwrap().total, 0);
+    let perms = tx.list_permissions(&all(SortKey::Id)).await.unwrap();
+    assert!(perms.items.iter().any(|p| p.slug == perm::SCIM));
+    assert!(perms.items.iter().any(|p| p.slug == perm::VIEW_USERS));
+    assert!(perms.items.iter().any(|p| p.slug == perm::EDIT_USERS));
+}
+
+async fn permissions_flow_through_active_teams(s: &Arc<dyn Store>) {
+    let a = account(s, "A").await;
+    let id = user(s, a.id, "p@example.com").await.unwrap();
+    let mut tx = s.begin().await.unwrap();
+    let catalogue = tx.list_permissions(&all(SortKey::Id)).await.unwrap().items;
+    let scim = catalogue.iter().find(|p| p.slug == perm::SCIM).unwrap().id;
+    let view = catalogue
+        .iter()
+        .find(|p| p.slug == perm::VIEW_USERS)
+        .unwrap()
+        .id;
+    let t1 = tx
+        .insert_team(&Team::new(a.id, "SCIM", t0()))
+        .await
+        .unwrap();
+    let mut off = Team::new(a.id, "Off", t0());
+    off.is_active = false;
+    let t2 = tx.insert_team(&off).await.unwrap();
+    tx.set_team_permissions(t1, &[scim]).await.unwrap();
+    tx.set_team_permissions(t2, &[view]).await.unwrap();
+    tx.set_user_teams(a.id, id, &[t1, t2]).await.unwrap();
+    assert_eq!(
+        tx.user_permission_slugs(a.id, id).await.unwrap(),
+        vec![perm::SCIM.to_string()]
+    );
+    let u = tx.user(a.id, id).await.unwrap().unwrap();
+    assert_eq!(
+        u.teams.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["Off", "SCIM"]
+    );
+    tx.commit().await.unwrap();
+}
+
+stories!(
+    records_round_trip,
+    uniqueness_is_the_databases,
+    versions_guard_writes,
+    everything_is_scoped_to_its_account,
+    deletes_cascade,
+    uncommitted_work_is_rolled_back,
+    lists_sort_search_and_page,
+    permissions_flow_through_active_teams,
+);
+
+/// Both backends' migrations carry the same versions and descriptions.
+#[test]
+fn migration_folders_match() {
+    let v = |m: &sqlx::migrate::Migrator| {
+        m.iter()
+            .map(|m| (m.version, m.description.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let sqlite = v(&roster_store_sqlite::MIGRATOR);
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, v(&roster_store_postgres::MIGRATOR));
+}
