@@ -121,44 +121,6 @@ pub fn scopes_from_text(s: &str) -> Result<Vec<String>, StoreError> {
         .map_err(|e| StoreError::Other(format!("bad scopes in the database: {e}")))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_round_trip_and_sort_as_text() {
-        let a = parse_ts("2026-01-02T03:04:05.000006Z").unwrap();
-        assert_eq!(ts(&a), "2026-01-02T03:04:05.000006Z");
-        let b = parse_ts("2026-01-02T03:04:05.100000Z").unwrap();
-        assert!(ts(&a) < ts(&b));
-    }
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(contains_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
-    }
-
-    #[test]
-    fn unique_violations_are_classified() {
-        assert_eq!(
-            classify_unique(
-                None,
-                "UNIQUE constraint failed: users.account_id, users.email_folded"
-            ),
-            Conflict::UserEmail
-        );
-        assert_eq!(
-            classify_unique(Some("teams_account_name_key"), "duplicate key"),
-            Conflict::TeamName
-        );
-        assert_eq!(
-            classify_unique(Some("idp_one_active"), ""),
-            Conflict::ActiveIdentityProvider
-        );
-        assert_eq!(classify_unique(None, "something else"), Conflict::Other);
-    }
-}
-
 /// `$start, $start+1, …` for an `IN (…)` list of `n` values.
 pub fn placeholders(start: usize, n: usize) -> String {
     (start..start + n)
@@ -205,4 +167,42 @@ macro_rules! account_cols {
     () => {
         "id, name, company_name, is_active, is_enabled_mfa_to_all_users, created, last_modified, version"
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_and_sort_as_text() {
+        let a = parse_ts("2026-01-02T03:04:05.000006Z").unwrap();
+        assert_eq!(ts(&a), "2026-01-02T03:04:05.000006Z");
+        let b = parse_ts("2026-01-02T03:04:05.100000Z").unwrap();
+        assert!(ts(&a) < ts(&b));
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
+    }
+
+    #[test]
+    fn unique_violations_are_classified() {
+        assert_eq!(
+            classify_unique(
+                None,
+                "UNIQUE constraint failed: users.account_id, users.email_folded"
+            ),
+            Conflict::UserEmail
+        );
+        assert_eq!(
+            classify_unique(Some("teams_account_name_key"), "duplicate key"),
+            Conflict::TeamName
+        );
+        assert_eq!(
+            classify_unique(Some("idp_one_active"), ""),
+            Conflict::ActiveIdentityProvider
+        );
+        assert_eq!(classify_unique(None, "something else"), Conflict::Other);
+    }
 }

@@ -87,11 +87,11 @@ fn apply(idp: &mut IdentityProvider, input: &IdpInput, mode: Mode, errs: &mut Fi
             if matches!(mode, Mode::Create) && input.certificate.is_none() {
                 errs.add("certificate", "This field is required.");
             }
-            if let Some(pem) = &input.certificate {
-                if let Some(alg) = validate::certificate(errs, "certificate", pem) {
-                    c.certificate_pem = pem.trim().to_string();
-                    c.signature_algorithm = alg;
-                }
+            if let Some(pem) = &input.certificate
+                && let Some(alg) = validate::certificate(errs, "certificate", pem)
+            {
+                c.certificate_pem = pem.trim().to_string();
+                c.signature_algorithm = alg;
             }
         }
         IdpConfig::Oidc(c) => {

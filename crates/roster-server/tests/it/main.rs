@@ -4,6 +4,8 @@
 //! fresh database per test on `ROSTER_TEST_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); they fail, never skip, when it is unreachable.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod harness;
 
 mod auth;

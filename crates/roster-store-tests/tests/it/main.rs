@@ -1,5 +1,7 @@
 //! The conformance suite: the same stories against SQLite and PostgreSQL, at the `Store` trait.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use chrono::{DateTime, TimeZone, Utc};
 use roster_core::model::*;
 use roster_core::store::{Conflict, ListParams, NewAccount, SortKey, StoreError};
