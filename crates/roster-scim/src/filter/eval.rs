@@ -338,15 +338,31 @@ fn compare_one(
 }
 
 fn string_op(a: &str, op: CompareOp, e: &str, case_exact: bool) -> bool {
-    let (a, e) = if case_exact {
-        (a.to_owned(), e.to_owned())
+    let folded;
+    let (a, e) = if case_exact
+        || (op == CompareOp::Eq || op == CompareOp::Ne)
+            && a.len() != e.len()
+            && a.is_ascii()
+            && e.is_ascii()
+    {
+        (a, e)
+    } else if a.is_ascii() && e.is_ascii() && matches!(op, CompareOp::Eq | CompareOp::Ne) {
+        return ordering_matches(
+            op,
+            if a.eq_ignore_ascii_case(e) {
+                std::cmp::Ordering::Equal
+            } else {
+                std::cmp::Ordering::Less
+            },
+        );
     } else {
-        (a.to_lowercase(), e.to_lowercase())
+        folded = (a.to_lowercase(), e.to_lowercase());
+        (folded.0.as_str(), folded.1.as_str())
     };
     match op {
-        CompareOp::Co => a.contains(&e),
-        CompareOp::Sw => a.starts_with(&e),
-        CompareOp::Ew => a.ends_with(&e),
-        other => ordering_matches(other, a.cmp(&e)),
+        CompareOp::Co => a.contains(e),
+        CompareOp::Sw => a.starts_with(e),
+        CompareOp::Ew => a.ends_with(e),
+        other => ordering_matches(other, a.cmp(e)),
     }
 }

@@ -1,5 +1,7 @@
 //! The PATCH engine. See the parent module for the semantics.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use super::{Change, OpKind, PatchOperation, PatchOptions, PatchOutcome};
@@ -185,6 +187,8 @@ fn text_eq(a: &Value, b: &Value, case_exact: bool) -> bool {
         (Value::String(x), Value::String(y)) => {
             if case_exact {
                 x == y
+            } else if x.is_ascii() && y.is_ascii() {
+                x.eq_ignore_ascii_case(y)
             } else {
                 x.to_lowercase() == y.to_lowercase()
             }
@@ -1254,8 +1258,9 @@ fn upsert_seed(filter: &Filter, attr: &AttributeDef) -> Option<Map<String, Value
 
 // ----- change computation --------------------------------------------------------------------------
 
-fn member_ids(v: Option<&Value>) -> Vec<String> {
+fn member_ids(v: Option<&Value>) -> Vec<&str> {
     let mut out = Vec::new();
+    let mut seen = HashSet::new();
     if let Some(v) = v {
         let items: Vec<&Value> = match v {
             Value::Array(a) => a.iter().collect(),
@@ -1263,9 +1268,9 @@ fn member_ids(v: Option<&Value>) -> Vec<String> {
         };
         for e in items {
             if let Some(Value::String(s)) = e.as_object().and_then(|o| get_ci(o, "value"))
-                && !out.contains(s)
+                && seen.insert(s.as_str())
             {
-                out.push(s.clone());
+                out.push(s.as_str());
             }
         }
     }
@@ -1340,8 +1345,8 @@ fn diff_holder(
     }
     for name in names {
         let def = schema.and_then(|s| s.attribute(&name));
-        let o = present(get_ci(old, &name));
-        let n = present(get_ci(new, &name));
+        let o = get_ci(old, &name).filter(|v| is_present(v));
+        let n = get_ci(new, &name).filter(|v| is_present(v));
         if o == n {
             continue;
         }
@@ -1349,17 +1354,29 @@ fn diff_holder(
             && def.is_some_and(|d| d.multi_valued)
             && let Some((added, removed)) = members.as_mut()
         {
-            let before = member_ids(o.as_ref());
-            let after = member_ids(n.as_ref());
-            added.extend(after.iter().filter(|x| !before.contains(x)).cloned());
-            removed.extend(before.iter().filter(|x| !after.contains(x)).cloned());
+            let before = member_ids(o);
+            let after = member_ids(n);
+            let before_set: HashSet<&str> = before.iter().copied().collect();
+            let after_set: HashSet<&str> = after.iter().copied().collect();
+            added.extend(
+                after
+                    .iter()
+                    .filter(|x| !before_set.contains(*x))
+                    .map(|x| (*x).to_owned()),
+            );
+            removed.extend(
+                before
+                    .iter()
+                    .filter(|x| !after_set.contains(*x))
+                    .map(|x| (*x).to_owned()),
+            );
             continue;
         }
         match def {
             Some(d) if d.is_complex() && !d.multi_valued => {
                 let empty = Map::new();
-                let om = o.as_ref().and_then(Value::as_object).unwrap_or(&empty);
-                let nm = n.as_ref().and_then(Value::as_object).unwrap_or(&empty);
+                let om = o.and_then(Value::as_object).unwrap_or(&empty);
+                let nm = n.and_then(Value::as_object).unwrap_or(&empty);
                 let mut subs: Vec<String> =
                     d.sub_attributes.iter().map(|s| s.name.clone()).collect();
                 for k in om.keys().chain(nm.keys()) {
@@ -1383,8 +1400,8 @@ fn diff_holder(
                 let canonical = def.map_or(name.as_str(), |d| d.name.as_str());
                 changes.push(Change {
                     attribute: format!("{prefix}{canonical}"),
-                    old: o,
-                    new: n,
+                    old: o.cloned(),
+                    new: n.cloned(),
                 });
             }
         }
