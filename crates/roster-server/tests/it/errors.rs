@@ -180,3 +180,95 @@ async fn body_limit(app: &TestApp) {
 }
 
 both!(malformed_bodies, unknown_things, operations, body_limit);
+
+/// No request gets a 500: every route and method, with bodies of every wrong kind.
+async fn nothing_answers_500(app: &TestApp) {
+    let (_, idp) = app
+        .post(
+            "/iam/identity_providers/saml2",
+            serde_json::json!({"name": "A", "sign_in_url": "https://a.example", "entity_id_url": "https://b.example", "certificate": cert_sha256()}),
+        )
+        .await;
+    let uuid = idp["uuid"].as_str().unwrap().to_string();
+    let paths = [
+        "/iam/identity_providers".to_string(),
+        "/iam/identity_providers/saml2".to_string(),
+        format!("/iam/identity_providers/saml2/{uuid}"),
+        "/iam/identity_providers/oidc".to_string(),
+        format!("/iam/identity_providers/oidc/{uuid}"),
+        "/v4/iam/users".to_string(),
+        "/v4/iam/users/1".to_string(),
+        "/v4/iam/users/x".to_string(),
+        "/v4/iam/user".to_string(),
+        "/iam/teams".to_string(),
+        "/iam/teams/1".to_string(),
+        "/iam/permissions".to_string(),
+        "/iam/personal_tokens".to_string(),
+        format!("/iam/personal_tokens/{uuid}"),
+        "/iam/account".to_string(),
+        "/health".to_string(),
+    ];
+    let bodies = [
+        "",
+        "{",
+        "null",
+        "[]",
+        "{\"name\": null}",
+        "{\"name\": [1], \"email\": {}, \"teams_ids\": \"x\", \"permissions_ids\": [-1], \"is_active\": \"maybe\"}",
+        "{\"expires_at\": 12, \"scopes\": \"openid\", \"certificate\": 5}",
+        "{\"page\": \"\\u0000\"}",
+        "name=%ff%fe&is_active=perhaps",
+    ];
+    let methods = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ];
+    for path in &paths {
+        for m in &methods {
+            for (i, b) in bodies.iter().enumerate() {
+                let ct = if i == bodies.len() - 1 {
+                    Some("application/x-www-form-urlencoded")
+                } else {
+                    Some("application/json")
+                };
+                let (s, _) = raw_any(app, m.clone(), path, ct, b).await;
+                assert!(s.as_u16() < 500, "{m} {path} with {b:?} answered {s}");
+            }
+        }
+        let (s, _) = raw_any(
+            app,
+            Method::GET,
+            &format!("{path}?page=%ff&page_size=-1&ordering=--&fields=,,"),
+            None,
+            "",
+        )
+        .await;
+        assert!(s.as_u16() < 500, "GET {path} with odd query answered {s}");
+    }
+    // The provider survived all that (a PUT may have renamed it; DELETE may have removed it).
+    let (s, _) = app.get("/health").await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+async fn raw_any(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    ctype: Option<&str>,
+    body: &str,
+) -> (StatusCode, String) {
+    let mut rb = app
+        .client
+        .request(method, app.url(path))
+        .header("Authorization", format!("Token {}", app.owner_key));
+    if let Some(c) = ctype {
+        rb = rb.header("Content-Type", c);
+    }
+    let resp = rb.body(body.to_string()).send().await.unwrap();
+    (resp.status(), resp.text().await.unwrap())
+}
+
+both!(nothing_answers_500);

@@ -232,6 +232,49 @@ async fn oidc_providers(app: &TestApp) {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(v["certificate"][0].as_str().unwrap().contains("OIDC"));
+    // The per-protocol lists.
+    let (_, l) = app.get("/iam/identity_providers/oidc").await;
+    assert_eq!(l.as_array().unwrap().len(), 1);
+    assert_eq!(l[0]["client_id"], "0oa1");
+    let (_, l) = app.get("/iam/identity_providers/saml2").await;
+    assert_eq!(l, json!([]));
+    // PUT keeps the secret when it is not sent; DELETE answers 204.
+    let (s, v) = app
+        .put(
+            &format!("/iam/identity_providers/oidc/{uuid}"),
+            json!({"name": "Okta 2", "authorization_url": "https://o.example/a", "userinfo_url": "https://o.example/u",
+                   "token_url": "https://o.example/t", "client_id": "0oa2"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["client_id"], "0oa2");
+    let got = app
+        .roster
+        .store()
+        .read()
+        .await
+        .unwrap()
+        .list_idps(1)
+        .await
+        .unwrap();
+    match &got[0].config {
+        roster_core::model::IdpConfig::Oidc(c) => {
+            assert_eq!(c.client_secret.expose(), "very-secret-value")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        app.delete(&format!("/iam/identity_providers/oidc/{uuid}"))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get(&format!("/iam/identity_providers/oidc/{uuid}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 async fn validation_and_lifecycle(app: &TestApp) {
