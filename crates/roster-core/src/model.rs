@@ -59,6 +59,10 @@ pub struct User {
     pub provisioning: Provisioning,
     /// Filled by the store on reads; ignored on writes (memberships have their own calls).
     pub teams: Vec<TeamRef>,
+    /// The user as a SCIM resource (every attribute an identity provider sent), without `id`,
+    /// `meta` and `groups`. The columns above that SCIM maps (`userName` = email, `name.givenName`,
+    /// `name.familyName`, `active`, `externalId`) are kept in step with it: see [`User::sync_doc`].
+    pub scim: serde_json::Value,
 }
 
 impl User {
@@ -90,6 +94,59 @@ impl User {
             version: 1,
             provisioning: Provisioning::default(),
             teams: Vec::new(),
+            scim: serde_json::Value::Object(Default::default()),
+        }
+        .with_synced_doc(None)
+    }
+
+    fn with_synced_doc(mut self, before: Option<&User>) -> User {
+        self.sync_doc(before);
+        self
+    }
+
+    /// Write the mapped columns that changed since `before` (all of them when `None`) into the
+    /// SCIM document, so IAM edits show through SCIM.
+    pub fn sync_doc(&mut self, before: Option<&User>) {
+        use serde_json::Value;
+        if !self.scim.is_object() {
+            self.scim = Value::Object(Default::default());
+        }
+        let changed = |f: &dyn Fn(&User) -> String| before.is_none_or(|b| f(b) != f(self));
+        let email = changed(&|u| u.email.clone());
+        let given = changed(&|u| u.first_name.clone());
+        let family = changed(&|u| u.last_name.clone());
+        let active = changed(&|u| u.is_active.to_string());
+        let external = changed(&|u| format!("{:?}", u.provisioning.external_id));
+        let Some(doc) = self.scim.as_object_mut() else {
+            return;
+        };
+        if email {
+            doc.insert("userName".into(), Value::String(self.email.clone()));
+        }
+        if given || family {
+            let name = doc
+                .entry("name")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if !name.is_object() {
+                *name = Value::Object(Default::default());
+            }
+            if let Some(name) = name.as_object_mut() {
+                if given {
+                    name.insert("givenName".into(), Value::String(self.first_name.clone()));
+                }
+                if family {
+                    name.insert("familyName".into(), Value::String(self.last_name.clone()));
+                }
+            }
+        }
+        if active {
+            doc.insert("active".into(), Value::Bool(self.is_active));
+        }
+        if external {
+            match &self.provisioning.external_id {
+                Some(x) => doc.insert("externalId".into(), Value::String(x.clone())),
+                None => doc.remove("externalId"),
+            };
         }
     }
 }
@@ -121,6 +178,9 @@ pub struct Team {
     pub provisioning: Provisioning,
     /// Filled by the store on reads.
     pub permissions: Vec<Permission>,
+    /// The team as a SCIM Group (without `id`, `meta` and `members`); `displayName` and
+    /// `externalId` are kept in step with `name` and the provisioning external id.
+    pub scim: serde_json::Value,
 }
 
 impl Team {
@@ -136,6 +196,28 @@ impl Team {
             version: 1,
             provisioning: Provisioning::default(),
             permissions: Vec::new(),
+            scim: serde_json::Value::Object(Default::default()),
+        }
+        .with_synced_doc()
+    }
+
+    fn with_synced_doc(mut self) -> Team {
+        self.sync_doc();
+        self
+    }
+
+    /// Write `name` and the external id into the SCIM document.
+    pub fn sync_doc(&mut self) {
+        use serde_json::Value;
+        if !self.scim.is_object() {
+            self.scim = Value::Object(Default::default());
+        }
+        if let Some(doc) = self.scim.as_object_mut() {
+            doc.insert("displayName".into(), Value::String(self.name.clone()));
+            match &self.provisioning.external_id {
+                Some(x) => doc.insert("externalId".into(), Value::String(x.clone())),
+                None => doc.remove("externalId"),
+            };
         }
     }
 }

@@ -121,6 +121,54 @@ pub fn scopes_from_text(s: &str) -> Result<Vec<String>, StoreError> {
         .map_err(|e| StoreError::Other(format!("bad scopes in the database: {e}")))
 }
 
+/// The document with every string case-folded (object keys kept), for case-insensitive filters.
+pub fn fold_doc(doc: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match doc {
+        Value::String(s) => Value::String(roster_core::validate::fold(s)),
+        Value::Array(a) => Value::Array(a.iter().map(fold_doc).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), fold_doc(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// One row of `user_emails`: folded value and type, and whether it is primary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailRow {
+    pub value: Option<String>,
+    pub kind: Option<String>,
+    pub primary: bool,
+}
+
+/// The `emails` of a user document, as index rows.
+pub fn email_rows(doc: &serde_json::Value) -> Vec<EmailRow> {
+    use serde_json::Value;
+    let Some(emails) = doc.get("emails") else {
+        return Vec::new();
+    };
+    let items: Vec<&Value> = match emails {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(_) => vec![emails],
+        _ => Vec::new(),
+    };
+    let text = |e: &Value, k: &str| {
+        e.get(k)
+            .and_then(Value::as_str)
+            .map(roster_core::validate::fold)
+    };
+    items
+        .into_iter()
+        .filter(|e| e.is_object())
+        .map(|e| EmailRow {
+            value: text(e, "value"),
+            kind: text(e, "type"),
+            primary: e.get("primary").and_then(Value::as_bool).unwrap_or(false),
+        })
+        .collect()
+}
+
 /// `$start, $start+1, …` for an `IN (…)` list of `n` values.
 pub fn placeholders(start: usize, n: usize) -> String {
     (start..start + n)
@@ -135,14 +183,16 @@ macro_rules! user_cols {
     () => {
         "u.id, u.account_id, u.email, u.first_name, u.last_name, u.is_active, u.is_account_owner, \
          u.two_factor_enabled, u.language, u.timezone, u.phone, u.mobile, u.country_call_code, \
-         u.date_joined, u.last_login, u.last_modified, u.version, u.scim_external_id, u.provisioned_by_idp"
+         u.date_joined, u.last_login, u.last_modified, u.version, u.scim_external_id, u.provisioned_by_idp, \
+         u.scim_doc"
     };
 }
 
 #[macro_export]
 macro_rules! team_cols {
     () => {
-        "id, account_id, name, is_active, created, last_modified, version, scim_external_id, provisioned_by_idp"
+        "id, account_id, name, is_active, created, last_modified, version, scim_external_id, provisioned_by_idp, \
+         scim_doc"
     };
 }
 

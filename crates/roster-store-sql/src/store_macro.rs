@@ -63,6 +63,7 @@ macro_rules! sql_store_tx {
                     external_id: get(r, "scim_external_id")?,
                 },
                 teams: Vec::new(),
+                scim: get::<::sqlx::types::Json<::serde_json::Value>>(r, "scim_doc")?.0,
             })
         }
 
@@ -80,6 +81,7 @@ macro_rules! sql_store_tx {
                     external_id: get(r, "scim_external_id")?,
                 },
                 permissions: Vec::new(),
+                scim: get::<::sqlx::types::Json<::serde_json::Value>>(r, "scim_doc")?.0,
             })
         }
 
@@ -249,6 +251,31 @@ macro_rules! sql_store_tx {
                 Ok(out)
             }
 
+            /// Replace the user's rows in `user_emails` with those of `doc`.
+            async fn write_emails(&mut self, account: AccountId, user: UserId, doc: &::serde_json::Value) -> StoreResult<()> {
+                ::sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
+                    .bind(user)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(map_err)?;
+                for (i, e) in $crate::email_rows(doc).into_iter().enumerate() {
+                    ::sqlx::query(
+                        "INSERT INTO user_emails (account_id, user_id, position, value_folded, type_folded, is_primary) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(account)
+                    .bind(user)
+                    .bind(i as i64)
+                    .bind(e.value)
+                    .bind(e.kind)
+                    .bind(e.primary)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(map_err)?;
+                }
+                Ok(())
+            }
+
             /// After an update matched no row: was it gone, or a newer version?
             async fn missing_or_stale<K>(&mut self, table_check: &'static str, a: i64, key: K) -> StoreError
             where
@@ -336,11 +363,12 @@ macro_rules! sql_store_tx {
 
             // ---- users ----
             async fn insert_user(&mut self, u: &User) -> StoreResult<UserId> {
-                ::sqlx::query_scalar(
+                let id: UserId = ::sqlx::query_scalar(
                     "INSERT INTO users (account_id, email, email_folded, first_name, last_name, search_text, is_active, \
                      is_account_owner, two_factor_enabled, language, timezone, phone, mobile, country_call_code, \
-                     date_joined, last_login, last_modified, version, scim_external_id, provisioned_by_idp) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $19) \
+                     date_joined, last_login, last_modified, version, scim_external_id, provisioned_by_idp, \
+                     scim_doc, scim_folded) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $19, $20, $21) \
                      RETURNING id",
                 )
                 .bind(u.account_id)
@@ -362,9 +390,13 @@ macro_rules! sql_store_tx {
                 .bind($crate::ts(&u.last_modified))
                 .bind(&u.provisioning.external_id)
                 .bind(u.provisioning.idp_uuid.map(|x| x.to_string()))
+                .bind(::sqlx::types::Json(&u.scim))
+                .bind(::sqlx::types::Json($crate::fold_doc(&u.scim)))
                 .fetch_one(&mut *self.tx)
                 .await
-                .map_err(map_err)
+                .map_err(map_err)?;
+                self.write_emails(u.account_id, id, &u.scim).await?;
+                Ok(id)
             }
 
             async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>> {
@@ -431,7 +463,8 @@ macro_rules! sql_store_tx {
                     "UPDATE users SET email = $3, email_folded = $4, first_name = $5, last_name = $6, search_text = $7, \
                      is_active = $8, is_account_owner = $9, two_factor_enabled = $10, language = $11, timezone = $12, \
                      phone = $13, mobile = $14, country_call_code = $15, last_login = $16, last_modified = $17, \
-                     scim_external_id = $18, provisioned_by_idp = $19, version = version + 1 \
+                     scim_external_id = $18, provisioned_by_idp = $19, version = version + 1, \
+                     scim_doc = $21, scim_folded = $22 \
                      WHERE account_id = $1 AND id = $2 AND version = $20",
                 )
                 .bind(u.account_id)
@@ -454,13 +487,15 @@ macro_rules! sql_store_tx {
                 .bind(&u.provisioning.external_id)
                 .bind(u.provisioning.idp_uuid.map(|x| x.to_string()))
                 .bind(expected_version)
+                .bind(::sqlx::types::Json(&u.scim))
+                .bind(::sqlx::types::Json($crate::fold_doc(&u.scim)))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(map_err)?;
                 if done.rows_affected() == 0 {
                     return Err(self.missing_or_stale("SELECT 1 FROM users WHERE account_id = $1 AND id = $2", u.account_id, u.id).await);
                 }
-                Ok(())
+                self.write_emails(u.account_id, u.id, &u.scim).await
             }
 
             async fn delete_user(&mut self, account: AccountId, id: UserId) -> StoreResult<()> {
@@ -523,7 +558,8 @@ macro_rules! sql_store_tx {
             async fn insert_team(&mut self, t: &Team) -> StoreResult<TeamId> {
                 ::sqlx::query_scalar(
                     "INSERT INTO teams (account_id, name, name_folded, is_active, created, last_modified, version, \
-                     scim_external_id, provisioned_by_idp) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) RETURNING id",
+                     scim_external_id, provisioned_by_idp, scim_doc, scim_folded) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10) RETURNING id",
                 )
                 .bind(t.account_id)
                 .bind(&t.name)
@@ -533,6 +569,8 @@ macro_rules! sql_store_tx {
                 .bind($crate::ts(&t.last_modified))
                 .bind(&t.provisioning.external_id)
                 .bind(t.provisioning.idp_uuid.map(|x| x.to_string()))
+                .bind(::sqlx::types::Json(&t.scim))
+                .bind(::sqlx::types::Json($crate::fold_doc(&t.scim)))
                 .fetch_one(&mut *self.tx)
                 .await
                 .map_err(map_err)
@@ -585,7 +623,8 @@ macro_rules! sql_store_tx {
             async fn update_team(&mut self, t: &Team, expected_version: i64) -> StoreResult<()> {
                 let done = ::sqlx::query(
                     "UPDATE teams SET name = $3, name_folded = $4, is_active = $5, last_modified = $6, \
-                     scim_external_id = $7, provisioned_by_idp = $8, version = version + 1 \
+                     scim_external_id = $7, provisioned_by_idp = $8, version = version + 1, \
+                     scim_doc = $10, scim_folded = $11 \
                      WHERE account_id = $1 AND id = $2 AND version = $9",
                 )
                 .bind(t.account_id)
@@ -597,6 +636,8 @@ macro_rules! sql_store_tx {
                 .bind(&t.provisioning.external_id)
                 .bind(t.provisioning.idp_uuid.map(|x| x.to_string()))
                 .bind(expected_version)
+                .bind(::sqlx::types::Json(&t.scim))
+                .bind(::sqlx::types::Json($crate::fold_doc(&t.scim)))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(map_err)?;

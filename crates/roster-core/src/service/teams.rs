@@ -99,6 +99,7 @@ impl Roster {
         let mut t = Team::new(p.account(), "", now);
         let mut errs = FieldErrors::new();
         apply(&mut t, input, true, &mut errs);
+        t.sync_doc();
         let perms = input.permissions_ids.clone().unwrap_or_default();
         let mut tx = self.store.begin().await?;
         check_permission_ids(tx.as_mut(), &perms, &mut errs).await?;
@@ -133,6 +134,7 @@ impl Roster {
             check_permission_ids(tx.as_mut(), perms, &mut errs).await?;
         }
         errs.into_result()?;
+        after.sync_doc();
         after.last_modified = self.clock.now();
         tx.update_team(&after, before.version).await?;
         if let Some(perms) = &input.permissions_ids {

@@ -200,6 +200,7 @@ impl Roster {
         let mut u = User::new(p.account(), "", "", "", now);
         let mut errs = FieldErrors::new();
         apply_fields(&mut u, input, true, &mut errs);
+        u.sync_doc(None);
         let mut tx = self.store.begin().await?;
         let teams = input.teams_ids.clone().unwrap_or_default();
         check_team_ids(tx.as_mut(), p.account(), &teams, &mut errs).await?;
@@ -249,6 +250,7 @@ impl Roster {
         }
         errs.into_result()?;
         keep_an_owner(tx.as_mut(), &before, Some(&after)).await?;
+        after.sync_doc(Some(&before));
         after.last_modified = self.clock.now();
         tx.update_user(&after, before.version).await?;
         if let Some(teams) = &input.teams_ids {
@@ -308,6 +310,7 @@ impl Roster {
         let mut errs = FieldErrors::new();
         apply_profile_fields(&mut after, input, &mut errs);
         errs.into_result()?;
+        after.sync_doc(Some(&before));
         after.last_modified = self.clock.now();
         tx.update_user(&after, before.version).await?;
         let updated = tx
