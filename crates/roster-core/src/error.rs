@@ -110,6 +110,7 @@ impl From<StoreError> for CoreError {
                     message: message.to_string(),
                 }
             }
+            StoreError::UnsupportedFilter(m) => FieldErrors::single("filter", m),
             StoreError::Other(m) => CoreError::Internal(m),
         }
     }

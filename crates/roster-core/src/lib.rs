@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod error;
 pub mod model;
+pub mod scim;
 pub mod secret;
 pub mod service;
 pub mod store;

@@ -58,6 +58,9 @@ pub enum StoreError {
     Conflict(Conflict),
     #[error("version mismatch")]
     VersionMismatch,
+    /// A valid SCIM filter this store cannot answer exactly (answered as `400 invalidFilter`).
+    #[error("unsupported filter: {0}")]
+    UnsupportedFilter(String),
     #[error("storage error: {0}")]
     Other(String),
 }
@@ -115,6 +118,61 @@ pub struct TokenWithUser {
     pub stored: StoredToken,
     pub user: User,
     pub account_active: bool,
+}
+
+/// What a SCIM list sorts by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScimSort {
+    Id,
+    UserName,
+    DisplayName,
+    ExternalId,
+    Created,
+    LastModified,
+    /// A string attribute in the stored document (canonical keys: `["name", "familyName"]`).
+    Json(Vec<String>),
+}
+
+/// A SCIM list query: filter, sort and one page (by offset, or after an id for cursors).
+#[derive(Debug, Clone)]
+pub struct ScimQuery {
+    pub filter: Option<roster_scim::Filter>,
+    pub sort: ScimSort,
+    pub descending: bool,
+    pub offset: i64,
+    pub limit: i64,
+    /// Cursor pagination: only ids greater than this (with `ScimSort::Id` ascending).
+    pub after_id: Option<i64>,
+}
+
+/// A member of a team, as SCIM shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: UserId,
+    pub display: String,
+}
+
+/// One provisioning log entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub idp_uuid: Uuid,
+    pub at: DateTime<Utc>,
+    pub request_id: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub status: i64,
+    /// `created`, `updated`, `deleted`, `unchanged`, `failed`, ...
+    pub outcome: String,
+    pub scim_type: Option<String>,
+    pub detail: Option<String>,
+    /// Names of the non-standard tolerances that were needed.
+    pub tolerances: Vec<String>,
+    /// The change list (attribute, old, new; members added and removed), as JSON.
+    pub changes: serde_json::Value,
 }
 
 #[async_trait]
@@ -225,4 +283,46 @@ pub trait Tx: Send {
         keep: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+
+    // SCIM
+    /// Users matching a SCIM query, and how many match in all.
+    async fn scim_users(&mut self, account: AccountId, q: &ScimQuery) -> StoreResult<Page<User>>;
+    /// Teams matching a SCIM query, and how many match in all.
+    async fn scim_teams(&mut self, account: AccountId, q: &ScimQuery) -> StoreResult<Page<Team>>;
+    /// Members of each team, by team id, in user id order.
+    async fn team_members(
+        &mut self,
+        account: AccountId,
+        teams: &[TeamId],
+    ) -> StoreResult<std::collections::HashMap<TeamId, Vec<Member>>>;
+    /// Add the users of the account among `users` that are not members yet; answer those added.
+    async fn add_team_members(
+        &mut self,
+        account: AccountId,
+        team: TeamId,
+        users: &[UserId],
+    ) -> StoreResult<Vec<UserId>>;
+    /// Remove those of `users` that are members; answer those removed.
+    async fn remove_team_members(
+        &mut self,
+        account: AccountId,
+        team: TeamId,
+        users: &[UserId],
+    ) -> StoreResult<Vec<UserId>>;
+    /// Remove every member; answer those removed.
+    async fn clear_team_members(
+        &mut self,
+        account: AccountId,
+        team: TeamId,
+    ) -> StoreResult<Vec<UserId>>;
+    /// Record a provisioning log entry (its `id` is ignored).
+    async fn insert_log(&mut self, entry: &LogEntry) -> StoreResult<()>;
+    /// The provider's log, newest first.
+    async fn list_log(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Page<LogEntry>>;
 }

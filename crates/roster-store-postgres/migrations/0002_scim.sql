@@ -36,7 +36,7 @@ CREATE TABLE user_emails (
     position BIGINT NOT NULL,
     value_folded TEXT,
     type_folded TEXT,
-    is_primary BOOLEAN NOT NULL DEFAULT FALSE,
+    is_primary BOOLEAN,
     PRIMARY KEY (user_id, position)
 );
 CREATE INDEX user_emails_account_value ON user_emails (account_id, value_folded);

@@ -8,7 +8,11 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
-roster_store_sql::sql_store_tx!(sqlx::Postgres, PgTx);
+roster_store_sql::sql_store_tx!(
+    sqlx::Postgres,
+    PgTx,
+    roster_store_sql::filter_sql::Dialect::Postgres
+);
 
 /// The store's migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

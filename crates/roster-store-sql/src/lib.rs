@@ -10,6 +10,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use roster_core::store::{Conflict, SortKey, StoreError};
 
+pub mod filter_sql;
 mod store_macro;
 
 /// `2026-11-29T09:12:46.123456Z`: fixed width, so text order is time order.
@@ -121,15 +122,57 @@ pub fn scopes_from_text(s: &str) -> Result<Vec<String>, StoreError> {
         .map_err(|e| StoreError::Other(format!("bad scopes in the database: {e}")))
 }
 
-/// The document with every string case-folded (object keys kept), for case-insensitive filters.
-pub fn fold_doc(doc: &serde_json::Value) -> serde_json::Value {
+/// The search copy of a SCIM document: strings of attributes that are not `caseExact` (and of
+/// unknown attributes, which the evaluator compares case-insensitively) are case-folded; keys and
+/// everything else are kept. Case-insensitive filters compare against it.
+pub fn search_doc(
+    doc: &serde_json::Value,
+    ctx: &roster_scim::ResourceContext<'_>,
+) -> serde_json::Value {
     use serde_json::Value;
-    match doc {
+    let Value::Object(m) = doc else {
+        return fold_value(doc, None);
+    };
+    Value::Object(
+        m.iter()
+            .map(|(k, v)| {
+                let folded = match ctx.extension(k) {
+                    Some(ext) => match v {
+                        Value::Object(inner) => Value::Object(
+                            inner
+                                .iter()
+                                .map(|(ik, iv)| (ik.clone(), fold_value(iv, ext.attribute(ik))))
+                                .collect(),
+                        ),
+                        other => fold_value(other, None),
+                    },
+                    None => fold_value(v, ctx.resolve_attr(None, k).map(|(_, d)| d)),
+                };
+                (k.clone(), folded)
+            })
+            .collect(),
+    )
+}
+
+fn fold_value(
+    v: &serde_json::Value,
+    def: Option<&roster_scim::schema::AttributeDef>,
+) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if def.is_some_and(|d| d.case_exact) => Value::String(s.clone()),
         Value::String(s) => Value::String(roster_core::validate::fold(s)),
-        Value::Array(a) => Value::Array(a.iter().map(fold_doc).collect()),
-        Value::Object(m) => {
-            Value::Object(m.iter().map(|(k, v)| (k.clone(), fold_doc(v))).collect())
-        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| fold_value(x, def)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| {
+                    (
+                        k.clone(),
+                        fold_value(x, def.and_then(|d| d.sub_attribute(k))),
+                    )
+                })
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -167,6 +210,71 @@ pub fn email_rows(doc: &serde_json::Value) -> Vec<EmailRow> {
             primary: e.get("primary").and_then(Value::as_bool).unwrap_or(false),
         })
         .collect()
+}
+
+/// `ORDER BY` for a SCIM list (absent values last, ties by id).
+pub fn scim_order(
+    resource: filter_sql::Resource,
+    sort: &roster_core::store::ScimSort,
+    descending: bool,
+    dialect: filter_sql::Dialect,
+) -> Result<String, StoreError> {
+    use filter_sql::{Dialect, Resource};
+    use roster_core::store::ScimSort;
+    let t = match resource {
+        Resource::Users => "u",
+        Resource::Groups => "t",
+    };
+    let dir = if descending { "DESC" } else { "ASC" };
+    let expr = match (sort, resource) {
+        (ScimSort::Id, _) => return Ok(format!("ORDER BY {t}.id {dir}")),
+        (ScimSort::UserName, Resource::Users) => format!("{t}.email_folded"),
+        (ScimSort::DisplayName, Resource::Groups) => format!("{t}.name_folded"),
+        (ScimSort::ExternalId, _) => format!("{t}.scim_external_id"),
+        (ScimSort::Created, Resource::Users) => format!("{t}.date_joined"),
+        (ScimSort::Created, Resource::Groups) => format!("{t}.created"),
+        (ScimSort::LastModified, _) => format!("{t}.last_modified"),
+        (ScimSort::Json(keys), _) => {
+            let safe = |k: &String| {
+                !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ":._-$".contains(c))
+            };
+            if keys.is_empty() || !keys.iter().all(safe) {
+                return Err(StoreError::UnsupportedFilter(
+                    "cannot sort by that attribute".into(),
+                ));
+            }
+            match dialect {
+                Dialect::Sqlite => {
+                    let path: String = keys.iter().map(|k| format!(".\"{k}\"")).collect();
+                    format!(
+                        "(CASE WHEN json_type({t}.scim_folded, '${path}') = 'text' THEN json_extract({t}.scim_folded, '${path}') END)"
+                    )
+                }
+                Dialect::Postgres => {
+                    let arr: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
+                    let walk = format!("({t}.scim_folded #> '{{{}}}')", arr.join(","));
+                    format!(
+                        "(CASE WHEN jsonb_typeof({walk}) = 'string' THEN {walk} #>> '{{}}' END)"
+                    )
+                }
+            }
+        }
+        _ => {
+            return Err(StoreError::UnsupportedFilter(
+                "cannot sort that resource by that attribute".into(),
+            ));
+        }
+    };
+    let collate = if dialect == Dialect::Postgres {
+        " COLLATE \"C\""
+    } else {
+        ""
+    };
+    Ok(format!(
+        "ORDER BY ({expr} IS NULL) ASC, {expr}{collate} {dir}, {t}.id {dir}"
+    ))
 }
 
 /// `$start, $start+1, …` for an `IN (…)` list of `n` values.

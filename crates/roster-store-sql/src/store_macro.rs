@@ -8,11 +8,12 @@
 ///   backend's `Store` impl.
 #[macro_export]
 macro_rules! sql_store_tx {
-    ($db:ty, $tx:ident) => {
+    ($db:ty, $tx:ident, $dialect:expr) => {
         use ::roster_core::model::*;
         use ::roster_core::store::{ListParams, NewAccount, Page, StoreError, StoreResult, TokenWithUser};
         use ::sqlx::Row as _;
         use $crate::Listing;
+        use $crate::filter_sql::{Bind, Resource};
 
         type DbRow = <$db as ::sqlx::Database>::Row;
 
@@ -276,6 +277,78 @@ macro_rules! sql_store_tx {
                 Ok(())
             }
 
+            /// One page of a SCIM query on `users` (alias `u`) or `teams` (alias `t`): the rows and the total.
+            async fn scim_page(
+                &mut self,
+                resource: Resource,
+                account: AccountId,
+                q: &::roster_core::store::ScimQuery,
+            ) -> StoreResult<(Vec<DbRow>, i64)> {
+                let (table, cols, ctx) = match resource {
+                    Resource::Users => ("users u", $crate::user_cols!(), ::roster_core::scim::user_ctx()),
+                    Resource::Groups => ("teams t", concat!("t.", "id, t.account_id, t.name, t.is_active, t.created, t.last_modified, t.version, t.scim_external_id, t.provisioned_by_idp, t.scim_doc"), ::roster_core::scim::group_ctx()),
+                };
+                let alias = if resource == Resource::Users { "u" } else { "t" };
+                let (cond, binds) = match &q.filter {
+                    Some(f) => {
+                        let c = $crate::filter_sql::compile(f, resource, ctx, $dialect, 1, 2)
+                            .map_err(StoreError::UnsupportedFilter)?;
+                        (format!(" AND {}", c.sql), c.binds)
+                    }
+                    None => (String::new(), Vec::new()),
+                };
+                let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {alias}.account_id = $1{cond}");
+                let mut cq = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(count_sql)).bind(account);
+                for b in &binds {
+                    cq = match b {
+                        Bind::Text(v) => cq.bind(v.clone()),
+                        Bind::Int(v) => cq.bind(*v),
+                    };
+                }
+                let total = cq.fetch_one(&mut *self.tx).await.map_err(map_err)?;
+                let mut n = 2 + binds.len();
+                let after = match q.after_id {
+                    Some(_) => {
+                        let s = format!(" AND {alias}.id > ${n}");
+                        n += 1;
+                        s
+                    }
+                    None => String::new(),
+                };
+                let order = $crate::scim_order(resource, &q.sort, q.descending, $dialect)?;
+                let sql = format!(
+                    "SELECT {cols} FROM {table} WHERE {alias}.account_id = $1{cond}{after} {order} LIMIT ${} OFFSET ${}",
+                    n,
+                    n + 1
+                );
+                let mut rq = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(account);
+                for b in &binds {
+                    rq = match b {
+                        Bind::Text(v) => rq.bind(v.clone()),
+                        Bind::Int(v) => rq.bind(*v),
+                    };
+                }
+                if let Some(a) = q.after_id {
+                    rq = rq.bind(a);
+                }
+                let rows = rq.bind(q.limit).bind(q.offset).fetch_all(&mut *self.tx).await.map_err(map_err)?;
+                Ok((rows, total))
+            }
+
+            /// Run `sql` (with `$1` = account, `$2` = team, then the ids) per chunk of ids; collect `user_id`s.
+            async fn member_rows(&mut self, sql: &str, account: AccountId, team: TeamId, ids: &[UserId]) -> StoreResult<Vec<UserId>> {
+                let mut out = Vec::new();
+                for chunk in ids.chunks(500) {
+                    let full = sql.replace("{ids}", &$crate::placeholders(3, chunk.len()));
+                    let mut q = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(full)).bind(account).bind(team);
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    out.extend(q.fetch_all(&mut *self.tx).await.map_err(map_err)?);
+                }
+                Ok(out)
+            }
+
             /// After an update matched no row: was it gone, or a newer version?
             async fn missing_or_stale<K>(&mut self, table_check: &'static str, a: i64, key: K) -> StoreError
             where
@@ -391,7 +464,7 @@ macro_rules! sql_store_tx {
                 .bind(&u.provisioning.external_id)
                 .bind(u.provisioning.idp_uuid.map(|x| x.to_string()))
                 .bind(::sqlx::types::Json(&u.scim))
-                .bind(::sqlx::types::Json($crate::fold_doc(&u.scim)))
+                .bind(::sqlx::types::Json($crate::search_doc(&u.scim, ::roster_core::scim::user_ctx())))
                 .fetch_one(&mut *self.tx)
                 .await
                 .map_err(map_err)?;
@@ -488,7 +561,7 @@ macro_rules! sql_store_tx {
                 .bind(u.provisioning.idp_uuid.map(|x| x.to_string()))
                 .bind(expected_version)
                 .bind(::sqlx::types::Json(&u.scim))
-                .bind(::sqlx::types::Json($crate::fold_doc(&u.scim)))
+                .bind(::sqlx::types::Json($crate::search_doc(&u.scim, ::roster_core::scim::user_ctx())))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(map_err)?;
@@ -570,7 +643,7 @@ macro_rules! sql_store_tx {
                 .bind(&t.provisioning.external_id)
                 .bind(t.provisioning.idp_uuid.map(|x| x.to_string()))
                 .bind(::sqlx::types::Json(&t.scim))
-                .bind(::sqlx::types::Json($crate::fold_doc(&t.scim)))
+                .bind(::sqlx::types::Json($crate::search_doc(&t.scim, ::roster_core::scim::group_ctx())))
                 .fetch_one(&mut *self.tx)
                 .await
                 .map_err(map_err)
@@ -637,7 +710,7 @@ macro_rules! sql_store_tx {
                 .bind(t.provisioning.idp_uuid.map(|x| x.to_string()))
                 .bind(expected_version)
                 .bind(::sqlx::types::Json(&t.scim))
-                .bind(::sqlx::types::Json($crate::fold_doc(&t.scim)))
+                .bind(::sqlx::types::Json($crate::search_doc(&t.scim, ::roster_core::scim::group_ctx())))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(map_err)?;
@@ -922,6 +995,160 @@ macro_rules! sql_store_tx {
                 .await
                 .map_err(map_err)?;
                 Ok(())
+            }
+
+            // ---- SCIM ----
+            async fn scim_users(&mut self, account: AccountId, q: &::roster_core::store::ScimQuery) -> StoreResult<Page<User>> {
+                let (rows, total) = self.scim_page(Resource::Users, account, q).await?;
+                let mut items = rows.iter().map(user_from_row).collect::<StoreResult<Vec<_>>>()?;
+                let ids: Vec<UserId> = items.iter().map(|u| u.id).collect();
+                let mut teams = self.teams_of(&ids).await?;
+                for u in &mut items {
+                    u.teams = teams.remove(&u.id).unwrap_or_default();
+                }
+                Ok(Page { items, total })
+            }
+
+            async fn scim_teams(&mut self, account: AccountId, q: &::roster_core::store::ScimQuery) -> StoreResult<Page<Team>> {
+                let (rows, total) = self.scim_page(Resource::Groups, account, q).await?;
+                let items = rows.iter().map(team_from_row).collect::<StoreResult<Vec<_>>>()?;
+                Ok(Page { items, total })
+            }
+
+            async fn team_members(
+                &mut self,
+                account: AccountId,
+                teams: &[TeamId],
+            ) -> StoreResult<::std::collections::HashMap<TeamId, Vec<::roster_core::store::Member>>> {
+                let mut out: ::std::collections::HashMap<TeamId, Vec<::roster_core::store::Member>> = Default::default();
+                for chunk in teams.chunks(500) {
+                    let sql = format!(
+                        "SELECT m.team_id, u.id, u.email, u.first_name, u.last_name FROM team_members m \
+                         JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND m.team_id IN ({}) \
+                         ORDER BY m.team_id, u.id",
+                        $crate::placeholders(2, chunk.len())
+                    );
+                    let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(account);
+                    for t in chunk {
+                        q = q.bind(*t);
+                    }
+                    for r in q.fetch_all(&mut *self.tx).await.map_err(map_err)? {
+                        let first: String = get(&r, "first_name")?;
+                        let last: String = get(&r, "last_name")?;
+                        let name = format!("{first} {last}").trim().to_string();
+                        let display = if name.is_empty() { get(&r, "email")? } else { name };
+                        out.entry(get(&r, "team_id")?)
+                            .or_default()
+                            .push(::roster_core::store::Member { user_id: get(&r, "id")?, display });
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn add_team_members(&mut self, account: AccountId, team: TeamId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
+                self.member_rows(
+                    "INSERT INTO team_members (account_id, team_id, user_id) SELECT $1, $2, u.id FROM users u \
+                     WHERE u.account_id = $1 AND u.id IN ({ids}) ON CONFLICT DO NOTHING RETURNING user_id",
+                    account,
+                    team,
+                    users,
+                )
+                .await
+            }
+
+            async fn remove_team_members(&mut self, account: AccountId, team: TeamId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
+                self.member_rows(
+                    "DELETE FROM team_members WHERE account_id = $1 AND team_id = $2 AND user_id IN ({ids}) RETURNING user_id",
+                    account,
+                    team,
+                    users,
+                )
+                .await
+            }
+
+            async fn clear_team_members(&mut self, account: AccountId, team: TeamId) -> StoreResult<Vec<UserId>> {
+                ::sqlx::query_scalar("DELETE FROM team_members WHERE account_id = $1 AND team_id = $2 RETURNING user_id")
+                    .bind(account)
+                    .bind(team)
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err(map_err)
+            }
+
+            async fn insert_log(&mut self, e: &::roster_core::store::LogEntry) -> StoreResult<()> {
+                ::sqlx::query(
+                    "INSERT INTO provisioning_log (account_id, idp_uuid, at, request_id, method, path, resource_type, \
+                     resource_id, status, outcome, scim_type, detail, tolerances, changes) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(e.account_id)
+                .bind(e.idp_uuid.to_string())
+                .bind($crate::ts(&e.at))
+                .bind(&e.request_id)
+                .bind(&e.method)
+                .bind(&e.path)
+                .bind(&e.resource_type)
+                .bind(&e.resource_id)
+                .bind(e.status)
+                .bind(&e.outcome)
+                .bind(&e.scim_type)
+                .bind(&e.detail)
+                .bind(::serde_json::to_string(&e.tolerances).unwrap_or_else(|_| "[]".into()))
+                .bind(e.changes.to_string())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(map_err)?;
+                Ok(())
+            }
+
+            async fn list_log(
+                &mut self,
+                account: AccountId,
+                idp: ::uuid::Uuid,
+                offset: i64,
+                limit: i64,
+            ) -> StoreResult<Page<::roster_core::store::LogEntry>> {
+                let total: i64 = ::sqlx::query_scalar("SELECT COUNT(*) FROM provisioning_log WHERE account_id = $1 AND idp_uuid = $2")
+                    .bind(account)
+                    .bind(idp.to_string())
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err(map_err)?;
+                let rows = ::sqlx::query(
+                    "SELECT id, account_id, idp_uuid, at, request_id, method, path, resource_type, resource_id, status, \
+                     outcome, scim_type, detail, tolerances, changes FROM provisioning_log \
+                     WHERE account_id = $1 AND idp_uuid = $2 ORDER BY id DESC LIMIT $3 OFFSET $4",
+                )
+                .bind(account)
+                .bind(idp.to_string())
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&mut *self.tx)
+                .await
+                .map_err(map_err)?;
+                let mut items = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let tolerances: String = get(r, "tolerances")?;
+                    let changes: String = get(r, "changes")?;
+                    items.push(::roster_core::store::LogEntry {
+                        id: get(r, "id")?,
+                        account_id: get(r, "account_id")?,
+                        idp_uuid: $crate::parse_uuid(&get::<String>(r, "idp_uuid")?)?,
+                        at: $crate::parse_ts(&get::<String>(r, "at")?)?,
+                        request_id: get(r, "request_id")?,
+                        method: get(r, "method")?,
+                        path: get(r, "path")?,
+                        resource_type: get(r, "resource_type")?,
+                        resource_id: get(r, "resource_id")?,
+                        status: get(r, "status")?,
+                        outcome: get(r, "outcome")?,
+                        scim_type: get(r, "scim_type")?,
+                        detail: get(r, "detail")?,
+                        tolerances: ::serde_json::from_str(&tolerances).unwrap_or_default(),
+                        changes: ::serde_json::from_str(&changes).unwrap_or(::serde_json::Value::Null),
+                    });
+                }
+                Ok(Page { items, total })
             }
         }
     };

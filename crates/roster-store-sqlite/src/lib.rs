@@ -13,7 +13,11 @@ use sqlx::sqlite::{
 use std::str::FromStr;
 use std::time::Duration;
 
-roster_store_sql::sql_store_tx!(sqlx::Sqlite, SqliteTx);
+roster_store_sql::sql_store_tx!(
+    sqlx::Sqlite,
+    SqliteTx,
+    roster_store_sql::filter_sql::Dialect::Sqlite
+);
 
 /// The store's migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -1,0 +1,942 @@
+//! SCIM filters to SQL, for both backends: one compiler, two dialects.
+//!
+//! The in-memory evaluator (`roster_scim::filter::eval`) is the reference; this compiler produces
+//! exactly its answer or refuses the filter (`Err(message)`, which the service answers as
+//! `400 invalidFilter`). A refusal is never a wrong result. What it compiles:
+//!
+//! - promoted columns with indexes: `id`, `userName` / group `displayName` (case-folded), `externalId`,
+//!   `active`, `meta.created`, `meta.lastModified`;
+//! - `emails` (value, type, primary) through the `user_emails` index table;
+//! - group membership through `team_members` (`members.value` on groups, `groups.value` on users);
+//! - every other string or boolean attribute of the schemas, single- or multi-valued, with
+//!   sub-attributes and `attr[filter]`, through JSON functions over the stored document
+//!   (`scim_folded`, where strings of case-insensitive attributes are already folded).
+//!
+//! Refused: unknown attributes, `schemas`, `meta.location`/`version`/`resourceType`, numbers, other
+//! dateTime attributes, and operators an attribute's type gives no meaning to (`active gt true`
+//! evaluates to false in the evaluator, so such comparisons compile to constant false instead).
+//!
+//! Every literal is bound, never interpolated. Every generated condition is two-valued (never SQL
+//! `NULL`), so `not (…)` is exact.
+
+use chrono::{DateTime, Timelike, Utc};
+use roster_scim::filter::{AttrPath, CompValue, CompareOp, Filter};
+use roster_scim::schema::{AttributeDef, AttributeType, Container, ResourceContext};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// The `users` table, aliased `u`.
+    Users,
+    /// The `teams` table, aliased `t`.
+    Groups,
+}
+
+/// A bound value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// A compiled condition and the values its placeholders take (`$first`, `$first+1`, …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    pub sql: String,
+    pub binds: Vec<Bind>,
+}
+
+/// Compile `filter` for `resource`. `account_param` is the placeholder number already bound to the
+/// account id; new placeholders start at `first_param`.
+pub fn compile(
+    filter: &Filter,
+    resource: Resource,
+    ctx: &ResourceContext<'_>,
+    dialect: Dialect,
+    account_param: usize,
+    first_param: usize,
+) -> Result<Compiled, String> {
+    let mut c = Compiler {
+        ctx,
+        dialect,
+        resource,
+        account_param,
+        next: first_param,
+        binds: Vec::new(),
+        alias: 0,
+    };
+    let sql = c.filter(filter)?;
+    Ok(Compiled {
+        sql,
+        binds: c.binds,
+    })
+}
+
+const FALSE: &str = "(1 = 0)";
+const TRUE: &str = "(1 = 1)";
+
+struct Compiler<'a, 'c> {
+    ctx: &'a ResourceContext<'c>,
+    dialect: Dialect,
+    resource: Resource,
+    account_param: usize,
+    next: usize,
+    binds: Vec<Bind>,
+    alias: usize,
+}
+
+/// Where a compared value comes from.
+#[derive(Clone)]
+enum Source {
+    /// A column or expression of text type (NULL when absent).
+    Text(String),
+    /// A location in the row's document.
+    Json { keys: Vec<String> },
+    /// A location inside one element of an array (or inside one object).
+    Elem { elem: ElemRef, keys: Vec<String> },
+}
+
+/// One element being iterated: on SQLite, an SQL expression giving its JSON path in the row's
+/// document (so a malformed element yields NULL, never an error); on PostgreSQL, a jsonb expression.
+#[derive(Clone)]
+struct ElemRef {
+    sqlite_path: String,
+    pg_value: String,
+}
+
+fn unsupported_attr(path: &AttrPath) -> String {
+    format!("Filtering by this attribute is not supported: \"{path}\"")
+}
+
+impl Compiler<'_, '_> {
+    fn bind(&mut self, b: Bind) -> String {
+        self.binds.push(b);
+        let p = format!("${}", self.next);
+        self.next += 1;
+        p
+    }
+
+    fn fresh(&mut self) -> String {
+        self.alias += 1;
+        format!("e{}", self.alias)
+    }
+
+    fn table(&self) -> &'static str {
+        match self.resource {
+            Resource::Users => "u",
+            Resource::Groups => "t",
+        }
+    }
+
+    fn filter(&mut self, f: &Filter) -> Result<String, String> {
+        match f {
+            Filter::And(items) => self.join(items, " AND "),
+            Filter::Or(items) => self.join(items, " OR "),
+            Filter::Not(inner) => Ok(format!("(NOT {})", self.filter(inner)?)),
+            Filter::Present { path } => self.attribute(path, None),
+            Filter::Compare { path, op, value } => self.attribute(path, Some((*op, value))),
+            Filter::ValuePath { path, filter } => self.value_path(path, filter),
+        }
+    }
+
+    fn join(&mut self, items: &[Filter], sep: &str) -> Result<String, String> {
+        let parts = items
+            .iter()
+            .map(|f| self.filter(f))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(format!("({})", parts.join(sep)))
+    }
+
+    /// `path pr` (`cmp` = None) or `path op value`, at the resource level.
+    fn attribute(
+        &mut self,
+        path: &AttrPath,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> Result<String, String> {
+        let resolved = self
+            .ctx
+            .resolve(path)
+            .ok_or_else(|| unsupported_attr(path))?;
+        let t = self.table();
+        let attr = resolved.attr.name.as_str();
+        let sub = resolved.sub.map(|s| s.name.as_str());
+        let core = matches!(resolved.container, Container::Core);
+        // Promoted columns first.
+        if core {
+            match (self.resource, attr, sub) {
+                (_, "id", None) => return Ok(self.id_column(&format!("{t}.id"), cmp)),
+                (Resource::Users, "userName", None) => {
+                    return self.string(&Source::Text(format!("{t}.email_folded")), false, cmp);
+                }
+                (Resource::Groups, "displayName", None) => {
+                    return self.string(&Source::Text(format!("{t}.name_folded")), false, cmp);
+                }
+                (_, "externalId", None) => {
+                    return self.string(&Source::Text(format!("{t}.scim_external_id")), true, cmp);
+                }
+                (Resource::Users, "active", None) => {
+                    return Ok(self.boolean_column(&format!("{t}.is_active"), cmp));
+                }
+                (Resource::Users, "meta", Some("created")) => {
+                    return self.time(&format!("{t}.date_joined"), cmp);
+                }
+                (Resource::Groups, "meta", Some("created")) => {
+                    return self.time(&format!("{t}.created"), cmp);
+                }
+                (_, "meta", Some("lastModified")) => {
+                    return self.time(&format!("{t}.last_modified"), cmp);
+                }
+                (_, "meta", _) | (_, "schemas", _) => return Err(unsupported_attr(path)),
+                (Resource::Users, "emails", None) if cmp.is_none() => {
+                    let a = self.account_param;
+                    return Ok(format!(
+                        "({t}.id IN (SELECT ue.user_id FROM user_emails ue WHERE ue.account_id = ${a}))"
+                    ));
+                }
+                (Resource::Users, "emails", s)
+                    if matches!(s, None | Some("value" | "type" | "primary")) =>
+                {
+                    let col = match s.unwrap_or("value") {
+                        "value" => "value_folded",
+                        "type" => "type_folded",
+                        _ => "is_primary",
+                    };
+                    let inner = self.email_column(col, cmp)?;
+                    return Ok(self.in_emails(&inner, cmp));
+                }
+                (Resource::Users, "groups", s) => return self.membership(path, s, cmp),
+                (Resource::Groups, "members", s) => return self.membership(path, s, cmp),
+                _ => {}
+            }
+        }
+        let mut keys: Vec<String> = Vec::new();
+        if let Container::Extension(u) = resolved.container {
+            keys.push(u.to_string());
+        }
+        keys.push(resolved.attr.name.clone());
+        // `attr pr` on a complex attribute: the attribute itself is present (stored documents hold
+        // no empty objects or arrays).
+        if cmp.is_none() && resolved.sub.is_none() && resolved.attr.is_complex() {
+            return Ok(self.container_present(&keys, resolved.attr.multi_valued));
+        }
+        let leaf: &AttributeDef = match (resolved.sub, resolved.attr.is_complex()) {
+            (Some(s), _) => s,
+            (None, true) => resolved
+                .attr
+                .sub_attribute("value")
+                .ok_or_else(|| unsupported_attr(path))?,
+            (None, false) => resolved.attr,
+        };
+        if leaf.multi_valued && resolved.sub.is_some() {
+            return Err(unsupported_attr(path));
+        }
+        let sub_key = if resolved.attr.is_complex() {
+            Some(leaf.name.clone())
+        } else {
+            None
+        };
+        if resolved.attr.multi_valued {
+            // Any element matches (`ne` and `eq null`: no element does).
+            let (negate, positive) = negated(cmp);
+            let e = self.fresh();
+            let elem = self.elem_ref(&e);
+            let elem_src = Source::Elem {
+                elem,
+                keys: sub_key.into_iter().collect(),
+            };
+            let cond = self.leaf(leaf, &elem_src, positive)?;
+            let exists = self.exists_elements(&keys, &e, &cond);
+            return Ok(if negate {
+                format!("(NOT {exists})")
+            } else {
+                exists
+            });
+        }
+        if let Some(k) = sub_key {
+            keys.push(k);
+        }
+        self.leaf(leaf, &Source::Json { keys }, cmp)
+    }
+
+    /// `attr[filter]`: some element matches.
+    fn value_path(&mut self, path: &AttrPath, inner: &Filter) -> Result<String, String> {
+        let resolved = self
+            .ctx
+            .resolve(path)
+            .ok_or_else(|| unsupported_attr(path))?;
+        if resolved.sub.is_some() || !resolved.attr.is_complex() {
+            return Err(format!(
+                "A value filter needs a complex attribute: \"{path}\""
+            ));
+        }
+        let def = resolved.attr;
+        if matches!(resolved.container, Container::Core) {
+            match (self.resource, def.name.as_str()) {
+                (Resource::Users, "emails") if only_subs(inner, &["value", "type", "primary"]) => {
+                    let cond = self.element_filter(inner, &ElementScope::EmailRow)?;
+                    return Ok(self.in_emails(&cond, None));
+                }
+                (Resource::Users, "groups") | (Resource::Groups, "members") => {
+                    return self.membership_filter(path, inner);
+                }
+                _ => {}
+            }
+        }
+        let mut keys = Vec::new();
+        if let Container::Extension(u) = resolved.container {
+            keys.push(u.to_string());
+        }
+        keys.push(def.name.clone());
+        if def.multi_valued {
+            let e = self.fresh();
+            let elem = self.elem_ref(&e);
+            let cond = self.element_filter(inner, &ElementScope::Json { elem, def })?;
+            Ok(self.exists_elements(&keys, &e, &cond))
+        } else {
+            // A single complex attribute: the filter applies to the object itself, when present.
+            let elem = self.object_ref(&keys);
+            let present = self.container_present(&keys, false);
+            let cond = self.element_filter(inner, &ElementScope::Json { elem, def })?;
+            Ok(format!("({present} AND {cond})"))
+        }
+    }
+
+    /// A filter inside `attr[…]`, over one element.
+    fn element_filter(&mut self, f: &Filter, scope: &ElementScope<'_>) -> Result<String, String> {
+        match f {
+            Filter::And(items) | Filter::Or(items) => {
+                let sep = if matches!(f, Filter::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                let parts = items
+                    .iter()
+                    .map(|i| self.element_filter(i, scope))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(format!("({})", parts.join(sep)))
+            }
+            Filter::Not(inner) => Ok(format!("(NOT {})", self.element_filter(inner, scope)?)),
+            Filter::ValuePath { path, .. } => Err(format!("Value filters cannot nest: \"{path}\"")),
+            Filter::Present { path } | Filter::Compare { path, .. } => {
+                if path.sub.is_some() || path.urn.is_some() {
+                    return Err(unsupported_attr(path));
+                }
+                let cmp = match f {
+                    Filter::Compare { op, value, .. } => Some((*op, value)),
+                    _ => None,
+                };
+                match scope {
+                    ElementScope::EmailRow => {
+                        let col = match path.attr.to_ascii_lowercase().as_str() {
+                            "value" => "value_folded",
+                            "type" => "type_folded",
+                            "primary" => "is_primary",
+                            _ => return Err(unsupported_attr(path)),
+                        };
+                        self.email_column(col, cmp)
+                    }
+                    ElementScope::Json { elem, def } => {
+                        let sub = def
+                            .sub_attribute(&path.attr)
+                            .ok_or_else(|| unsupported_attr(path))?;
+                        if sub.multi_valued || sub.is_complex() {
+                            return Err(unsupported_attr(path));
+                        }
+                        self.leaf(
+                            sub,
+                            &Source::Elem {
+                                elem: elem.clone(),
+                                keys: vec![sub.name.clone()],
+                            },
+                            cmp,
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    /// A comparison on a single leaf value of type `def.kind`.
+    fn leaf(
+        &mut self,
+        def: &AttributeDef,
+        src: &Source,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> Result<String, String> {
+        match def.kind {
+            AttributeType::String | AttributeType::Reference | AttributeType::Binary => {
+                self.string(src, def.case_exact, cmp)
+            }
+            AttributeType::Boolean => Ok(self.json_boolean(src, cmp)),
+            _ => Err(format!(
+                "Filtering on {:?} attributes is not supported: \"{}\"",
+                def.kind, def.name
+            )),
+        }
+    }
+
+    fn doc(&self) -> String {
+        format!("{}.scim_folded", self.table())
+    }
+
+    /// On SQLite: the JSON path expression of a source (bound, or built from an element's path).
+    fn sqlite_path_expr(&mut self, src: &Source) -> String {
+        match src {
+            Source::Elem { elem, keys } if keys.is_empty() => elem.sqlite_path.clone(),
+            Source::Elem { elem, keys } => {
+                let suffix = self.bind(Bind::Text(
+                    sqlite_path(keys).trim_start_matches('$').to_string(),
+                ));
+                format!("({} || {suffix})", elem.sqlite_path)
+            }
+            Source::Json { keys } => self.bind(Bind::Text(sqlite_path(keys))),
+            Source::Text(col) => col.clone(),
+        }
+    }
+
+    /// On PostgreSQL: the jsonb value of a source.
+    fn pg_value(&mut self, src: &Source) -> String {
+        match src {
+            Source::Elem { elem, keys } => {
+                let base = elem.pg_value.clone();
+                self.pg_walk(&base, keys)
+            }
+            Source::Json { keys } => {
+                let doc = self.doc();
+                self.pg_walk(&doc, keys)
+            }
+            Source::Text(col) => col.clone(),
+        }
+    }
+
+    /// Text of a source, or NULL when it is absent or not a string.
+    fn text(&mut self, src: &Source) -> String {
+        if let Source::Text(col) = src {
+            return col.clone();
+        }
+        let doc = self.doc();
+        match self.dialect {
+            Dialect::Sqlite => {
+                let p = self.sqlite_path_expr(src);
+                format!(
+                    "(CASE WHEN json_type({doc}, {p}) = 'text' THEN json_extract({doc}, {p}) END)"
+                )
+            }
+            Dialect::Postgres => {
+                let v = self.pg_value(src);
+                format!("(CASE WHEN jsonb_typeof({v}) = 'string' THEN ({v}) #>> '{{}}' END)")
+            }
+        }
+    }
+
+    fn pg_walk(&mut self, base: &str, keys: &[String]) -> String {
+        let mut v = base.to_string();
+        for k in keys {
+            let p = self.bind(Bind::Text(k.clone()));
+            v = format!("({v} -> {p}::text)");
+        }
+        v
+    }
+
+    /// A complex attribute is present: an object, or a non-empty array.
+    fn container_present(&mut self, keys: &[String], multi: bool) -> String {
+        let src = Source::Json {
+            keys: keys.to_vec(),
+        };
+        let doc = self.doc();
+        match (self.dialect, multi) {
+            (Dialect::Sqlite, false) => {
+                let p = self.sqlite_path_expr(&src);
+                format!("(COALESCE(json_type({doc}, {p}), '') = 'object')")
+            }
+            (Dialect::Sqlite, true) => {
+                let p = self.sqlite_path_expr(&src);
+                format!(
+                    "(COALESCE(json_type({doc}, {p}), '') = 'array' AND json_array_length({doc}, {p}) > 0)"
+                )
+            }
+            (Dialect::Postgres, false) => {
+                let v = self.pg_value(&src);
+                format!("(COALESCE(jsonb_typeof({v}) = 'object', FALSE))")
+            }
+            (Dialect::Postgres, true) => {
+                let v = self.pg_value(&src);
+                format!(
+                    "(COALESCE(jsonb_typeof({v}) = 'array', FALSE) AND jsonb_array_length(CASE WHEN jsonb_typeof({v}) = 'array' THEN {v} ELSE '[]'::jsonb END) > 0)"
+                )
+            }
+        }
+    }
+
+    /// String comparison with the evaluator's semantics.
+    fn string(
+        &mut self,
+        src: &Source,
+        case_exact: bool,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> Result<String, String> {
+        let x = self.text(src);
+        let present = format!("({x} IS NOT NULL AND {x} <> '')");
+        let Some((op, value)) = cmp else {
+            return Ok(present);
+        };
+        let lit = match value {
+            CompValue::Null => {
+                return Ok(match op {
+                    CompareOp::Eq => format!("(NOT {present})"),
+                    CompareOp::Ne => present,
+                    _ => FALSE.into(),
+                });
+            }
+            CompValue::String(s) => s.clone(),
+            CompValue::Number(n) => n.to_string(),
+            CompValue::Bool(b) => b.to_string(),
+        };
+        let lit = if case_exact {
+            lit
+        } else {
+            roster_core::validate::fold(&lit)
+        };
+        let eq = |c: &mut Self| -> String {
+            let p = c.bind(Bind::Text(lit.clone()));
+            format!("({x} IS NOT NULL AND {x} = {p})")
+        };
+        Ok(match op {
+            CompareOp::Eq => eq(self),
+            CompareOp::Ne => format!("(NOT {})", eq(self)),
+            CompareOp::Co | CompareOp::Sw | CompareOp::Ew if lit.is_empty() => {
+                format!("({x} IS NOT NULL)")
+            }
+            CompareOp::Co => {
+                let p = self.bind(Bind::Text(lit));
+                match self.dialect {
+                    Dialect::Sqlite => format!("({x} IS NOT NULL AND instr({x}, {p}) > 0)"),
+                    Dialect::Postgres => format!("({x} IS NOT NULL AND strpos({x}, {p}) > 0)"),
+                }
+            }
+            CompareOp::Sw => {
+                let p = self.bind(Bind::Text(lit));
+                match self.dialect {
+                    Dialect::Sqlite => {
+                        format!("({x} IS NOT NULL AND substr({x}, 1, length({p})) = {p})")
+                    }
+                    Dialect::Postgres => {
+                        format!("({x} IS NOT NULL AND left({x}, char_length({p})) = {p})")
+                    }
+                }
+            }
+            CompareOp::Ew => {
+                let p = self.bind(Bind::Text(lit));
+                match self.dialect {
+                    Dialect::Sqlite => format!(
+                        "({x} IS NOT NULL AND length({x}) >= length({p}) AND substr({x}, length({x}) - length({p}) + 1) = {p})"
+                    ),
+                    Dialect::Postgres => {
+                        format!("({x} IS NOT NULL AND right({x}, char_length({p})) = {p})")
+                    }
+                }
+            }
+            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
+                let p = self.bind(Bind::Text(lit));
+                let sym = op_symbol(op);
+                match self.dialect {
+                    Dialect::Sqlite => format!("({x} IS NOT NULL AND {x} {sym} {p})"),
+                    Dialect::Postgres => format!(
+                        "({x} IS NOT NULL AND ({x} COLLATE \"C\") {sym} ({p} COLLATE \"C\"))"
+                    ),
+                }
+            }
+        })
+    }
+
+    /// A boolean stored in JSON.
+    fn json_boolean(&mut self, src: &Source, cmp: Option<(CompareOp, &CompValue)>) -> String {
+        let is = |c: &mut Self, b: bool| -> String {
+            if let Source::Text(col) = src {
+                return format!(
+                    "({col} IS NOT NULL AND {col} = {})",
+                    if b { "TRUE" } else { "FALSE" }
+                );
+            }
+            let doc = c.doc();
+            match c.dialect {
+                Dialect::Sqlite => {
+                    let p = c.sqlite_path_expr(src);
+                    format!("(COALESCE(json_type({doc}, {p}), '') = '{b}')")
+                }
+                Dialect::Postgres => {
+                    let v = c.pg_value(src);
+                    format!("(COALESCE(({v}) = '{b}'::jsonb, FALSE))")
+                }
+            }
+        };
+        let present = |c: &mut Self| format!("({} OR {})", is(c, true), is(c, false));
+        let Some((op, value)) = cmp else {
+            return present(self);
+        };
+        let expected = match value {
+            CompValue::Null => {
+                return match op {
+                    CompareOp::Eq => format!("(NOT {})", present(self)),
+                    CompareOp::Ne => present(self),
+                    _ => FALSE.into(),
+                };
+            }
+            CompValue::Bool(b) => Some(*b),
+            CompValue::String(s) => bool_from_str(s),
+            CompValue::Number(_) => None,
+        };
+        match (op, expected) {
+            (CompareOp::Eq, Some(b)) => is(self, b),
+            (CompareOp::Ne, Some(b)) => format!("(NOT {})", is(self, b)),
+            (CompareOp::Ne, None) => TRUE.into(),
+            _ => FALSE.into(),
+        }
+    }
+
+    /// `active`: a NOT NULL boolean column.
+    fn boolean_column(&mut self, col: &str, cmp: Option<(CompareOp, &CompValue)>) -> String {
+        let Some((op, value)) = cmp else {
+            return TRUE.into();
+        };
+        let expected = match value {
+            CompValue::Null => {
+                return if op == CompareOp::Ne {
+                    TRUE.into()
+                } else {
+                    FALSE.into()
+                };
+            }
+            CompValue::Bool(b) => Some(*b),
+            CompValue::String(s) => bool_from_str(s),
+            CompValue::Number(_) => None,
+        };
+        let lit = |b: bool| if b { "TRUE" } else { "FALSE" };
+        match (op, expected) {
+            (CompareOp::Eq, Some(b)) => format!("({col} = {})", lit(b)),
+            (CompareOp::Ne, Some(b)) => format!("({col} <> {})", lit(b)),
+            (CompareOp::Ne, None) => TRUE.into(),
+            _ => FALSE.into(),
+        }
+    }
+
+    /// `id`: a string in SCIM, an integer column here.
+    fn id_column(&mut self, col: &str, cmp: Option<(CompareOp, &CompValue)>) -> String {
+        let Some((op, value)) = cmp else {
+            return TRUE.into();
+        };
+        let text = match value {
+            CompValue::Null => {
+                return if op == CompareOp::Ne {
+                    TRUE.into()
+                } else {
+                    FALSE.into()
+                };
+            }
+            CompValue::String(s) => s.clone(),
+            CompValue::Number(n) => n.to_string(),
+            CompValue::Bool(b) => b.to_string(),
+        };
+        // Only the canonical decimal form of an id equals it as a string.
+        let id = text.parse::<i64>().ok().filter(|n| n.to_string() == text);
+        match (op, id) {
+            (CompareOp::Eq, Some(n)) => {
+                let p = self.bind(Bind::Int(n));
+                format!("({col} = {p})")
+            }
+            (CompareOp::Eq, None) => FALSE.into(),
+            (CompareOp::Ne, Some(n)) => {
+                let p = self.bind(Bind::Int(n));
+                format!("({col} <> {p})")
+            }
+            (CompareOp::Ne, None) => TRUE.into(),
+            // Substring and ordering comparisons on the id's text: compare the text form.
+            _ => {
+                let cast = match self.dialect {
+                    Dialect::Sqlite => format!("CAST({col} AS TEXT)"),
+                    Dialect::Postgres => format!("CAST({col} AS TEXT)"),
+                };
+                self.string(&Source::Text(cast), true, Some((op, value)))
+                    .unwrap_or_else(|_| FALSE.into())
+            }
+        }
+    }
+
+    /// `meta.created` / `meta.lastModified`: canonical UTC text columns (microseconds).
+    fn time(&mut self, col: &str, cmp: Option<(CompareOp, &CompValue)>) -> Result<String, String> {
+        let Some((op, value)) = cmp else {
+            return Ok(TRUE.into());
+        };
+        let text = match value {
+            CompValue::Null => {
+                return Ok(if op == CompareOp::Ne {
+                    TRUE.into()
+                } else {
+                    FALSE.into()
+                });
+            }
+            CompValue::String(s) => s.clone(),
+            CompValue::Number(n) => n.to_string(),
+            CompValue::Bool(b) => b.to_string(),
+        };
+        if op.is_substring() {
+            return Err(
+                "co, sw and ew are not supported on meta.created and meta.lastModified".into(),
+            );
+        }
+        let Some(at) = parse_time(&text) else {
+            // Not a dateTime: nothing equals it; `ne` holds for every resource.
+            return Ok(if op == CompareOp::Ne {
+                TRUE.into()
+            } else {
+                FALSE.into()
+            });
+        };
+        let exact = at.nanosecond() % 1000 == 0;
+        let floor = at
+            .with_nanosecond(at.nanosecond() - at.nanosecond() % 1000)
+            .unwrap_or(at);
+        let p = self.bind(Bind::Text(crate::ts(&floor)));
+        // Stored values have microsecond precision: a literal with finer precision falls between two.
+        Ok(match (op, exact) {
+            (CompareOp::Eq, true) => format!("({col} = {p})"),
+            (CompareOp::Eq, false) => FALSE.into(),
+            (CompareOp::Ne, true) => format!("({col} <> {p})"),
+            (CompareOp::Ne, false) => TRUE.into(),
+            (CompareOp::Gt, _) => format!("({col} > {p})"),
+            (CompareOp::Ge, true) => format!("({col} >= {p})"),
+            (CompareOp::Ge, false) => format!("({col} > {p})"),
+            (CompareOp::Lt, true) => format!("({col} < {p})"),
+            (CompareOp::Lt, false) | (CompareOp::Le, _) => format!("({col} <= {p})"),
+            _ => FALSE.into(),
+        })
+    }
+
+    /// A condition on one `user_emails` row (alias `ue`).
+    fn email_column(
+        &mut self,
+        col: &str,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> Result<String, String> {
+        if col == "is_primary" {
+            return Ok(self.json_boolean(&Source::Text("ue.is_primary".into()), cmp));
+        }
+        self.string(&Source::Text(format!("ue.{col}")), false, cmp)
+    }
+
+    /// The users with an e-mail row satisfying `cond`; `ne`/`eq null` mean "no row does".
+    fn in_emails(&mut self, cond: &str, cmp: Option<(CompareOp, &CompValue)>) -> String {
+        let a = self.account_param;
+        let (negate, _) = negated(cmp);
+        let inner = if negate {
+            // `cond` is the negated form; test its positive inside, negate outside.
+            format!(
+                "(NOT (u.id IN (SELECT ue.user_id FROM user_emails ue WHERE ue.account_id = ${a} AND NOT {cond})))"
+            )
+        } else {
+            format!(
+                "(u.id IN (SELECT ue.user_id FROM user_emails ue WHERE ue.account_id = ${a} AND {cond}))"
+            )
+        };
+        inner
+    }
+
+    /// `groups.value` on users, `members.value` on groups: membership rows.
+    fn membership(
+        &mut self,
+        path: &AttrPath,
+        sub: Option<&str>,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> Result<String, String> {
+        if !matches!(sub, None | Some("value")) {
+            return Err(unsupported_attr(path));
+        }
+        let (mine, other) = self.membership_columns();
+        let t = self.table();
+        let a = self.account_param;
+        let any =
+            format!("({t}.id IN (SELECT m.{mine} FROM team_members m WHERE m.account_id = ${a}))");
+        let Some((op, value)) = cmp else {
+            return Ok(any);
+        };
+        let text = match value {
+            CompValue::Null => {
+                return Ok(match op {
+                    CompareOp::Eq => format!("(NOT {any})"),
+                    CompareOp::Ne => any,
+                    _ => FALSE.into(),
+                });
+            }
+            CompValue::String(s) => s.clone(),
+            CompValue::Number(n) => n.to_string(),
+            CompValue::Bool(b) => b.to_string(),
+        };
+        let id = text.parse::<i64>().ok().filter(|n| n.to_string() == text);
+        let with = |c: &mut Self, n: i64| {
+            let p = c.bind(Bind::Int(n));
+            format!(
+                "({t}.id IN (SELECT m.{mine} FROM team_members m WHERE m.account_id = ${a} AND m.{other} = {p}))"
+            )
+        };
+        match (op, id) {
+            (CompareOp::Eq, Some(n)) => Ok(with(self, n)),
+            (CompareOp::Eq, None) => Ok(FALSE.into()),
+            (CompareOp::Ne, Some(n)) => Ok(format!("(NOT {})", with(self, n))),
+            (CompareOp::Ne, None) => Ok(TRUE.into()),
+            _ => Err(format!("Only eq, ne and pr are supported on \"{path}\"")),
+        }
+    }
+
+    fn membership_filter(&mut self, path: &AttrPath, inner: &Filter) -> Result<String, String> {
+        // `members[value eq "x"]` is `members.value eq "x"`; anything richer is refused.
+        match inner {
+            Filter::Compare { path: p, op, value }
+                if p.sub.is_none() && p.attr.eq_ignore_ascii_case("value") =>
+            {
+                self.membership(path, Some("value"), Some((*op, value)))
+            }
+            Filter::Present { path: p }
+                if p.sub.is_none() && p.attr.eq_ignore_ascii_case("value") =>
+            {
+                self.membership(path, Some("value"), None)
+            }
+            _ => Err(format!(
+                "Only [value eq \"…\"] is supported inside \"{path}[…]\""
+            )),
+        }
+    }
+
+    fn membership_columns(&self) -> (&'static str, &'static str) {
+        match self.resource {
+            Resource::Users => ("user_id", "team_id"),
+            Resource::Groups => ("team_id", "user_id"),
+        }
+    }
+
+    /// The element alias `e` of [`Self::exists_elements`].
+    fn elem_ref(&self, e: &str) -> ElemRef {
+        ElemRef {
+            sqlite_path: format!("{e}.fullkey"),
+            pg_value: format!("{e}.v"),
+        }
+    }
+
+    /// The object at `keys`, as an element (for `attr[filter]` on a single complex attribute).
+    fn object_ref(&mut self, keys: &[String]) -> ElemRef {
+        let src = Source::Json {
+            keys: keys.to_vec(),
+        };
+        match self.dialect {
+            Dialect::Sqlite => ElemRef {
+                sqlite_path: self.sqlite_path_expr(&src),
+                pg_value: String::new(),
+            },
+            Dialect::Postgres => ElemRef {
+                sqlite_path: String::new(),
+                pg_value: self.pg_value(&src),
+            },
+        }
+    }
+
+    fn exists_elements(&mut self, keys: &[String], e: &str, cond: &str) -> String {
+        let doc = self.doc();
+        let src = Source::Json {
+            keys: keys.to_vec(),
+        };
+        match self.dialect {
+            Dialect::Sqlite => {
+                let p = self.sqlite_path_expr(&src);
+                format!(
+                    "(COALESCE(json_type({doc}, {p}), '') = 'array' AND EXISTS (SELECT 1 FROM json_each({doc}, {p}) AS {e} WHERE {cond}))"
+                )
+            }
+            Dialect::Postgres => {
+                let v = self.pg_value(&src);
+                format!(
+                    "(EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof({v}) = 'array' THEN {v} ELSE '[]'::jsonb END) AS {e}(v) WHERE {cond}))"
+                )
+            }
+        }
+    }
+}
+
+enum ElementScope<'d> {
+    EmailRow,
+    Json {
+        elem: ElemRef,
+        def: &'d AttributeDef,
+    },
+}
+
+/// `ne x` is "no element equals x" and `eq null` is "no element is present": answer (negate the
+/// whole?, the per-element comparison to test).
+fn negated<'v>(
+    cmp: Option<(CompareOp, &'v CompValue)>,
+) -> (bool, Option<(CompareOp, &'v CompValue)>) {
+    match cmp {
+        Some((CompareOp::Ne, v)) if !matches!(v, CompValue::Null) => {
+            (true, Some((CompareOp::Eq, v)))
+        }
+        Some((CompareOp::Eq, CompValue::Null)) => (true, None),
+        Some((CompareOp::Ne, CompValue::Null)) => (false, None),
+        other => (false, other),
+    }
+}
+
+fn only_subs(f: &Filter, allowed: &[&str]) -> bool {
+    match f {
+        Filter::And(i) | Filter::Or(i) => i.iter().all(|x| only_subs(x, allowed)),
+        Filter::Not(x) => only_subs(x, allowed),
+        Filter::Compare { path, .. } | Filter::Present { path } => {
+            path.urn.is_none()
+                && path.sub.is_none()
+                && allowed.iter().any(|a| path.attr.eq_ignore_ascii_case(a))
+        }
+        Filter::ValuePath { .. } => false,
+    }
+}
+
+fn op_symbol(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Gt => ">",
+        CompareOp::Ge => ">=",
+        CompareOp::Lt => "<",
+        CompareOp::Le => "<=",
+        _ => "=",
+    }
+}
+
+fn bool_from_str(s: &str) -> Option<bool> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if s.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// `$."a"."b"` for SQLite's JSON functions.
+fn sqlite_path(keys: &[String]) -> String {
+    let mut p = String::from("$");
+    for k in keys {
+        p.push_str(".\"");
+        p.push_str(&k.replace('"', "\\\""));
+        p.push('"');
+    }
+    p
+}
+
+/// RFC 3339 (any offset), to UTC.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
