@@ -269,6 +269,8 @@ pub trait Tx: Send {
         account: AccountId,
         uuid: Uuid,
     ) -> StoreResult<Option<IdentityProvider>>;
+    /// A provider by uuid in any account (to attribute a failed SCIM request to its provider's log).
+    async fn idp_by_uuid(&mut self, uuid: Uuid) -> StoreResult<Option<IdentityProvider>>;
     async fn list_idps(&mut self, account: AccountId) -> StoreResult<Vec<IdentityProvider>>;
     async fn update_idp(
         &mut self,

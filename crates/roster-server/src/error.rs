@@ -168,7 +168,17 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     let flavor = flavor(req.uri().path());
     let resp = next.run(req).await;
     if flavor == Flavor::Own {
-        return resp;
+        if resp
+            .extensions()
+            .get::<crate::scim::ScimRendered>()
+            .is_some()
+            || !(resp.status().is_client_error() || resp.status().is_server_error())
+        {
+            return resp;
+        }
+        let (parts, _) = resp.into_parts();
+        return crate::scim::render_layer_error(parts.status, &parts.headers)
+            .unwrap_or_else(|| parts.status.into_response());
     }
     let info = match resp.extensions().get::<ErrorInfo>() {
         Some(i) => i.clone(),

@@ -6,6 +6,7 @@ pub mod extract;
 mod health;
 mod iam;
 mod middleware;
+pub mod scim;
 
 use axum::Router;
 use roster_core::Roster;
@@ -50,6 +51,7 @@ pub fn router(roster: Roster, config: ServerConfig) -> Router {
         .nest("/iam", iam.clone())
         .nest("/v4/iam", iam)
         .merge(health::routes())
+        .merge(scim::routes())
         .fallback(error::fallback)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state);

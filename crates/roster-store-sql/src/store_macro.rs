@@ -923,6 +923,15 @@ macro_rules! sql_store_tx {
                 r.as_ref().map(idp_from_row).transpose()
             }
 
+            async fn idp_by_uuid(&mut self, uuid: ::uuid::Uuid) -> StoreResult<Option<IdentityProvider>> {
+                let r = ::sqlx::query(concat!("SELECT ", $crate::idp_cols!(), " FROM identity_providers WHERE uuid = $1"))
+                    .bind(uuid.to_string())
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err(map_err)?;
+                r.as_ref().map(idp_from_row).transpose()
+            }
+
             async fn list_idps(&mut self, account: AccountId) -> StoreResult<Vec<IdentityProvider>> {
                 let rows = ::sqlx::query(concat!(
                     "SELECT ", $crate::idp_cols!(), " FROM identity_providers WHERE account_id = $1 ORDER BY created, uuid"

@@ -1,6 +1,16 @@
 //! SCIM: the service provider's behaviour over the domain (users are SCIM Users, teams are SCIM
 //! Groups). The protocol itself (filters, PATCH, projection, messages) is `roster-scim`'s.
 
+mod bulk;
+mod members;
+mod service;
+pub mod view;
+
+pub use service::{
+    BULK_MAX_OPERATIONS, BULK_MAX_PAYLOAD, DEFAULT_COUNT, GROUP_PATCH_BODY_LIMIT, Kind, MAX_COUNT,
+    ScimCall, ScimCaller, ScimOp, ScimReply,
+};
+
 use roster_scim::{ResourceContext, SchemaRegistry};
 use std::sync::LazyLock;
 

@@ -65,8 +65,8 @@ impl PublicUrls {
 /// The application: a store, a clock and the public URLs.
 #[derive(Clone)]
 pub struct Roster {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
     urls: PublicUrls,
 }
 

@@ -1,0 +1,1395 @@
+//! The SCIM service provider: one entry point, [`Roster::scim`], for every SCIM request of one
+//! identity provider's endpoint. It authenticates, authorises, runs the operation in a store
+//! transaction (read, apply the pure change from `roster-scim`, versioned write, commit), and
+//! records the provisioning log.
+
+use super::members::{self, MemberOp};
+use super::view;
+use crate::error::{AuthFailure, CoreError};
+use crate::model::{IdentityProvider, Team, User, perm};
+use crate::service::{Principal, Roster};
+use crate::store::{Conflict, LogEntry, ScimQuery, ScimSort, StoreError, Tx};
+use roster_scim::messages::{ListResponse, Pagination, SearchRequest};
+use roster_scim::patch::{self, PatchOp};
+use roster_scim::projection::Projection;
+use roster_scim::schema::Container;
+use roster_scim::{AttrPath, ResourceContext, ScimError, Tolerances};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Users or Groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Users,
+    Groups,
+}
+
+impl Kind {
+    fn ctx(self) -> &'static ResourceContext<'static> {
+        match self {
+            Kind::Users => super::user_ctx(),
+            Kind::Groups => super::group_ctx(),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Users => "User",
+            Kind::Groups => "Group",
+        }
+    }
+    fn endpoint(self) -> &'static str {
+        match self {
+            Kind::Users => "Users",
+            Kind::Groups => "Groups",
+        }
+    }
+}
+
+/// What a SCIM request asks for.
+#[derive(Debug, Clone)]
+pub enum ScimOp {
+    List {
+        kind: Kind,
+        search: SearchRequest,
+    },
+    Get {
+        kind: Kind,
+        id: String,
+        projection: Projection,
+        if_none_match: Option<String>,
+    },
+    Create {
+        kind: Kind,
+        body: Value,
+        projection: Projection,
+    },
+    Replace {
+        kind: Kind,
+        id: String,
+        body: Value,
+        if_match: Option<String>,
+        projection: Projection,
+    },
+    Patch {
+        kind: Kind,
+        id: String,
+        body: Value,
+        if_match: Option<String>,
+        projection: Projection,
+    },
+    Delete {
+        kind: Kind,
+        id: String,
+        if_match: Option<String>,
+    },
+    Bulk {
+        body: Value,
+    },
+    ServiceProviderConfig,
+    Schemas,
+    Schema {
+        id: String,
+    },
+    ResourceTypes,
+    ResourceType {
+        name: String,
+    },
+}
+
+impl ScimOp {
+    fn writes(&self) -> bool {
+        matches!(
+            self,
+            ScimOp::Create { .. }
+                | ScimOp::Replace { .. }
+                | ScimOp::Patch { .. }
+                | ScimOp::Delete { .. }
+                | ScimOp::Bulk { .. }
+        )
+    }
+    fn target(&self) -> (Option<&'static str>, Option<String>) {
+        match self {
+            ScimOp::List { kind, .. } | ScimOp::Create { kind, .. } => (Some(kind.name()), None),
+            ScimOp::Get { kind, id, .. }
+            | ScimOp::Replace { kind, id, .. }
+            | ScimOp::Patch { kind, id, .. }
+            | ScimOp::Delete { kind, id, .. } => (Some(kind.name()), Some(id.clone())),
+            _ => (None, None),
+        }
+    }
+}
+
+/// One SCIM request, as the HTTP layer hands it over.
+#[derive(Debug, Clone)]
+pub struct ScimCall {
+    /// The identity provider's uuid, as written in the path.
+    pub idp: String,
+    pub authorization: Option<String>,
+    pub op: ScimOp,
+    /// For the provisioning log.
+    pub method: String,
+    pub path: String,
+    pub request_id: Option<String>,
+}
+
+/// The answer: status, body, and the `ETag` / `Location` headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimReply {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub etag: Option<String>,
+    pub location: Option<String>,
+}
+
+impl ScimReply {
+    fn json(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            body: Some(body),
+            etag: None,
+            location: None,
+        }
+    }
+}
+
+/// Groups larger than this answer a PATCH with 204 instead of the resource (members included).
+pub const GROUP_PATCH_BODY_LIMIT: i64 = 1000;
+/// Page size when the client names none, and the most a page holds (`filter.maxResults`).
+pub const DEFAULT_COUNT: u64 = 100;
+pub const MAX_COUNT: u64 = 1000;
+/// Bulk limits advertised in `/ServiceProviderConfig` and enforced.
+pub const BULK_MAX_OPERATIONS: usize = 1000;
+pub const BULK_MAX_PAYLOAD: usize = 1024 * 1024;
+/// Attempts of a write that lost a race (without `If-Match`).
+const WRITE_ATTEMPTS: usize = 5;
+
+/// The authorised caller of one provider's endpoint.
+#[derive(Debug, Clone)]
+pub struct ScimCaller {
+    pub principal: Principal,
+    pub idp: IdentityProvider,
+    /// `…/v4/users/scim/{uuid}`: the base of `location` and `$ref` URLs.
+    pub base: String,
+}
+
+/// Where a request came from, for the log.
+#[derive(Debug, Clone)]
+pub(super) struct LogMeta {
+    pub method: String,
+    pub path: String,
+    pub request_id: Option<String>,
+}
+
+/// What a write did, for the reply and the log.
+pub(super) struct Done {
+    pub reply: ScimReply,
+    pub outcome: &'static str,
+    pub changes: Value,
+    pub tolerances: Tolerances,
+}
+
+fn store_err(e: StoreError) -> ScimError {
+    match e {
+        StoreError::NotFound => ScimError::not_found("Resource not found"),
+        StoreError::VersionMismatch => ScimError::precondition_failed(
+            "The resource changed while this request ran: read it again and retry",
+        ),
+        StoreError::UnsupportedFilter(m) => ScimError::invalid_filter(m),
+        StoreError::Conflict(c) => conflict(c, ""),
+        StoreError::Other(m) => {
+            tracing::error!(cause = %m, "storage error in SCIM request");
+            ScimError::internal("Internal server error")
+        }
+    }
+}
+
+fn conflict(c: Conflict, value: &str) -> ScimError {
+    match c {
+        Conflict::UserEmail => ScimError::uniqueness(format!(
+            "A user with userName \"{value}\" already exists in this account"
+        )),
+        Conflict::TeamName => ScimError::uniqueness(format!(
+            "A group with displayName \"{value}\" already exists in this account"
+        )),
+        other => ScimError::uniqueness(other.describe().1),
+    }
+}
+
+fn core_err(e: CoreError) -> ScimError {
+    match e {
+        CoreError::Unauthenticated(f) => ScimError::unauthorized(f.message()),
+        CoreError::Forbidden(m) => ScimError::forbidden(m),
+        CoreError::NotFound(what) => ScimError::not_found(format!("{what} not found")),
+        CoreError::Validation(f) => ScimError::invalid_value(f.to_string()),
+        CoreError::Conflict { message, .. } => ScimError::uniqueness(message),
+        CoreError::PreconditionFailed => {
+            ScimError::precondition_failed("The resource changed: read it again")
+        }
+        CoreError::Internal(m) => {
+            tracing::error!(cause = %m, "internal error in SCIM request");
+            ScimError::internal("Internal server error")
+        }
+    }
+}
+
+/// Weak comparison of an `If-Match` / `If-None-Match` list with a version.
+fn etag_matches(header: &str, version: i64) -> bool {
+    let want = format!("\"{version}\"");
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/") == want)
+}
+
+fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
+    match if_match {
+        Some(h) if !etag_matches(h, version) => Err(ScimError::precondition_failed(format!(
+            "If-Match {h} does not match the current version {}: read the resource again",
+            view::etag(version)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn parse_id(id: &str, kind: Kind) -> Result<i64, ScimError> {
+    id.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0 && n.to_string() == id.trim())
+        .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.name())))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+fn str_at<'v>(doc: &'v Value, keys: &[&str]) -> Option<&'v str> {
+    let mut v = doc;
+    for k in keys {
+        v = v.get(*k)?;
+    }
+    v.as_str()
+}
+
+/// The stored document: the normalised resource without `schemas`.
+fn stored_doc(mut doc: Value) -> Value {
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("schemas");
+    }
+    doc
+}
+
+/// Set the user's mapped columns from a SCIM document (which becomes the stored document).
+fn apply_user_doc(u: &mut User, doc: Value) -> Result<(), ScimError> {
+    let user_name = str_at(&doc, &["userName"]).unwrap_or("").to_string();
+    if user_name.trim().is_empty() {
+        return Err(ScimError::invalid_value(
+            "userName is required and may not be empty",
+        ));
+    }
+    if user_name.chars().count() > 254 {
+        return Err(ScimError::invalid_value(
+            "userName is longer than 254 characters",
+        ));
+    }
+    u.email = user_name;
+    // The IAM API keeps 30 characters of each name; the SCIM document keeps them whole.
+    u.first_name = truncate(str_at(&doc, &["name", "givenName"]).unwrap_or(""), 30);
+    u.last_name = truncate(str_at(&doc, &["name", "familyName"]).unwrap_or(""), 30);
+    u.is_active = doc.get("active").and_then(Value::as_bool).unwrap_or(true);
+    u.provisioning.external_id = str_at(&doc, &["externalId"]).map(str::to_string);
+    let mut doc = stored_doc(doc);
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("active".into(), Value::Bool(u.is_active));
+    }
+    u.scim = doc;
+    Ok(())
+}
+
+/// Set the team's columns from a SCIM Group document (`members` are rows, kept apart).
+fn apply_group_doc(t: &mut Team, doc: Value) -> Result<Option<Vec<String>>, ScimError> {
+    let name = str_at(&doc, &["displayName"]).unwrap_or("").to_string();
+    if name.trim().is_empty() {
+        return Err(ScimError::invalid_value(
+            "displayName is required and may not be empty",
+        ));
+    }
+    if name.chars().count() > 100 {
+        return Err(ScimError::invalid_value(
+            "displayName is longer than 100 characters (the longest team name)",
+        ));
+    }
+    t.name = name;
+    t.provisioning.external_id = str_at(&doc, &["externalId"]).map(str::to_string);
+    let mut doc = stored_doc(doc);
+    let members = doc
+        .as_object_mut()
+        .and_then(|o| o.remove("members"))
+        .map(|m| {
+            m.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|e| match e.get("value") {
+                            Some(Value::String(s)) => Some(s.clone()),
+                            Some(Value::Number(n)) => Some(n.to_string()),
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+    t.scim = doc;
+    Ok(members)
+}
+
+/// Member ids that name users (others are ignored, and reported).
+fn user_ids(ids: &[String]) -> (Vec<i64>, Vec<String>) {
+    let mut ok = Vec::new();
+    let mut bad = Vec::new();
+    for s in ids {
+        match s.parse::<i64>() {
+            Ok(n) if n > 0 && n.to_string() == *s => ok.push(n),
+            _ => bad.push(s.clone()),
+        }
+    }
+    (ok, bad)
+}
+
+fn sort_of(kind: Kind, sort_by: &str) -> Result<ScimSort, ScimError> {
+    let bad = || {
+        ScimError::invalid_value(format!(
+            "Sorting by \"{sort_by}\" is not supported: sort by a single-valued string attribute"
+        ))
+    };
+    let path = AttrPath::parse(sort_by).map_err(|_| bad())?;
+    let r = kind.ctx().resolve(&path).ok_or_else(bad)?;
+    let core = matches!(r.container, Container::Core);
+    let sub = r.sub.map(|s| s.name.as_str());
+    Ok(match (core, r.attr.name.as_str(), sub, kind) {
+        (true, "id", None, _) => ScimSort::Id,
+        (true, "userName", None, Kind::Users) => ScimSort::UserName,
+        (true, "displayName", None, Kind::Groups) => ScimSort::DisplayName,
+        (true, "externalId", None, _) => ScimSort::ExternalId,
+        (true, "meta", Some("created"), _) => ScimSort::Created,
+        (true, "meta", Some("lastModified"), _) => ScimSort::LastModified,
+        (true, "meta" | "schemas", _, _) => return Err(bad()),
+        _ => {
+            let leaf = r.leaf();
+            let string = matches!(
+                leaf.kind,
+                roster_scim::schema::AttributeType::String
+                    | roster_scim::schema::AttributeType::Reference
+            );
+            if r.attr.multi_valued
+                || leaf.multi_valued
+                || !string
+                || (r.sub.is_none() && r.attr.is_complex())
+            {
+                return Err(bad());
+            }
+            let mut keys = Vec::new();
+            if let Container::Extension(u) = r.container {
+                keys.push(u.to_string());
+            }
+            keys.push(r.attr.name.clone());
+            if let Some(s) = r.sub {
+                keys.push(s.name.clone());
+            }
+            ScimSort::Json(keys)
+        }
+    })
+}
+
+fn cursor_for(id: i64) -> String {
+    format!("c{id}")
+}
+
+fn parse_cursor(c: &str) -> Result<i64, ScimError> {
+    c.strip_prefix('c')
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| {
+            ScimError::invalid_cursor(format!("\"{c}\" is not a cursor this server gave out"))
+        })
+}
+
+impl Roster {
+    /// Handle one SCIM request end to end.
+    pub async fn scim(&self, call: ScimCall) -> Result<ScimReply, ScimError> {
+        let caller = match self
+            .scim_caller(&call.idp, call.authorization.as_deref())
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                self.log_unattributed(&call, &e).await;
+                return Err(e);
+            }
+        };
+        let meta = LogMeta {
+            method: call.method.clone(),
+            path: call.path.clone(),
+            request_id: call.request_id.clone(),
+        };
+        self.run_logged(&caller, call.op, &meta)
+            .await
+            .map(|d| d.reply)
+    }
+
+    /// Run one operation and record it in the provisioning log when it changed something or failed.
+    pub(super) async fn run_logged(
+        &self,
+        caller: &ScimCaller,
+        op: ScimOp,
+        meta: &LogMeta,
+    ) -> Result<Done, ScimError> {
+        let (resource_type, resource_id) = op.target();
+        let writes = op.writes() && !matches!(op, ScimOp::Bulk { .. });
+        let result = self.scim_op(caller, op).await;
+        let entry = |status: i64,
+                     outcome: &str,
+                     error: Option<&ScimError>,
+                     changes: Value,
+                     tol: &Tolerances,
+                     rid: Option<String>| LogEntry {
+            id: 0,
+            account_id: caller.idp.account_id,
+            idp_uuid: caller.idp.uuid,
+            at: self.now(),
+            request_id: meta.request_id.clone(),
+            method: meta.method.clone(),
+            path: meta.path.clone(),
+            resource_type: resource_type.map(str::to_string),
+            resource_id: rid,
+            status,
+            outcome: outcome.to_string(),
+            scim_type: error
+                .and_then(|e| e.scim_type.as_ref())
+                .map(|t| t.as_str().to_string()),
+            detail: error.map(|e| e.detail.clone()),
+            tolerances: tol.iter().map(|t| t.name().to_string()).collect(),
+            changes,
+        };
+        match result {
+            Ok(done) => {
+                if writes && done.outcome != "unchanged" {
+                    let rid = resource_id.clone().or_else(|| {
+                        done.reply
+                            .body
+                            .as_ref()
+                            .and_then(|b| b.get("id"))
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    });
+                    let e = entry(
+                        i64::from(done.reply.status),
+                        done.outcome,
+                        None,
+                        done.changes.clone(),
+                        &done.tolerances,
+                        rid,
+                    );
+                    self.write_log(&e).await;
+                }
+                Ok(done)
+            }
+            Err(err) => {
+                let e = entry(
+                    i64::from(err.status),
+                    "failed",
+                    Some(&err),
+                    Value::Null,
+                    &Tolerances::new(),
+                    resource_id,
+                );
+                self.write_log(&e).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn write_log(&self, e: &LogEntry) {
+        let r = async {
+            let mut tx = self.store.begin().await?;
+            tx.insert_log(e).await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(err) = r {
+            tracing::warn!(error = %err, "could not record the provisioning log entry");
+        }
+    }
+
+    /// A failure before the caller was known (bad token, SCIM off): logged on the provider when it
+    /// exists, so an admin can see why Test Connection failed.
+    async fn log_unattributed(&self, call: &ScimCall, err: &ScimError) {
+        let Ok(uuid) = Uuid::parse_str(call.idp.trim()) else {
+            return;
+        };
+        let idp = async {
+            let mut tx = self.store.read().await?;
+            let i = tx.idp_by_uuid(uuid).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(i)
+        }
+        .await;
+        let Ok(Some(idp)) = idp else { return };
+        let (resource_type, resource_id) = call.op.target();
+        let e = LogEntry {
+            id: 0,
+            account_id: idp.account_id,
+            idp_uuid: idp.uuid,
+            at: self.now(),
+            request_id: call.request_id.clone(),
+            method: call.method.clone(),
+            path: call.path.clone(),
+            resource_type: resource_type.map(str::to_string),
+            resource_id,
+            status: i64::from(err.status),
+            outcome: "failed".into(),
+            scim_type: err.scim_type.as_ref().map(|t| t.as_str().to_string()),
+            detail: Some(err.detail.clone()),
+            tolerances: Vec::new(),
+            changes: Value::Null,
+        };
+        self.write_log(&e).await;
+    }
+
+    /// Token → principal, provider (in the principal's account, with SCIM on), permission.
+    pub async fn scim_caller(
+        &self,
+        idp: &str,
+        authorization: Option<&str>,
+    ) -> Result<ScimCaller, ScimError> {
+        let principal = self.authenticate(authorization).await.map_err(|e| match e {
+            CoreError::Unauthenticated(AuthFailure::Missing) => ScimError::unauthorized(
+                "Authentication required: send 'Authorization: Bearer <personal token>' (Entra's Secret Token)",
+            ),
+            other => core_err(other),
+        })?;
+        let not_found = || {
+            ScimError::not_found(format!(
+                "No SCIM endpoint for identity provider {idp} in your account"
+            ))
+        };
+        let uuid = Uuid::parse_str(idp.trim()).map_err(|_| not_found())?;
+        let mut tx = self.store.read().await.map_err(store_err)?;
+        let found = tx.idp(principal.account(), uuid).await.map_err(store_err)?;
+        tx.commit().await.map_err(store_err)?;
+        let found = found.ok_or_else(not_found)?;
+        if !found.scim_integration {
+            return Err(ScimError::not_found(format!(
+                "SCIM is not enabled for identity provider {uuid}: PATCH it with {{\"scim_integration\": true}} first"
+            )));
+        }
+        if !principal.has(perm::SCIM) {
+            return Err(ScimError::forbidden(
+                "This token's user is neither an account owner nor a member of an active team with the \"SCIM Protocol Integration\" permission",
+            ));
+        }
+        let base = format!("{}/users/scim/{}", self.urls().v4, found.uuid);
+        Ok(ScimCaller {
+            principal,
+            idp: found,
+            base,
+        })
+    }
+
+    async fn scim_op(&self, c: &ScimCaller, op: ScimOp) -> Result<Done, ScimError> {
+        let read = |reply| {
+            Ok(Done {
+                reply,
+                outcome: "read",
+                changes: Value::Null,
+                tolerances: Tolerances::new(),
+            })
+        };
+        match op {
+            ScimOp::List { kind, search } => read(ScimReply::json(
+                200,
+                self.scim_list(c, kind, &search).await?,
+            )),
+            ScimOp::Get {
+                kind,
+                id,
+                projection,
+                if_none_match,
+            } => read(
+                self.scim_get(c, kind, &id, &projection, if_none_match.as_deref())
+                    .await?,
+            ),
+            ScimOp::Create {
+                kind,
+                body,
+                projection,
+            } => self.scim_create(c, kind, &body, &projection).await,
+            ScimOp::Replace {
+                kind,
+                id,
+                body,
+                if_match,
+                projection,
+            } => {
+                self.retrying(if_match.is_some(), || {
+                    self.scim_replace(c, kind, &id, &body, if_match.as_deref(), &projection)
+                })
+                .await
+            }
+            ScimOp::Patch {
+                kind,
+                id,
+                body,
+                if_match,
+                projection,
+            } => {
+                self.retrying(if_match.is_some(), || {
+                    self.scim_patch(c, kind, &id, &body, if_match.as_deref(), &projection)
+                })
+                .await
+            }
+            ScimOp::Delete { kind, id, if_match } => {
+                self.scim_delete(c, kind, &id, if_match.as_deref()).await
+            }
+            ScimOp::Bulk { body } => {
+                let reply = self.scim_bulk(c, &body).await?;
+                Ok(Done {
+                    reply,
+                    outcome: "unchanged",
+                    changes: Value::Null,
+                    tolerances: Tolerances::new(),
+                })
+            }
+            ScimOp::ServiceProviderConfig => {
+                read(ScimReply::json(200, service_provider_config(&c.base)))
+            }
+            ScimOp::Schemas => read(ScimReply::json(
+                200,
+                super::registry().schemas_list_json(Some(&c.base)),
+            )),
+            ScimOp::Schema { id } => {
+                let s = super::registry()
+                    .schema(&id)
+                    .ok_or_else(|| ScimError::not_found(format!("Schema {id} not found")))?;
+                read(ScimReply::json(
+                    200,
+                    s.to_json(Some(&format!("{}/Schemas/{}", c.base, s.id))),
+                ))
+            }
+            ScimOp::ResourceTypes => read(ScimReply::json(
+                200,
+                super::registry().resource_types_list_json(Some(&c.base)),
+            )),
+            ScimOp::ResourceType { name } => {
+                let t = super::registry().resource_type(&name).ok_or_else(|| {
+                    ScimError::not_found(format!("ResourceType {name} not found"))
+                })?;
+                read(ScimReply::json(
+                    200,
+                    t.to_json(Some(&format!("{}/ResourceTypes/{}", c.base, t.id))),
+                ))
+            }
+        }
+    }
+
+    /// Retry a write that lost a race to a concurrent writer (only without `If-Match`: with it,
+    /// the 412 is the answer).
+    async fn retrying<F, Fut>(&self, has_if_match: bool, f: F) -> Result<Done, ScimError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Done, ScimError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match f().await {
+                Err(e) if e.status == 412 && !has_if_match && attempt < WRITE_ATTEMPTS => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn scim_list(
+        &self,
+        c: &ScimCaller,
+        kind: Kind,
+        req: &SearchRequest,
+    ) -> Result<Value, ScimError> {
+        let ctx = kind.ctx();
+        let page = Pagination::from_request(req, DEFAULT_COUNT, MAX_COUNT)?;
+        let filter = match req
+            .filter
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+        {
+            Some(f) => Some(roster_scim::filter::parse(f)?),
+            None => None,
+        };
+        let (sort, descending) = match req
+            .sort_by
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(s) => (
+                sort_of(kind, s)?,
+                matches!(
+                    req.sort_order,
+                    Some(roster_scim::messages::SortOrder::Descending)
+                ),
+            ),
+            None => (ScimSort::Id, false),
+        };
+        let projection = Projection::from_lists(&req.attributes, &req.excluded_attributes);
+        let (offset, after_id) = match &page {
+            Pagination::Index { start_index, .. } => ((*start_index - 1) as i64, None),
+            Pagination::Cursor { cursor, .. } => {
+                if sort != ScimSort::Id || descending {
+                    return Err(ScimError::invalid_value(
+                        "Cursor pagination is in id order: leave sortBy and sortOrder out",
+                    ));
+                }
+                (0, cursor.as_deref().map(parse_cursor).transpose()?)
+            }
+        };
+        let limit = page.count() as i64;
+        let q = ScimQuery {
+            filter,
+            sort,
+            descending,
+            offset,
+            limit,
+            after_id,
+        };
+        let mut tx = self.store.read().await.map_err(store_err)?;
+        let account = c.idp.account_id;
+        let (resources, total, last_id): (Vec<Value>, i64, Option<i64>) = match kind {
+            Kind::Users => {
+                let p = tx.scim_users(account, &q).await.map_err(store_err)?;
+                let last = p.items.last().map(|u| u.id);
+                (
+                    p.items
+                        .iter()
+                        .map(|u| projection.apply(&view::user(u, &c.base), ctx))
+                        .collect(),
+                    p.total,
+                    last,
+                )
+            }
+            Kind::Groups => {
+                let p = tx.scim_teams(account, &q).await.map_err(store_err)?;
+                let last = p.items.last().map(|t| t.id);
+                let mut members = if projection.includes(ctx, "members") {
+                    let ids: Vec<i64> = p.items.iter().map(|t| t.id).collect();
+                    Some(tx.team_members(account, &ids).await.map_err(store_err)?)
+                } else {
+                    None
+                };
+                let rendered = p
+                    .items
+                    .iter()
+                    .map(|t| {
+                        let ms = members
+                            .as_mut()
+                            .map(|m| m.remove(&t.id).unwrap_or_default());
+                        projection.apply(&view::group(t, ms.as_deref(), &c.base), ctx)
+                    })
+                    .collect();
+                (rendered, p.total, last)
+            }
+        };
+        tx.commit().await.map_err(store_err)?;
+        let total = total.max(0) as u64;
+        let list = match page {
+            Pagination::Index { start_index, .. } => {
+                ListResponse::page(resources, total, start_index)
+            }
+            Pagination::Cursor { .. } => {
+                let full = resources.len() as i64 == limit && limit > 0;
+                let next = if full { last_id.map(cursor_for) } else { None };
+                ListResponse::cursor_page(resources, total, next)
+            }
+        };
+        serde_json::to_value(list).map_err(|e| ScimError::internal(e.to_string()))
+    }
+
+    async fn load(
+        &self,
+        tx: &mut dyn Tx,
+        c: &ScimCaller,
+        kind: Kind,
+        id: &str,
+    ) -> Result<Loaded, ScimError> {
+        let n = parse_id(id, kind)?;
+        let missing = || ScimError::not_found(format!("{} {id} not found", kind.name()));
+        Ok(match kind {
+            Kind::Users => Loaded::User(
+                tx.user(c.idp.account_id, n)
+                    .await
+                    .map_err(store_err)?
+                    .ok_or_else(missing)?,
+            ),
+            Kind::Groups => Loaded::Team(
+                tx.team(c.idp.account_id, n)
+                    .await
+                    .map_err(store_err)?
+                    .ok_or_else(missing)?,
+            ),
+        })
+    }
+
+    /// The resource as the client asked to see it.
+    async fn render(
+        &self,
+        tx: &mut dyn Tx,
+        c: &ScimCaller,
+        loaded: &Loaded,
+        projection: &Projection,
+    ) -> Result<Value, ScimError> {
+        Ok(match loaded {
+            Loaded::User(u) => projection.apply(&view::user(u, &c.base), super::user_ctx()),
+            Loaded::Team(t) => {
+                let ctx = super::group_ctx();
+                let members = if projection.includes(ctx, "members") {
+                    Some(
+                        tx.team_members(c.idp.account_id, &[t.id])
+                            .await
+                            .map_err(store_err)?
+                            .remove(&t.id)
+                            .unwrap_or_default(),
+                    )
+                } else {
+                    None
+                };
+                projection.apply(&view::group(t, members.as_deref(), &c.base), ctx)
+            }
+        })
+    }
+
+    async fn scim_get(
+        &self,
+        c: &ScimCaller,
+        kind: Kind,
+        id: &str,
+        projection: &Projection,
+        if_none_match: Option<&str>,
+    ) -> Result<ScimReply, ScimError> {
+        let mut tx = self.store.read().await.map_err(store_err)?;
+        let loaded = self.load(tx.as_mut(), c, kind, id).await?;
+        let version = loaded.version();
+        if if_none_match.is_some_and(|h| etag_matches(h, version)) {
+            tx.commit().await.map_err(store_err)?;
+            return Ok(ScimReply {
+                status: 304,
+                body: None,
+                etag: Some(view::etag(version)),
+                location: None,
+            });
+        }
+        let body = self.render(tx.as_mut(), c, &loaded, projection).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(ScimReply {
+            status: 200,
+            body: Some(body),
+            etag: Some(view::etag(version)),
+            location: None,
+        })
+    }
+
+    async fn scim_create(
+        &self,
+        c: &ScimCaller,
+        kind: Kind,
+        body: &Value,
+        projection: &Projection,
+    ) -> Result<Done, ScimError> {
+        let normalized = patch::normalize(body, kind.ctx())?;
+        let now = self.now();
+        let account = c.idp.account_id;
+        let mut tx = self.store.begin().await.map_err(store_err)?;
+        let (loaded, changes) = match kind {
+            Kind::Users => {
+                let mut u = User::new(account, "", "", "", now);
+                u.provisioning.idp_uuid = Some(c.idp.uuid);
+                apply_user_doc(&mut u, normalized.resource)?;
+                let id = tx.insert_user(&u).await.map_err(|e| match e {
+                    StoreError::Conflict(k) => conflict(k, &u.email),
+                    other => store_err(other),
+                })?;
+                let u = tx
+                    .user(account, id)
+                    .await
+                    .map_err(store_err)?
+                    .ok_or_else(|| ScimError::internal("created user vanished"))?;
+                let changes = created_changes(&u.scim);
+                (Loaded::User(u), changes)
+            }
+            Kind::Groups => {
+                let mut t = Team::new(account, "", now);
+                t.provisioning.idp_uuid = Some(c.idp.uuid);
+                let members = apply_group_doc(&mut t, normalized.resource)?.unwrap_or_default();
+                let id = tx.insert_team(&t).await.map_err(|e| match e {
+                    StoreError::Conflict(k) => conflict(k, &t.name),
+                    other => store_err(other),
+                })?;
+                let (ids, ignored) = user_ids(&members);
+                let added = tx
+                    .add_team_members(account, id, &ids)
+                    .await
+                    .map_err(store_err)?;
+                let t = tx
+                    .team(account, id)
+                    .await
+                    .map_err(store_err)?
+                    .ok_or_else(|| ScimError::internal("created group vanished"))?;
+                let mut changes = created_changes(&t.scim);
+                push_members(&mut changes, &added, &[], &ignored);
+                (Loaded::Team(t), changes)
+            }
+        };
+        let body = self.render(tx.as_mut(), c, &loaded, projection).await?;
+        tx.commit().await.map_err(store_err)?;
+        let id = loaded.id();
+        Ok(Done {
+            reply: ScimReply {
+                status: 201,
+                body: Some(body),
+                etag: Some(view::etag(loaded.version())),
+                location: Some(format!("{}/{}/{id}", c.base, kind.endpoint())),
+            },
+            outcome: "created",
+            changes,
+            tolerances: normalized.tolerances,
+        })
+    }
+
+    async fn scim_replace(
+        &self,
+        c: &ScimCaller,
+        kind: Kind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        projection: &Projection,
+    ) -> Result<Done, ScimError> {
+        let normalized = patch::normalize(body, kind.ctx())?;
+        let account = c.idp.account_id;
+        let mut tx = self.store.begin().await.map_err(store_err)?;
+        let before = self.load(tx.as_mut(), c, kind, id).await?;
+        check_if_match(if_match, before.version())?;
+        let now = self.now();
+        let mut changes = json!([]);
+        let after = match &before {
+            Loaded::User(b) => {
+                let mut u = b.clone();
+                apply_user_doc(&mut u, normalized.resource)?;
+                guard_owner(b, &u)?;
+                u.last_modified = now;
+                changes = diff_changes(&b.scim, &u.scim);
+                tx.update_user(&u, b.version).await.map_err(|e| match e {
+                    StoreError::Conflict(k) => conflict(k, &u.email),
+                    other => store_err(other),
+                })?;
+                Loaded::User(
+                    tx.user(account, u.id)
+                        .await
+                        .map_err(store_err)?
+                        .ok_or_else(|| ScimError::not_found("gone"))?,
+                )
+            }
+            Loaded::Team(b) => {
+                let mut t = b.clone();
+                let members = apply_group_doc(&mut t, normalized.resource)?.unwrap_or_default();
+                t.last_modified = now;
+                if let Value::Array(a) = &mut changes {
+                    if let Value::Array(d) = diff_changes(&b.scim, &t.scim) {
+                        a.extend(d);
+                    }
+                }
+                tx.update_team(&t, b.version).await.map_err(|e| match e {
+                    StoreError::Conflict(k) => conflict(k, &t.name),
+                    other => store_err(other),
+                })?;
+                let removed = tx
+                    .clear_team_members(account, t.id)
+                    .await
+                    .map_err(store_err)?;
+                let (ids, ignored) = user_ids(&members);
+                let added = tx
+                    .add_team_members(account, t.id, &ids)
+                    .await
+                    .map_err(store_err)?;
+                let (added, removed) = net(&added, &removed);
+                push_members(&mut changes, &added, &removed, &ignored);
+                Loaded::Team(
+                    tx.team(account, t.id)
+                        .await
+                        .map_err(store_err)?
+                        .ok_or_else(|| ScimError::not_found("gone"))?,
+                )
+            }
+        };
+        let body = self.render(tx.as_mut(), c, &after, projection).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(Done {
+            reply: ScimReply {
+                status: 200,
+                body: Some(body),
+                etag: Some(view::etag(after.version())),
+                location: None,
+            },
+            outcome: "replaced",
+            changes,
+            tolerances: normalized.tolerances,
+        })
+    }
+
+    async fn scim_patch(
+        &self,
+        c: &ScimCaller,
+        kind: Kind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        projection: &Projection,
+    ) -> Result<Done, ScimError> {
+        let patch_op = PatchOp::from_json(body)?;
+        let mut tolerances = Tolerances::new();
+        for op in &patch_op.operations {
+            tolerances.extend(&op.tolerances);
+        }
+        let account = c.idp.account_id;
+        let mut tx = self.store.begin().await.map_err(store_err)?;
+        let before = self.load(tx.as_mut(), c, kind, id).await?;
+        check_if_match(if_match, before.version())?;
+        let now = self.now();
+        match &before {
+            Loaded::User(b) => {
+                let outcome = patch::apply(&b.scim, &patch_op.operations, super::user_ctx())?;
+                tolerances.extend(&outcome.tolerances);
+                let changes = serde_json::to_value(&outcome.changes).unwrap_or(Value::Null);
+                if outcome.is_noop() {
+                    let body = self.render(tx.as_mut(), c, &before, projection).await?;
+                    tx.commit().await.map_err(store_err)?;
+                    return Ok(Done {
+                        reply: ScimReply {
+                            status: 200,
+                            body: Some(body),
+                            etag: Some(view::etag(b.version)),
+                            location: None,
+                        },
+                        outcome: "unchanged",
+                        changes,
+                        tolerances,
+                    });
+                }
+                let mut u = b.clone();
+                apply_user_doc(&mut u, outcome.resource)?;
+                guard_owner(b, &u)?;
+                u.last_modified = now;
+                tx.update_user(&u, b.version).await.map_err(|e| match e {
+                    StoreError::Conflict(k) => conflict(k, &u.email),
+                    other => store_err(other),
+                })?;
+                let after = Loaded::User(
+                    tx.user(account, u.id)
+                        .await
+                        .map_err(store_err)?
+                        .ok_or_else(|| ScimError::not_found("gone"))?,
+                );
+                let body = self.render(tx.as_mut(), c, &after, projection).await?;
+                tx.commit().await.map_err(store_err)?;
+                Ok(Done {
+                    reply: ScimReply {
+                        status: 200,
+                        body: Some(body),
+                        etag: Some(view::etag(after.version())),
+                        location: None,
+                    },
+                    outcome: "updated",
+                    changes,
+                    tolerances,
+                })
+            }
+            Loaded::Team(b) => {
+                let (member_ops, rest) = members::split(&patch_op.operations)?;
+                let mut t = b.clone();
+                let mut changes = json!([]);
+                if !rest.is_empty() {
+                    let outcome = patch::apply(&b.scim, &rest, super::group_ctx())?;
+                    tolerances.extend(&outcome.tolerances);
+                    changes = serde_json::to_value(&outcome.changes).unwrap_or(json!([]));
+                    apply_group_doc(&mut t, outcome.resource)?;
+                }
+                let mut added_all: Vec<i64> = Vec::new();
+                let mut removed_all: Vec<i64> = Vec::new();
+                let mut ignored_all: Vec<String> = Vec::new();
+                for m in &member_ops {
+                    match m {
+                        MemberOp::Add(ids) => {
+                            let (ok, bad) = user_ids(ids);
+                            ignored_all.extend(bad);
+                            added_all.extend(
+                                tx.add_team_members(account, t.id, &ok)
+                                    .await
+                                    .map_err(store_err)?,
+                            );
+                        }
+                        MemberOp::Remove(ids) => {
+                            let (ok, bad) = user_ids(ids);
+                            ignored_all.extend(bad);
+                            removed_all.extend(
+                                tx.remove_team_members(account, t.id, &ok)
+                                    .await
+                                    .map_err(store_err)?,
+                            );
+                        }
+                        MemberOp::Clear => {
+                            removed_all.extend(
+                                tx.clear_team_members(account, t.id)
+                                    .await
+                                    .map_err(store_err)?,
+                            );
+                        }
+                        MemberOp::Replace(ids) => {
+                            removed_all.extend(
+                                tx.clear_team_members(account, t.id)
+                                    .await
+                                    .map_err(store_err)?,
+                            );
+                            let (ok, bad) = user_ids(ids);
+                            ignored_all.extend(bad);
+                            added_all.extend(
+                                tx.add_team_members(account, t.id, &ok)
+                                    .await
+                                    .map_err(store_err)?,
+                            );
+                        }
+                    }
+                }
+                let (added, removed) = net(&added_all, &removed_all);
+                push_members(&mut changes, &added, &removed, &ignored_all);
+                let doc_changed = t.scim != b.scim || t.name != b.name;
+                if !doc_changed && added.is_empty() && removed.is_empty() {
+                    let reply = self
+                        .group_patch_reply(tx.as_mut(), c, &before, projection)
+                        .await?;
+                    tx.commit().await.map_err(store_err)?;
+                    return Ok(Done {
+                        reply,
+                        outcome: "unchanged",
+                        changes,
+                        tolerances,
+                    });
+                }
+                t.last_modified = now;
+                tx.update_team(&t, b.version).await.map_err(|e| match e {
+                    StoreError::Conflict(k) => conflict(k, &t.name),
+                    other => store_err(other),
+                })?;
+                let after = Loaded::Team(
+                    tx.team(account, t.id)
+                        .await
+                        .map_err(store_err)?
+                        .ok_or_else(|| ScimError::not_found("gone"))?,
+                );
+                let reply = self
+                    .group_patch_reply(tx.as_mut(), c, &after, projection)
+                    .await?;
+                tx.commit().await.map_err(store_err)?;
+                Ok(Done {
+                    reply,
+                    outcome: "updated",
+                    changes,
+                    tolerances,
+                })
+            }
+        }
+    }
+
+    /// 200 with the group, or 204 when it is too large to send back.
+    async fn group_patch_reply(
+        &self,
+        tx: &mut dyn Tx,
+        c: &ScimCaller,
+        loaded: &Loaded,
+        projection: &Projection,
+    ) -> Result<ScimReply, ScimError> {
+        let etag = Some(view::etag(loaded.version()));
+        let size = tx
+            .team_member_count(c.idp.account_id, loaded.id())
+            .await
+            .map_err(store_err)?;
+        if size > GROUP_PATCH_BODY_LIMIT && projection.includes(super::group_ctx(), "members") {
+            return Ok(ScimReply {
+                status: 204,
+                body: None,
+                etag,
+                location: None,
+            });
+        }
+        let body = self.render(tx, c, loaded, projection).await?;
+        Ok(ScimReply {
+            status: 200,
+            body: Some(body),
+            etag,
+            location: None,
+        })
+    }
+
+    async fn scim_delete(
+        &self,
+        c: &ScimCaller,
+        kind: Kind,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<Done, ScimError> {
+        let account = c.idp.account_id;
+        let mut tx = self.store.begin().await.map_err(store_err)?;
+        let before = self.load(tx.as_mut(), c, kind, id).await?;
+        check_if_match(if_match, before.version())?;
+        match &before {
+            Loaded::User(u) => {
+                if u.is_account_owner {
+                    return Err(owner_error());
+                }
+                tx.delete_user(account, u.id).await.map_err(store_err)?;
+            }
+            Loaded::Team(t) => {
+                tx.clear_team_members(account, t.id)
+                    .await
+                    .map_err(store_err)?;
+                tx.delete_team(account, t.id).await.map_err(store_err)?;
+            }
+        }
+        tx.commit().await.map_err(store_err)?;
+        Ok(Done {
+            reply: ScimReply {
+                status: 204,
+                body: None,
+                etag: None,
+                location: None,
+            },
+            outcome: "deleted",
+            changes: Value::Null,
+            tolerances: Tolerances::new(),
+        })
+    }
+}
+
+/// A user or team loaded for an operation.
+enum Loaded {
+    User(User),
+    Team(Team),
+}
+
+impl Loaded {
+    fn version(&self) -> i64 {
+        match self {
+            Loaded::User(u) => u.version,
+            Loaded::Team(t) => t.version,
+        }
+    }
+    fn id(&self) -> i64 {
+        match self {
+            Loaded::User(u) => u.id,
+            Loaded::Team(t) => t.id,
+        }
+    }
+}
+
+fn owner_error() -> ScimError {
+    ScimError::forbidden(
+        "This user is an account owner: owners cannot be changed, deactivated or deleted through SCIM \
+         (so an identity provider can never lock the account out). Manage them in Roster, or remove them from the provisioning scope",
+    )
+}
+
+/// Owners may be re-sent unchanged (Entra does, every cycle), never changed.
+fn guard_owner(before: &User, after: &User) -> Result<(), ScimError> {
+    if before.is_account_owner
+        && (before.scim != after.scim
+            || before.is_active != after.is_active
+            || before.email != after.email)
+    {
+        return Err(owner_error());
+    }
+    Ok(())
+}
+
+fn created_changes(doc: &Value) -> Value {
+    match doc {
+        Value::Object(o) => Value::Array(
+            o.iter()
+                .map(|(k, v)| json!({"attribute": k, "old": null, "new": v}))
+                .collect(),
+        ),
+        _ => json!([]),
+    }
+}
+
+/// Top-level attributes that differ.
+fn diff_changes(before: &Value, after: &Value) -> Value {
+    let empty = serde_json::Map::new();
+    let b = before.as_object().unwrap_or(&empty);
+    let a = after.as_object().unwrap_or(&empty);
+    let mut out = Vec::new();
+    for k in b.keys().chain(a.keys().filter(|k| !b.contains_key(*k))) {
+        if b.get(k) != a.get(k) {
+            out.push(json!({"attribute": k, "old": b.get(k), "new": a.get(k)}));
+        }
+    }
+    Value::Array(out)
+}
+
+/// Members added and removed, net of each other.
+fn net(added: &[i64], removed: &[i64]) -> (Vec<i64>, Vec<i64>) {
+    let a: std::collections::BTreeSet<i64> = added.iter().copied().collect();
+    let r: std::collections::BTreeSet<i64> = removed.iter().copied().collect();
+    (
+        a.difference(&r).copied().collect(),
+        r.difference(&a).copied().collect(),
+    )
+}
+
+fn push_members(changes: &mut Value, added: &[i64], removed: &[i64], ignored: &[String]) {
+    let Value::Array(a) = changes else { return };
+    if !added.is_empty() || !removed.is_empty() {
+        a.push(json!({
+            "attribute": "members",
+            "added": added.iter().map(i64::to_string).collect::<Vec<_>>(),
+            "removed": removed.iter().map(i64::to_string).collect::<Vec<_>>(),
+        }));
+    }
+    if !ignored.is_empty() {
+        a.push(json!({"attribute": "members", "ignored": ignored, "reason": "not a user id"}));
+    }
+}
+
+/// `/ServiceProviderConfig`: only what is enforced.
+fn service_provider_config(base: &str) -> Value {
+    let mut c = roster_scim::messages::ServiceProviderConfig::new(MAX_COUNT as u32);
+    c.documentation_uri = None;
+    c.sort.supported = true;
+    c.etag.supported = true;
+    c.bulk.supported = true;
+    c.bulk.max_operations = BULK_MAX_OPERATIONS as u32;
+    c.bulk.max_payload_size = BULK_MAX_PAYLOAD as u64;
+    // Cursors are ids: they never expire, so no cursorTimeout.
+    c.pagination = Some(roster_scim::messages::PaginationConfig {
+        cursor: true,
+        index: true,
+        default_pagination_method: Some("index".into()),
+        default_page_size: Some(DEFAULT_COUNT as u32),
+        max_page_size: Some(MAX_COUNT as u32),
+        cursor_timeout: None,
+    });
+    let mut v = serde_json::to_value(&c).unwrap_or(Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "meta".into(),
+            json!({"resourceType": "ServiceProviderConfig", "location": format!("{base}/ServiceProviderConfig")}),
+        );
+    }
+    v
+}
