@@ -150,6 +150,37 @@ fn apply(idp: &mut IdentityProvider, input: &IdpInput, mode: Mode, errs: &mut Fi
 }
 
 impl Roster {
+    /// The provider's provisioning log (every SCIM request that changed something or failed),
+    /// newest first.
+    pub async fn provisioning_log(
+        &self,
+        p: &Principal,
+        protocol: Protocol,
+        uuid: Uuid,
+        req: &super::ListRequest,
+    ) -> Result<super::Listed<crate::store::LogEntry>, CoreError> {
+        p.require_owner()?;
+        let (params, page) = req.params(
+            &[("id", crate::store::SortKey::Id)],
+            (crate::store::SortKey::Id, true),
+        )?;
+        let mut tx = self.store.read().await?;
+        tx.idp(p.account(), uuid)
+            .await?
+            .filter(|i| i.protocol() == protocol)
+            .ok_or(CoreError::NotFound("Identity provider"))?;
+        let got = tx
+            .list_log(p.account(), uuid, params.offset, params.limit)
+            .await?;
+        tx.commit().await?;
+        super::check_page(super::Listed {
+            items: got.items,
+            total: got.total,
+            page,
+            page_size: params.limit,
+        })
+    }
+
     pub async fn list_idps(&self, p: &Principal) -> Result<Vec<IdentityProvider>, CoreError> {
         p.require_owner()?;
         let mut tx = self.store.read().await?;

@@ -113,6 +113,28 @@ pub async fn idp_delete<const P: u8>(
     no_content()
 }
 
+pub async fn idp_log<const P: u8>(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    q: ListQuery,
+    OriginalUri(uri): OriginalUri,
+) -> Res {
+    let uuid = parse_uuid(&id, "Identity provider")?;
+    let listed = s
+        .roster
+        .provisioning_log(&p, protocol::<P>(), uuid, &q.list)
+        .await?;
+    ok(views::page(
+        &listed,
+        views::log_entry,
+        &q.fields,
+        &s.roster.urls().api,
+        uri.path(),
+        &q.raw,
+    ))
+}
+
 // ---- users ----
 
 pub async fn users_list(

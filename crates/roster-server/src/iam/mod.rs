@@ -36,6 +36,14 @@ pub fn routes() -> Router<AppState> {
                 .post(idp_patch::<OIDC>)
                 .delete(idp_delete::<OIDC>),
         )
+        .route(
+            "/identity_providers/saml2/{uuid}/provisioning_log",
+            get(idp_log::<SAML>),
+        )
+        .route(
+            "/identity_providers/oidc/{uuid}/provisioning_log",
+            get(idp_log::<OIDC>),
+        )
         .route("/users", get(users_list).post(users_create))
         .route(
             "/users/{id}",

@@ -230,3 +230,21 @@ pub fn page<T>(
     );
     Value::Object(m)
 }
+
+pub fn log_entry(e: &roster_core::store::LogEntry) -> Value {
+    json!({
+        "id": e.id,
+        "at": roster_core::scim::view::time(&e.at),
+        "method": e.method,
+        "path": e.path,
+        "resource_type": e.resource_type,
+        "resource_id": e.resource_id,
+        "status": e.status,
+        "outcome": e.outcome,
+        "scim_type": e.scim_type,
+        "detail": e.detail,
+        "tolerances": e.tolerances,
+        "changes": e.changes,
+        "request_id": e.request_id,
+    })
+}

@@ -217,6 +217,162 @@ impl TestApp {
     }
 }
 
+/// A SCIM endpoint on a fresh SAML provider with `scim_integration` on.
+pub struct Scim<'a> {
+    pub app: &'a TestApp,
+    /// The guide's `scim_url` (ends in `/Users`).
+    pub scim_url: String,
+    /// The endpoint base (`…/v4/users/scim/{uuid}`).
+    pub base: String,
+    pub idp: String,
+    pub key: String,
+}
+
+pub struct ScimResponse {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub async fn scim(&self) -> Scim<'_> {
+        let (s, v) = self
+            .post(
+                "/iam/identity_providers/saml2",
+                json!({"name": "Entra", "sign_in_url": "https://login.microsoftonline.com/t/saml2",
+                       "entity_id_url": "https://sts.windows.net/t/", "certificate": cert_sha256()}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let idp = v["uuid"].as_str().unwrap().to_string();
+        let (_, v) = self
+            .patch(
+                &format!("/iam/identity_providers/saml2/{idp}"),
+                json!({"scim_integration": true}),
+            )
+            .await;
+        let scim_url = v["scim_url"].as_str().unwrap().to_string();
+        let base = scim_url.trim_end_matches("/Users").to_string();
+        Scim {
+            app: self,
+            scim_url,
+            base,
+            idp,
+            key: self.owner_key.clone(),
+        }
+    }
+}
+
+impl Scim<'_> {
+    pub fn with_key(&self, key: &str) -> Scim<'_> {
+        Scim {
+            app: self.app,
+            scim_url: self.scim_url.clone(),
+            base: self.base.clone(),
+            idp: self.idp.clone(),
+            key: key.to_string(),
+        }
+    }
+
+    /// A request to `base + path` (an absolute URL when `path` starts with `http`).
+    pub async fn req(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> ScimResponse {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{}", self.base, path)
+        };
+        let mut rb = self
+            .app
+            .client
+            .request(method, url)
+            .header("Authorization", format!("Bearer {}", self.key));
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        if let Some(b) = body {
+            rb = rb
+                .header("Content-Type", "application/scim+json")
+                .body(b.to_string());
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        if !text.is_empty() {
+            assert_eq!(
+                headers.get("content-type").map(|v| v.to_str().unwrap()),
+                Some("application/scim+json"),
+                "every SCIM answer is application/scim+json: {status} {text}"
+            );
+        }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        ScimResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> ScimResponse {
+        self.req(Method::GET, path, None, &[]).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> ScimResponse {
+        self.req(Method::POST, path, Some(&body), &[]).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> ScimResponse {
+        self.req(Method::PUT, path, Some(&body), &[]).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> ScimResponse {
+        self.req(Method::PATCH, path, Some(&body), &[]).await
+    }
+    pub async fn delete(&self, path: &str) -> ScimResponse {
+        self.req(Method::DELETE, path, None, &[]).await
+    }
+
+    /// `PATCH` with a PatchOp of these operations.
+    pub async fn patch_ops(&self, path: &str, ops: Value) -> ScimResponse {
+        self.patch(path, json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})).await
+    }
+
+    /// Create a user; answer its id.
+    pub async fn user(&self, user_name: &str) -> String {
+        let r = self
+            .post(
+                "/Users",
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name,
+                       "name": {"givenName": "G", "familyName": "F"}, "active": true}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Create a group; answer its id.
+    pub async fn group(&self, name: &str) -> String {
+        let r = self.post("/Groups", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// `GET /Users?filter=…` (form-encoded as Entra does): the total.
+    pub async fn count(&self, kind: &str, filter: &str) -> i64 {
+        let q = serde_urlencoded::to_string([("filter", filter)]).unwrap();
+        let r = self.get(&format!("/{kind}?{q}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{filter}: {}", r.body);
+        r.body["totalResults"].as_i64().unwrap()
+    }
+}
+
 pub trait ClockExt {
     fn now_utc(&self) -> chrono::DateTime<Utc>;
 }

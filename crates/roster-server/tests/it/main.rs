@@ -11,6 +11,8 @@ mod harness;
 mod auth;
 mod errors;
 mod idps;
+mod scim;
+mod scim_fixtures;
 mod teams;
 mod tokens;
 mod users;

@@ -1,0 +1,1035 @@
+//! The SCIM endpoint against the Entra checklist (entra-behaviour.md §12) and Okta's shapes, on
+//! both backends. Items are cited as `[E<n>]`.
+
+use crate::both;
+use crate::harness::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const MS_GROUP: &str = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// [E1] [E4] [E5] [E7] Test Connection, on every URL form Entra may use.
+async fn test_connection(app: &TestApp) {
+    let s = app.scim().await;
+    let guid = "cf4d78e8-cc4f-4d5d-b8b9-183561c0104a";
+    for url in [
+        format!("{}/Users?filter=userName+eq+%22{guid}%22", s.base),
+        // The guide's scim_url already ends in /Users; Entra appends /Users.
+        format!("{}/Users?filter=userName+eq+%22{guid}%22", s.scim_url),
+        format!(
+            "{}/Users/?aadOptscim062020&filter=userName%20eq%20%22{guid}%22",
+            s.scim_url
+        ),
+        format!("{}/users?filter=externalId+eq+{guid}", s.base),
+    ] {
+        let r = s.get(&url).await;
+        assert_eq!(r.status, StatusCode::OK, "{url}: {}", r.body);
+        assert_eq!(
+            r.body,
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []}),
+            "{url}"
+        );
+    }
+    let r = s
+        .get(&format!(
+            "{}/Groups?excludedAttributes=members&filter=displayName+eq+%22{guid}%22",
+            s.scim_url
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["totalResults"], 0);
+    assert_eq!(r.body["Resources"], json!([]));
+}
+
+/// [E2] Authentication and authorisation, each failure a SCIM error.
+async fn scim_auth(app: &TestApp) {
+    let s = app.scim().await;
+    let r = s
+        .app
+        .client
+        .get(format!("{}/Users", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    assert_eq!(r.headers()["content-type"], "application/scim+json");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["schemas"],
+        json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+    );
+    assert_eq!(body["status"], "401");
+    assert!(body["detail"].as_str().unwrap().contains("Bearer"));
+    let r = s
+        .with_key("azion00000000000000000000000000000000000")
+        .get("/Users")
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // `Token` works as well as `Bearer`.
+    let r = s
+        .app
+        .client
+        .get(format!("{}/Users", s.base))
+        .header("Authorization", format!("Token {}", s.key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // A user without the SCIM permission: 403; with it through an active team: allowed.
+    let plain = app.create_user("plain@example.com", &[]).await;
+    let key = app.token_for("plain@example.com").await;
+    let r = s.with_key(&key).get("/Users").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("SCIM Protocol Integration")
+    );
+    let team = app
+        .create_team("Provisioning", &["scim_protocol_integration"])
+        .await;
+    app.patch(&format!("/iam/users/{plain}"), json!({"teams_ids": [team]}))
+        .await;
+    assert_eq!(s.with_key(&key).get("/Users").await.status, StatusCode::OK);
+    app.patch(&format!("/iam/teams/{team}"), json!({"is_active": false}))
+        .await;
+    assert_eq!(
+        s.with_key(&key).get("/Users").await.status,
+        StatusCode::FORBIDDEN
+    );
+    // Another account's token: the endpoint does not exist for it.
+    let other = app.other_account_owner().await;
+    let r = s.with_key(&other).get("/Users").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Unknown provider, and SCIM switched off: 404 saying what to do.
+    let r = s
+        .get(&format!(
+            "{}/v4/users/scim/{}/Users",
+            app.base,
+            uuid::Uuid::new_v4()
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    app.patch(
+        &format!("/iam/identity_providers/saml2/{}", s.idp),
+        json!({"scim_integration": false}),
+    )
+    .await;
+    let r = s.get("/Users").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("scim_integration")
+    );
+}
+
+/// [E8] [E9] [E19] [E20] A user's whole life in Entra's default dialect.
+async fn user_lifecycle_default_dialect(app: &TestApp) {
+    let s = app.scim().await;
+    let upn = "Alice@Contoso.com";
+    assert_eq!(s.count("Users", &format!("userName eq \"{upn}\"")).await, 0);
+    let r = s
+        .post(
+            "/Users",
+            json!({"schemas": [USER, ENTERPRISE], "externalId": "0a21f0f2", "userName": upn, "active": "True",
+                   "emails": [{"primary": true, "type": "work", "value": "alice@contoso.com"}],
+                   "meta": {"resourceType": "User"}, "id": "client-chosen",
+                   "name": {"formatted": "Alice Smith", "familyName": "Smith", "givenName": "Alice"}, "roles": [],
+                   "addresses": null, "title": null}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_ne!(id, "client-chosen", "[E8] the server assigns id");
+    assert_eq!(r.body["active"], true, "[E12] \"True\" is a boolean");
+    assert_eq!(r.body["meta"]["resourceType"], "User");
+    assert_eq!(
+        r.headers["location"],
+        format!("{}/Users/{id}", s.base).as_str()
+    );
+    assert_eq!(r.body["meta"]["location"], format!("{}/Users/{id}", s.base));
+    assert_eq!(r.headers["etag"], "W/\"1\"");
+    // Lookups in any case find it; the IAM API shows it.
+    assert_eq!(
+        s.count("Users", "userName eq \"alice@contoso.com\"").await,
+        1
+    );
+    assert_eq!(s.count("Users", "externalId eq \"0a21f0f2\"").await, 1);
+    assert_eq!(
+        s.count(
+            "Users",
+            "emails[type eq \"work\"].value eq \"ALICE@contoso.com\""
+        )
+        .await,
+        1
+    );
+    let (_, iam) = app.get(&format!("/v4/iam/users/{id}")).await;
+    assert_eq!(iam["data"]["first_name"], "Alice");
+    assert_eq!(iam["data"]["email"], upn);
+    assert_eq!(iam["data"]["provisioned_by_idp_uuid"], s.idp);
+    // A duplicate: 409 uniqueness. Missing userName: 400 invalidValue. Broken JSON: invalidSyntax.
+    let r = s
+        .post(
+            "/Users",
+            json!({"schemas": [USER], "userName": "ALICE@contoso.COM"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.body["scimType"], "uniqueness");
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ALICE@contoso.COM")
+    );
+    let r = s
+        .post(
+            "/Users",
+            json!({"schemas": [USER], "name": {"givenName": "x"}}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["scimType"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalidValue"))
+    );
+    let r = s
+        .post("/Users", json!({"schemas": [USER], "userName": ""}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["scimType"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalidValue"))
+    );
+    let bad = s
+        .app
+        .client
+        .post(format!("{}/Users", s.base))
+        .header("Authorization", format!("Bearer {}", s.key))
+        .body("{\"userName\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["scimType"], "invalidSyntax");
+
+    // Updates, one operation per attribute, capitalised ops, string booleans [E13] [E14] [E15].
+    let r = s
+        .patch_ops(
+            &format!("/Users/{id}"),
+            json!([
+                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "updated@contoso.com"},
+                {"op": "Replace", "path": "name.familyName", "value": "Jones"},
+                {"op": "Add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "55555555555"},
+                {"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "R&D"}
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["name"]["familyName"], "Jones");
+    assert_eq!(r.body["emails"][0]["value"], "updated@contoso.com");
+    assert_eq!(
+        r.body["phoneNumbers"],
+        json!([{"type": "mobile", "value": "55555555555"}]),
+        "[E26] stored as sent"
+    );
+    assert_eq!(r.body[ENTERPRISE]["department"], "R&D");
+    assert_eq!(r.headers["etag"], "W/\"2\"");
+    let (_, iam) = app.get(&format!("/v4/iam/users/{id}")).await;
+    assert_eq!(iam["data"]["last_name"], "Jones");
+
+    // Disable: still returned, with active false, by id and by filter; its tokens stop [E19].
+    let key = app.token_for(upn).await;
+    assert_eq!(
+        app.call(Method::GET, "/iam/user", Some(&key), None).await.0,
+        StatusCode::OK
+    );
+    let team = s.group("Engineering").await;
+    s.patch_ops(
+        &format!("/Groups/{team}"),
+        json!([{"op": "Add", "path": "members", "value": [{"value": id}]}]),
+    )
+    .await;
+    let r = s
+        .patch_ops(
+            &format!("/Users/{id}"),
+            json!([{"op": "Replace", "path": "active", "value": "False"}]),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["active"]),
+        (StatusCode::OK, &json!(false))
+    );
+    assert_eq!(s.get(&format!("/Users/{id}")).await.body["active"], false);
+    let q = serde_urlencoded::to_string([("filter", format!("userName eq \"{upn}\""))]).unwrap();
+    let listed = s.get(&format!("/Users?{q}")).await;
+    assert_eq!(listed.body["Resources"][0]["active"], false);
+    assert_eq!(
+        app.call(Method::GET, "/iam/user", Some(&key), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Re-enable keeps memberships.
+    let r = s
+        .patch_ops(
+            &format!("/Users/{id}"),
+            json!([{"op": "Replace", "path": "active", "value": "True"}]),
+        )
+        .await;
+    assert_eq!(r.body["active"], true);
+    assert_eq!(r.body["groups"][0]["value"], team);
+    assert_eq!(
+        app.call(Method::GET, "/iam/user", Some(&key), None).await.0,
+        StatusCode::OK
+    );
+    // Delete: 204; then 404 and no match; its tokens are gone [E20].
+    let r = s.delete(&format!("/Users/{id}")).await;
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (StatusCode::NO_CONTENT, Value::Null)
+    );
+    let r = s.get(&format!("/Users/{id}")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.body["status"], "404");
+    assert_eq!(s.count("Users", &format!("userName eq \"{upn}\"")).await, 0);
+    assert_eq!(
+        s.delete(&format!("/Users/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.patch_ops(
+            &format!("/Users/{id}"),
+            json!([{"op": "replace", "path": "active", "value": false}])
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.call(Method::GET, "/iam/user", Some(&key), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// [E16] [E17] [E18] The `aadOptscim062020` dialect, and manager in every shape.
+async fn user_compliant_dialect(app: &TestApp) {
+    let s = app.scim().await;
+    let boss = s.user("boss@contoso.com").await;
+    let id = s.user("bob@contoso.com").await;
+    let path = format!("/Users/{id}?aadOptscim062020");
+    let r = s
+        .patch_ops(
+            &path,
+            json!([
+                {"op": "replace", "path": "active", "value": false},
+                {"op": "add", "path": "nickName", "value": "Babs"},
+                {"op": "replace", "value": {"displayName": "Bjfe", "name.givenName": "Kkom", "name.familyName": "Unua",
+                  "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "Aklq"}},
+                {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": boss}
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let b = &r.body;
+    assert_eq!(b["active"], false);
+    assert_eq!(b["nickName"], "Babs");
+    assert_eq!(b["displayName"], "Bjfe");
+    assert_eq!(b["name"]["givenName"], "Kkom");
+    assert_eq!(b[ENTERPRISE]["employeeNumber"], "Aklq");
+    assert_eq!(
+        b[ENTERPRISE]["manager"]["value"], boss,
+        "[E18] manager is returned as an object"
+    );
+    assert!(
+        b["schemas"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(ENTERPRISE))
+    );
+    // Manager as an object, then removed by an empty string.
+    let r = s
+        .patch_ops(
+            &path,
+            json!([{"op": "Replace", "path": "manager", "value": {"value": boss}}]),
+        )
+        .await;
+    assert_eq!(r.body[ENTERPRISE]["manager"]["value"], boss, "{}", r.body);
+    assert_eq!(
+        s.count(
+            "Users",
+            &format!("id eq \"{id}\" and manager eq \"{boss}\"")
+        )
+        .await,
+        1
+    );
+    let r = s
+        .patch_ops(
+            &path,
+            json!([{"op": "Replace", "path": "manager", "value": ""}]),
+        )
+        .await;
+    assert!(r.body[ENTERPRISE].get("manager").is_none(), "{}", r.body);
+    // A failing operation leaves nothing half-applied.
+    let r = s
+        .patch_ops(&path, json!([{"op": "replace", "path": "nickName", "value": "Changed"}, {"op": "replace", "path": "id", "value": "9"}]))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(
+        s.get(&format!("/Users/{id}")).await.body["nickName"],
+        "Babs"
+    );
+    // Unknown paths and bad paths are 400s that say so.
+    let r = s
+        .patch_ops(
+            &path,
+            json!([{"op": "replace", "path": "emails[type eq", "value": "x"}]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body["scimType"].is_string());
+}
+
+/// [E22] [E23] [E24] [E25] Groups become teams.
+async fn group_lifecycle(app: &TestApp) {
+    let s = app.scim().await;
+    let u1 = s.user("u1@example.com").await;
+    let u2 = s.user("u2@example.com").await;
+    let u3 = s.user("u3@example.com").await;
+    assert_eq!(s.count("Groups", "displayName eq \"Sales\"").await, 0);
+    let r = s
+        .post("/Groups", json!({"schemas": [GROUP, MS_GROUP], "externalId": "8aa1a0c0", "displayName": "Sales", "meta": {"resourceType": "Group"}}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        r.body["schemas"],
+        json!([GROUP]),
+        "the Microsoft URI is not echoed"
+    );
+    assert_eq!(r.body["members"], json!([]));
+    assert_eq!(r.body["externalId"], "8aa1a0c0");
+    let gid = r.body["id"].as_str().unwrap().to_string();
+    let g = format!("/Groups/{gid}");
+    // Teams made by SCIM start with no permissions and show in the IAM API.
+    let (_, team) = app.get(&format!("/iam/teams/{gid}")).await;
+    assert_eq!(team["data"]["permissions"], json!([]));
+    assert_eq!(team["data"]["name"], "Sales");
+    // Unique displayName.
+    let r = s
+        .post(
+            "/Groups",
+            json!({"schemas": [GROUP], "displayName": "SALES"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["scimType"].as_str()),
+        (StatusCode::CONFLICT, Some("uniqueness"))
+    );
+    // Add several members in one request, $ref null, a scalar, a duplicate, an unknown id.
+    let r = s
+        .patch_ops(
+            &g,
+            json!([
+                {"op": "Add", "path": "members", "value": [{"$ref": null, "value": u1}, {"value": u2}]},
+                {"op": "Add", "path": "members", "value": u3},
+                {"op": "Add", "path": "members", "value": [{"value": u1}, {"value": "not-a-user"}, {"value": "99999"}], "name": "addMember"}
+            ]),
+        )
+        .await;
+    assert!(
+        r.status == StatusCode::OK || r.status == StatusCode::NO_CONTENT,
+        "{}",
+        r.body
+    );
+    let members = |b: &Value| -> Vec<String> {
+        let mut v: Vec<String> = b["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["value"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut all = vec![u1.clone(), u2.clone(), u3.clone()];
+    all.sort();
+    assert_eq!(members(&s.get(&g).await.body), all);
+    assert_eq!(
+        s.count("Groups", &format!("members.value eq \"{u2}\""))
+            .await,
+        1
+    );
+    assert_eq!(
+        s.count("Users", &format!("groups.value eq \"{gid}\""))
+            .await,
+        3
+    );
+    // excludedAttributes=members on get and on filter.
+    let r = s.get(&format!("{g}?excludedAttributes=members")).await;
+    assert!(r.body.get("members").is_none());
+    assert_eq!(r.body["displayName"], "Sales");
+    let r = s
+        .get("/Groups?excludedAttributes=members&filter=displayName+eq+%22sales%22")
+        .await;
+    assert_eq!(r.body["totalResults"], 1);
+    assert!(r.body["Resources"][0].get("members").is_none());
+    // Remove one (default dialect, with value) and one (compliant dialect, filter).
+    s.patch_ops(
+        &g,
+        json!([{"op": "Remove", "path": "members", "value": [{"value": u1}]}]),
+    )
+    .await;
+    assert_eq!(members(&s.get(&g).await.body).len(), 2);
+    s.patch_ops(
+        &g,
+        json!([{"op": "remove", "path": format!("members[value eq \"{u2}\"]")}]),
+    )
+    .await;
+    assert_eq!(members(&s.get(&g).await.body), vec![u3.clone()]);
+    // Removing an absent member is fine. Rename, also path-less.
+    let r = s
+        .patch_ops(
+            &g,
+            json!([{"op": "Remove", "path": "members", "value": [{"value": u1}]}]),
+        )
+        .await;
+    assert!(r.status.is_success());
+    let r = s
+        .patch_ops(
+            &g,
+            json!([{"op": "Replace", "path": "displayName", "value": "Sales EMEA"}]),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    s.patch_ops(
+        &g,
+        json!([{"op": "replace", "value": {"displayName": "Sales West"}}]),
+    )
+    .await;
+    let (_, team) = app.get(&format!("/iam/teams/{gid}")).await;
+    assert_eq!(team["data"]["name"], "Sales West");
+    // The user's teams in the IAM API.
+    let (_, user) = app.get(&format!("/iam/users/{u3}")).await;
+    assert_eq!(user["data"]["teams"][0]["name"], "Sales West");
+    // Remove all; delete.
+    s.patch_ops(&g, json!([{"op": "remove", "path": "members"}]))
+        .await;
+    assert_eq!(members(&s.get(&g).await.body), Vec::<String>::new());
+    s.patch_ops(
+        &g,
+        json!([{"op": "add", "path": "members", "value": [{"value": u1}]}]),
+    )
+    .await;
+    assert_eq!(s.delete(&g).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(s.get(&g).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/iam/teams/{gid}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/iam/users/{u1}")).await.1["data"]["teams"],
+        json!([])
+    );
+}
+
+/// The account owner is never changed through SCIM; unchanged re-sends are fine.
+async fn owner_is_protected(app: &TestApp) {
+    let s = app.scim().await;
+    let r = s
+        .get("/Users?filter=userName+eq+%22owner@example.com%22")
+        .await;
+    let id = r.body["Resources"][0]["id"].as_str().unwrap().to_string();
+    let r = s
+        .patch_ops(
+            &format!("/Users/{id}"),
+            json!([{"op": "Replace", "path": "active", "value": "False"}]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body["detail"].as_str().unwrap().contains("account owner"));
+    let r = s
+        .patch_ops(
+            &format!("/Users/{id}"),
+            json!([{"op": "Replace", "path": "active", "value": "True"}]),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "a no-op on the owner succeeds: {}",
+        r.body
+    );
+    assert_eq!(
+        s.delete(&format!("/Users/{id}")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = s
+        .put(
+            &format!("/Users/{id}"),
+            json!({"schemas": [USER], "userName": "owner@example.com", "active": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/iam/user").await.1["data"]["is_active"], true);
+}
+
+/// Users made in the IAM API are matched by userName and then managed by SCIM (brown-field).
+async fn brown_field(app: &TestApp) {
+    let s = app.scim().await;
+    let id = app.create_user("existing@example.com", &[]).await;
+    let r = s
+        .get("/Users?filter=userName+eq+%22EXISTING@example.com%22")
+        .await;
+    assert_eq!(r.body["totalResults"], 1);
+    let u = &r.body["Resources"][0];
+    assert_eq!(u["id"], id.to_string());
+    assert_eq!(u["name"]["givenName"], "Ada");
+    assert_eq!(u["active"], true);
+    let r = s
+        .patch_ops(
+            &format!("/Users/{id}"),
+            json!([{"op": "Replace", "path": "externalId", "value": "entra-1"}]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("/iam/users/{id}")).await.1["data"]["scim_external_id"],
+        "entra-1"
+    );
+    // An IAM rename shows through SCIM.
+    app.patch(
+        &format!("/iam/users/{id}"),
+        json!({"first_name": "Augusta"}),
+    )
+    .await;
+    assert_eq!(
+        s.get(&format!("/Users/{id}")).await.body["name"]["givenName"],
+        "Augusta"
+    );
+}
+
+/// [E7] Pagination by index and by cursor, and sorting.
+async fn pagination_and_sorting(app: &TestApp) {
+    let s = app.scim().await;
+    for i in 0..7 {
+        s.user(&format!("p{i}@example.com")).await;
+    }
+    // 8 users with the owner.
+    let r = s.get("/Users?startIndex=1&count=3&sortBy=userName").await;
+    assert_eq!(
+        (
+            r.body["totalResults"].as_i64(),
+            r.body["itemsPerPage"].as_i64(),
+            r.body["startIndex"].as_i64()
+        ),
+        (Some(8), Some(3), Some(1))
+    );
+    assert_eq!(r.body["Resources"][0]["userName"], "owner@example.com");
+    let r = s.get("/Users?startIndex=7&count=3&sortBy=userName").await;
+    assert_eq!(r.body["itemsPerPage"], 2);
+    assert_eq!(r.body["Resources"][1]["userName"], "p6@example.com");
+    let r = s
+        .get("/Users?count=2&sortBy=userName&sortOrder=descending")
+        .await;
+    assert_eq!(r.body["Resources"][0]["userName"], "p6@example.com");
+    let r = s.get("/Users?count=0").await;
+    assert_eq!(
+        (
+            r.body["totalResults"].as_i64(),
+            r.body["itemsPerPage"].as_i64()
+        ),
+        (Some(8), Some(0))
+    );
+    let r = s.get("/Users?startIndex=0&count=-5").await;
+    assert_eq!(r.body["startIndex"], 1);
+    // Cursor pagination (RFC 9865) visits everyone exactly once.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = s.get(&format!("/Users?count=3&cursor={cursor}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["totalResults"], 8);
+        for u in r.body["Resources"].as_array().unwrap() {
+            seen.push(u["id"].as_str().unwrap().to_string());
+        }
+        match r.body.get("nextCursor").and_then(Value::as_str) {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    let mut dedup = seen.clone();
+    dedup.dedup();
+    assert_eq!((seen.len(), dedup.len()), (8, 8));
+    let r = s.get("/Users?cursor=garbage").await;
+    assert_eq!(
+        (r.status, r.body["scimType"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalidCursor"))
+    );
+    let r = s.get("/Users?sortBy=emails").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // POST .search, per type and at the root.
+    let r = s.post("/Users/.search", json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName sw \"p\"", "count": 2, "attributes": ["userName"]})).await;
+    assert_eq!(
+        (r.status, r.body["totalResults"].as_i64()),
+        (StatusCode::OK, Some(7))
+    );
+    assert!(r.body["Resources"][0].get("name").is_none());
+    let r = s
+        .post("/.search", json!({"filter": "userName co \"owner\""}))
+        .await;
+    assert_eq!(r.body["totalResults"], 1);
+}
+
+/// Filters: the RFC grammar in full, in SQL; what cannot be answered exactly is refused.
+async fn filters(app: &TestApp) {
+    let s = app.scim().await;
+    let a = s
+        .post("/Users", json!({"schemas": [USER], "userName": "ann@example.com", "title": "Engineer", "nickName": "Ann",
+            "emails": [{"value": "ann@work.example", "type": "work", "primary": true}, {"value": "ann@home.example", "type": "home"}],
+            "addresses": [{"type": "work", "locality": "Lisboa"}], "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"}}))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    s.post("/Users", json!({"schemas": [USER], "userName": "ben@example.com", "title": "Manager", "active": false})).await;
+    for (f, n) in [
+        ("userName eq \"ANN@example.com\"", 1),
+        ("title co \"gine\"", 1),
+        ("title sw \"man\" or nickName pr", 2),
+        ("not (title eq \"Engineer\")", 2),
+        ("active eq false", 1),
+        ("active eq \"False\"", 1),
+        ("emails[type eq \"work\" and value co \"@work\"]", 1),
+        ("emails.value ew \"home.example\"", 1),
+        ("emails[type eq \"home\"].value eq \"ann@home.example\"", 1),
+        ("emails.primary eq true", 1),
+        ("addresses[locality eq \"lisboa\"]", 1),
+        (
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"r&d\"",
+            1,
+        ),
+        (
+            "meta.created gt \"2000-01-01T00:00:00Z\" and meta.lastModified le \"2100-01-01T00:00:00+01:00\"",
+            3,
+        ),
+        ("externalId pr", 0),
+        ("title eq null", 1),
+        ("userName gt \"b\"", 2),
+        ("DISPLAYNAME pr or NAME.GIVENNAME eq \"account\"", 1),
+    ] {
+        assert_eq!(s.count("Users", f).await, n, "{f}");
+    }
+    for f in [
+        "userName eq",
+        "title xx \"a\"",
+        "((userName eq \"a\")",
+        "bogusAttribute eq \"x\"",
+        "meta.version eq \"a\"",
+        "schemas eq \"x\"",
+    ] {
+        let q = serde_urlencoded::to_string([("filter", f)]).unwrap();
+        let r = s.get(&format!("/Users?{q}")).await;
+        assert_eq!(
+            (r.status, r.body["scimType"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalidFilter")),
+            "{f}: {}",
+            r.body
+        );
+    }
+}
+
+/// ETags: If-None-Match on GET, If-Match on PUT, PATCH and DELETE.
+async fn etags(app: &TestApp) {
+    let s = app.scim().await;
+    let id = s.user("e@example.com").await;
+    let p = format!("/Users/{id}");
+    let r = s.get(&p).await;
+    let etag = r.headers["etag"].to_str().unwrap().to_string();
+    let r = s
+        .req(Method::GET, &p, None, &[("If-None-Match", &etag)])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "add", "path": "title", "value": "T"}]});
+    let r = s
+        .req(Method::PATCH, &p, Some(&body), &[("If-Match", "W/\"99\"")])
+        .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(r.body["status"], "412");
+    let r = s
+        .req(Method::PATCH, &p, Some(&body), &[("If-Match", &etag)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let new = r.headers["etag"].to_str().unwrap().to_string();
+    assert_ne!(new, etag);
+    let put = json!({"schemas": [USER], "userName": "e@example.com"});
+    assert_eq!(
+        s.req(Method::PUT, &p, Some(&put), &[("If-Match", &etag)])
+            .await
+            .status,
+        StatusCode::PRECONDITION_FAILED
+    );
+    let r = s
+        .req(Method::PUT, &p, Some(&put), &[("If-Match", &new)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.get("title").is_none(), "PUT replaces: title cleared");
+    assert_eq!(
+        s.req(Method::DELETE, &p, None, &[("If-Match", &new)])
+            .await
+            .status,
+        StatusCode::PRECONDITION_FAILED
+    );
+    assert_eq!(
+        s.req(Method::DELETE, &p, None, &[("If-Match", "*")])
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+/// Bulk, with bulkId references resolved across operations (forward ones too).
+async fn bulk(app: &TestApp) {
+    let s = app.scim().await;
+    let r = s
+        .post(
+            "/Bulk",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+                {"method": "POST", "path": "/Groups", "bulkId": "g", "data": {"schemas": [GROUP], "displayName": "Bulk", "members": [{"value": "bulkId:u"}]}},
+                {"method": "POST", "path": "/Users", "bulkId": "u", "data": {"schemas": [USER], "userName": "bulk@example.com"}},
+                {"method": "PATCH", "path": "/Users/bulkId:u", "data": {"Operations": [{"op": "add", "path": "title", "value": "Bulked"}]}},
+                {"method": "POST", "path": "/Users", "bulkId": "dup", "data": {"schemas": [USER], "userName": "BULK@example.com"}},
+                {"method": "DELETE", "path": "/Users/424242"}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let ops = r.body["Operations"].as_array().unwrap();
+    let status: Vec<&str> = ops.iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(
+        status,
+        vec!["201", "201", "200", "409", "404"],
+        "{}",
+        r.body
+    );
+    assert_eq!(ops[3]["response"]["scimType"], "uniqueness");
+    let gid = ops[0]["location"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let g = s.get(&format!("/Groups/{gid}")).await;
+    assert_eq!(g.body["members"].as_array().unwrap().len(), 1);
+    assert_eq!(s.count("Users", "title eq \"Bulked\"").await, 1);
+    // failOnErrors stops the run.
+    let r = s
+        .post("/Bulk", json!({"failOnErrors": 1, "Operations": [
+            {"method": "DELETE", "path": "/Users/424242"},
+            {"method": "POST", "path": "/Users", "bulkId": "x", "data": {"schemas": [USER], "userName": "never@example.com"}}
+        ]}))
+        .await;
+    assert_eq!(r.body["Operations"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        s.count("Users", "userName eq \"never@example.com\"").await,
+        0
+    );
+    let too_many: Vec<Value> = (0..1001)
+        .map(|i| json!({"method": "DELETE", "path": format!("/Users/{i}")}))
+        .collect();
+    let r = s.post("/Bulk", json!({"Operations": too_many})).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// [E28] Discovery, generated from the schema registry; writes there are 405; /Me is 501.
+async fn discovery(app: &TestApp) {
+    let s = app.scim().await;
+    let r = s.get("/ServiceProviderConfig").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["patch"]["supported"], true);
+    assert_eq!(r.body["filter"]["maxResults"], 1000);
+    assert_eq!(r.body["bulk"]["maxOperations"], 1000);
+    assert_eq!(r.body["etag"]["supported"], true);
+    assert_eq!(r.body["sort"]["supported"], true);
+    assert_eq!(
+        r.body["authenticationSchemes"][0]["type"],
+        "oauthbearertoken"
+    );
+    let r = s.get("/ResourceTypes").await;
+    assert_eq!(r.body["Resources"][0]["endpoint"], "/Users");
+    assert_eq!(r.body["Resources"][1]["endpoint"], "/Groups");
+    let r = s.get("/Schemas").await;
+    let ids: Vec<&str> = r.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&USER) && ids.contains(&GROUP) && ids.contains(&ENTERPRISE),
+        "{ids:?}"
+    );
+    assert!(!r.body.to_string().contains("null"), "no nulls in /Schemas");
+    assert_eq!(s.get(&format!("/Schemas/{USER}")).await.body["id"], USER);
+    assert_eq!(s.get("/ResourceTypes/Group").await.body["name"], "Group");
+    assert_eq!(
+        s.get("/Schemas/urn:nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+    for p in ["/ServiceProviderConfig", "/Schemas", "/ResourceTypes"] {
+        let r = s.post(p, json!({})).await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{p}");
+        assert_eq!(r.headers["allow"], "GET");
+    }
+    assert_eq!(s.get("/Me").await.status, StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(s.get("/Nothing").await.status, StatusCode::NOT_FOUND);
+    let r = s.req(Method::DELETE, "/Users", None, &[]).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    // The doubled form serves discovery too.
+    assert_eq!(
+        s.get(&format!("{}/ServiceProviderConfig", s.scim_url))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Too large a body: 413 as a SCIM error.
+    let big = json!({"schemas": [USER], "userName": "x".repeat(2 * 1024 * 1024)});
+    let r = s.post("/Users", big).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.body["status"], "413");
+}
+
+/// Every change and every failure is in the provider's provisioning log, newest first.
+async fn provisioning_log(app: &TestApp) {
+    let s = app.scim().await;
+    let id = s.user("log@example.com").await;
+    s.patch_ops(
+        &format!("/Users/{id}"),
+        json!([{"op": "Replace", "path": "active", "value": "False"}]),
+    )
+    .await;
+    s.get(&format!("/Users/{id}")).await; // reads are not logged
+    s.post(
+        "/Users",
+        json!({"schemas": [USER], "userName": "log@example.com"}),
+    )
+    .await;
+    s.with_key("azion00000000000000000000000000000000000")
+        .get("/Users")
+        .await;
+    let (st, v) = app
+        .get(&format!(
+            "/iam/identity_providers/saml2/{}/provisioning_log",
+            s.idp
+        ))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let entries = v["results"].as_array().unwrap();
+    let outcomes: Vec<(&str, i64)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["outcome"].as_str().unwrap(),
+                e["status"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("failed", 401),
+            ("failed", 409),
+            ("updated", 200),
+            ("created", 201)
+        ]
+    );
+    assert_eq!(entries[1]["scim_type"], "uniqueness");
+    let update = &entries[2];
+    assert_eq!(update["method"], "PATCH");
+    assert_eq!(update["resource_id"], id);
+    assert_eq!(update["changes"][0]["attribute"], "active");
+    assert_eq!(update["changes"][0]["old"], true);
+    assert_eq!(update["changes"][0]["new"], false);
+    let tolerances: Vec<&str> = update["tolerances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        !tolerances.is_empty(),
+        "Entra's \"Replace\" and \"False\" are tolerances: {update}"
+    );
+    assert_eq!(v["count"], 4);
+    // Owner only.
+    app.create_user("n@example.com", &[]).await;
+    let key = app.token_for("n@example.com").await;
+    let (st, _) = app
+        .call(
+            Method::GET,
+            &format!("/iam/identity_providers/saml2/{}/provisioning_log", s.idp),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}
+
+/// Okta: PUT to update, deactivate without delete, group PUT replaces members.
+async fn okta_shapes(app: &TestApp) {
+    let s = app.scim().await;
+    let id = s.user("okta.user@example.com").await;
+    let m = s.user("member@example.com").await;
+    let r = s
+        .put(&format!("/Users/{id}"), json!({"schemas": [USER], "id": id, "userName": "okta.user@example.com",
+            "name": {"givenName": "Okta", "familyName": "User"}, "emails": [{"primary": true, "value": "okta.user@example.com", "type": "work"}],
+            "active": false, "password": "not-stored"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["active"], false);
+    assert!(r.body.get("password").is_none());
+    let r = s
+        .req(
+            Method::GET,
+            "/Users?count=1&startIndex=1&filter=userName+eq+%22OKTA.USER@example.com%22",
+            None,
+            &[("Accept", "application/scim+json")],
+        )
+        .await;
+    assert_eq!(r.body["totalResults"], 1);
+    let gid = s.group("Okta Group").await;
+    let r = s.put(&format!("/Groups/{gid}"), json!({"schemas": [GROUP], "id": gid, "displayName": "Okta Group 2", "members": [{"value": m, "display": "member"}]})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["members"][0]["value"], m);
+    let r = s
+        .put(
+            &format!("/Groups/{gid}"),
+            json!({"schemas": [GROUP], "displayName": "Okta Group 2"}),
+        )
+        .await;
+    assert_eq!(r.body["members"], json!([]));
+}
+
+both!(
+    test_connection,
+    scim_auth,
+    user_lifecycle_default_dialect,
+    user_compliant_dialect,
+    group_lifecycle,
+    owner_is_protected,
+    brown_field,
+    pagination_and_sorting,
+    filters,
+    etags,
+    bulk,
+    discovery,
+    provisioning_log,
+    okta_shapes,
+);
