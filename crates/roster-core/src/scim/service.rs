@@ -271,12 +271,26 @@ fn str_at<'v>(doc: &'v Value, keys: &[&str]) -> Option<&'v str> {
     v.as_str()
 }
 
-/// The stored document: the normalised resource without `schemas`.
+/// The stored document: the normalised resource without `schemas`, `id` and `meta`.
 fn stored_doc(mut doc: Value) -> Value {
     if let Some(o) = doc.as_object_mut() {
-        o.remove("schemas");
+        o.retain(|k, _| {
+            !["schemas", "id", "meta"]
+                .iter()
+                .any(|x| k.eq_ignore_ascii_case(x))
+        });
     }
     doc
+}
+
+/// The stored document with its `id`, as PATCH sees the resource (a path-less replace that
+/// carries the resource's own id is then a no-op, as Okta needs).
+fn with_id(doc: &Value, id: i64) -> Value {
+    let mut d = doc.clone();
+    if let Some(o) = d.as_object_mut() {
+        o.insert("id".into(), Value::String(id.to_string()));
+    }
+    d
 }
 
 /// Set the user's mapped columns from a SCIM document (which becomes the stored document).
@@ -299,11 +313,53 @@ fn apply_user_doc(u: &mut User, doc: Value) -> Result<(), ScimError> {
     u.is_active = doc.get("active").and_then(Value::as_bool).unwrap_or(true);
     u.provisioning.external_id = str_at(&doc, &["externalId"]).map(str::to_string);
     let mut doc = stored_doc(doc);
+    // Write-only attributes (`password`) are never stored: Roster users sign in through their
+    // identity provider.
+    strip_never_returned(&mut doc, super::user_ctx());
     if let Some(o) = doc.as_object_mut() {
         o.insert("active".into(), Value::Bool(u.is_active));
     }
     u.scim = doc;
     Ok(())
+}
+
+fn strip_never_returned(doc: &mut Value, ctx: &ResourceContext<'_>) {
+    use roster_scim::schema::Returned;
+    let Some(o) = doc.as_object_mut() else { return };
+    o.retain(|k, _| {
+        !ctx.resolve_attr(None, k)
+            .is_some_and(|(_, d)| d.returned == Returned::Never)
+    });
+    for (ext, _) in &ctx.extensions {
+        if let Some(Value::Object(inner)) = o.get_mut(&ext.id) {
+            inner.retain(|k, _| {
+                !ext.attribute(k)
+                    .is_some_and(|d| d.returned == Returned::Never)
+            });
+        }
+    }
+}
+
+/// Changes as logged: values of write-only attributes are never written down.
+fn loggable(changes: &[roster_scim::patch::Change], ctx: &ResourceContext<'_>) -> Value {
+    use roster_scim::schema::Returned;
+    let redacted = |name: &str| {
+        let top = name.split('.').next().unwrap_or(name);
+        ctx.resolve_str(top)
+            .is_some_and(|r| r.attr.returned == Returned::Never)
+    };
+    Value::Array(
+        changes
+            .iter()
+            .map(|c| {
+                if redacted(&c.attribute) {
+                    json!({"attribute": c.attribute, "old": "<redacted>", "new": "<redacted>"})
+                } else {
+                    json!({"attribute": c.attribute, "old": c.old, "new": c.new})
+                }
+            })
+            .collect(),
+    )
 }
 
 /// Set the team's columns from a SCIM Group document (`members` are rows, kept apart).
@@ -1065,10 +1121,16 @@ impl Roster {
         let now = self.now();
         match &before {
             Loaded::User(b) => {
-                let outcome = patch::apply(&b.scim, &patch_op.operations, super::user_ctx())?;
+                let outcome = patch::apply(
+                    &with_id(&b.scim, b.id),
+                    &patch_op.operations,
+                    super::user_ctx(),
+                )?;
                 tolerances.extend(&outcome.tolerances);
-                let changes = serde_json::to_value(&outcome.changes).unwrap_or(Value::Null);
-                if outcome.is_noop() {
+                let changes = loggable(&outcome.changes, super::user_ctx());
+                let mut u = b.clone();
+                apply_user_doc(&mut u, outcome.resource)?;
+                if u.scim == b.scim && u.is_active == b.is_active && u.email == b.email {
                     let body = self.render(tx.as_mut(), c, &before, projection).await?;
                     tx.commit().await.map_err(store_err)?;
                     return Ok(Done {
@@ -1083,8 +1145,6 @@ impl Roster {
                         tolerances,
                     });
                 }
-                let mut u = b.clone();
-                apply_user_doc(&mut u, outcome.resource)?;
                 guard_owner(b, &u)?;
                 u.last_modified = now;
                 tx.update_user(&u, b.version).await.map_err(|e| match e {
@@ -1116,9 +1176,9 @@ impl Roster {
                 let mut t = b.clone();
                 let mut changes = json!([]);
                 if !rest.is_empty() {
-                    let outcome = patch::apply(&b.scim, &rest, super::group_ctx())?;
+                    let outcome = patch::apply(&with_id(&b.scim, b.id), &rest, super::group_ctx())?;
                     tolerances.extend(&outcome.tolerances);
-                    changes = serde_json::to_value(&outcome.changes).unwrap_or(json!([]));
+                    changes = loggable(&outcome.changes, super::group_ctx());
                     apply_group_doc(&mut t, outcome.resource)?;
                 }
                 let mut added_all: Vec<i64> = Vec::new();
