@@ -65,7 +65,7 @@ impl PgStore {
 impl Store for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
         let tx = self.pool.begin().await.map_err(map_err)?;
-        Ok(Box::new(PgTx::new(tx)))
+        Ok(Box::new(PgTx::new(tx, true)))
     }
 
     async fn read(&self) -> StoreResult<Box<dyn Tx>> {
@@ -74,7 +74,7 @@ impl Store for PgStore {
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .map_err(map_err)?;
-        Ok(Box::new(PgTx::new(tx)))
+        Ok(Box::new(PgTx::new(tx, false)))
     }
 
     async fn ping(&self) -> StoreResult<()> {

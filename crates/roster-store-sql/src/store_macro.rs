@@ -193,11 +193,19 @@ macro_rules! sql_store_tx {
 
         pub struct $tx {
             tx: ::sqlx::Transaction<'static, $db>,
+            /// Lock rows read for writing (`FOR UPDATE`): PostgreSQL write transactions. SQLite
+            /// needs none: its write transactions start with `BEGIN IMMEDIATE`.
+            lock: bool,
         }
 
         impl $tx {
-            pub(crate) fn new(tx: ::sqlx::Transaction<'static, $db>) -> Self {
-                Self { tx }
+            pub(crate) fn new(tx: ::sqlx::Transaction<'static, $db>, write: bool) -> Self {
+                Self { tx, lock: write && $dialect == $crate::filter_sql::Dialect::Postgres }
+            }
+
+            /// `sql`, with `FOR UPDATE` in a locking transaction.
+            fn locking(&self, sql: &'static str) -> ::sqlx::AssertSqlSafe<String> {
+                ::sqlx::AssertSqlSafe(if self.lock { format!("{sql} FOR UPDATE") } else { sql.to_string() })
             }
 
             /// Teams of each user in `ids`, by user id.
@@ -397,7 +405,7 @@ macro_rules! sql_store_tx {
             }
 
             async fn account(&mut self, id: AccountId) -> StoreResult<Option<Account>> {
-                let r = ::sqlx::query(concat!("SELECT ", $crate::account_cols!(), " FROM accounts WHERE id = $1"))
+                let r = ::sqlx::query(self.locking(concat!("SELECT ", $crate::account_cols!(), " FROM accounts WHERE id = $1")))
                     .bind(id)
                     .fetch_optional(&mut *self.tx)
                     .await
@@ -473,7 +481,7 @@ macro_rules! sql_store_tx {
             }
 
             async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>> {
-                let r = ::sqlx::query(concat!("SELECT ", $crate::user_cols!(), " FROM users u WHERE u.account_id = $1 AND u.id = $2"))
+                let r = ::sqlx::query(self.locking(concat!("SELECT ", $crate::user_cols!(), " FROM users u WHERE u.account_id = $1 AND u.id = $2")))
                     .bind(account)
                     .bind(id)
                     .fetch_optional(&mut *self.tx)
@@ -650,7 +658,7 @@ macro_rules! sql_store_tx {
             }
 
             async fn team(&mut self, account: AccountId, id: TeamId) -> StoreResult<Option<Team>> {
-                let r = ::sqlx::query(concat!("SELECT ", $crate::team_cols!(), " FROM teams WHERE account_id = $1 AND id = $2"))
+                let r = ::sqlx::query(self.locking(concat!("SELECT ", $crate::team_cols!(), " FROM teams WHERE account_id = $1 AND id = $2")))
                     .bind(account)
                     .bind(id)
                     .fetch_optional(&mut *self.tx)
@@ -912,9 +920,7 @@ macro_rules! sql_store_tx {
             }
 
             async fn idp(&mut self, account: AccountId, uuid: ::uuid::Uuid) -> StoreResult<Option<IdentityProvider>> {
-                let r = ::sqlx::query(concat!(
-                    "SELECT ", $crate::idp_cols!(), " FROM identity_providers WHERE account_id = $1 AND uuid = $2"
-                ))
+                let r = ::sqlx::query(self.locking(concat!("SELECT ", $crate::idp_cols!(), " FROM identity_providers WHERE account_id = $1 AND uuid = $2")))
                 .bind(account)
                 .bind(uuid.to_string())
                 .fetch_optional(&mut *self.tx)

@@ -1033,3 +1033,184 @@ both!(
     provisioning_log,
     okta_shapes,
 );
+
+/// Concurrent creates of one userName: exactly one 201, the rest 409 uniqueness.
+async fn concurrent_creates(app: &TestApp) {
+    let s = app.scim().await;
+    let body = json!({"schemas": [USER], "userName": "race@example.com"});
+    let futs = (0..12).map(|_| s.post("/Users", body.clone()));
+    let results = futures::future::join_all(futs).await;
+    let created = results
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    let conflicts = results
+        .iter()
+        .filter(|r| r.status == StatusCode::CONFLICT && r.body["scimType"] == "uniqueness")
+        .count();
+    assert_eq!(
+        (created, conflicts),
+        (1, 11),
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        s.count("Users", "userName eq \"race@example.com\"").await,
+        1
+    );
+}
+
+/// Concurrent PATCHes with the same If-Match: exactly one succeeds, the rest 412.
+async fn concurrent_if_match(app: &TestApp) {
+    let s = app.scim().await;
+    let id = s.user("ifmatch@example.com").await;
+    let p = format!("/Users/{id}");
+    let etag = s.get(&p).await.headers["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let futs = (0..10).map(|i| {
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "title", "value": format!("t{i}")}]});
+        let etag = etag.clone();
+        let p = p.clone();
+        let s = &s;
+        async move { s.req(Method::PATCH, &p, Some(&body), &[("If-Match", &etag)]).await }
+    });
+    let results = futures::future::join_all(futs).await;
+    let ok = results
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    let failed = results
+        .iter()
+        .filter(|r| r.status == StatusCode::PRECONDITION_FAILED)
+        .count();
+    assert_eq!(
+        (ok, failed),
+        (1, 9),
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(s.get(&p).await.headers["etag"], "W/\"2\"");
+    // Without If-Match, concurrent PATCHes all land (lost updates are retried, not lost).
+    let futs = (0..6).map(|i| {
+        let s = &s;
+        let p = p.clone();
+        async move { s.patch_ops(&p, json!([{"op": "add", "path": "emails", "value": [{"value": format!("e{i}@example.com"), "type": format!("t{i}")}]}])).await }
+    });
+    for r in futures::future::join_all(futs).await {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    assert_eq!(s.get(&p).await.body["emails"].as_array().unwrap().len(), 6);
+}
+
+/// Large groups: membership PATCH answers 204 beyond the documented size; never a member list.
+async fn large_group_patch(app: &TestApp) {
+    let s = app.scim().await;
+    let gid = s.group("Big").await;
+    let ids: Vec<i64> = {
+        let store = app.roster.store().clone();
+        let mut tx = store.begin().await.unwrap();
+        let mut ids = Vec::new();
+        let now = roster_core::Clock::now(app.clock.as_ref());
+        for i in 0..1001 {
+            ids.push(
+                tx.insert_user(&roster_core::model::User::new(
+                    1,
+                    format!("big{i}@example.com"),
+                    "B",
+                    "G",
+                    now,
+                ))
+                .await
+                .unwrap(),
+            );
+        }
+        tx.commit().await.unwrap();
+        ids
+    };
+    let values: Vec<Value> = ids
+        .iter()
+        .map(|i| json!({"value": i.to_string()}))
+        .collect();
+    let r = s
+        .patch_ops(
+            &format!("/Groups/{gid}"),
+            json!([{"op": "add", "path": "members", "value": values}]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert!(r.headers.get("etag").is_some());
+    let r = s
+        .patch_ops(
+            &format!("/Groups/{gid}?excludedAttributes=members"),
+            json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", ids[0])}]),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "without members the group is small: {}",
+        r.body
+    );
+    assert!(r.body.get("members").is_none());
+    assert_eq!(
+        app.get(&format!("/iam/teams/{gid}")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.count("Users", &format!("groups.value eq \"{gid}\""))
+            .await,
+        1000
+    );
+}
+
+/// Write-only attributes never reach the store or the log.
+async fn passwords_are_not_kept(app: &TestApp) {
+    let s = app.scim().await;
+    let r = s
+        .post(
+            "/Users",
+            json!({"schemas": [USER], "userName": "pw@example.com", "password": "Sup3rSecret!"}),
+        )
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    s.patch_ops(
+        &format!("/Users/{id}"),
+        json!([{"op": "replace", "value": {"password": "An0ther!"}}]),
+    )
+    .await;
+    let user = app
+        .roster
+        .store()
+        .read()
+        .await
+        .unwrap()
+        .user(1, id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !user.scim.to_string().contains("Sup3rSecret")
+            && !user.scim.to_string().contains("An0ther"),
+        "{}",
+        user.scim
+    );
+    let (_, log) = app
+        .get(&format!(
+            "/iam/identity_providers/saml2/{}/provisioning_log",
+            s.idp
+        ))
+        .await;
+    assert!(
+        !log.to_string().contains("Sup3rSecret") && !log.to_string().contains("An0ther"),
+        "{log}"
+    );
+}
+
+both!(
+    concurrent_creates,
+    concurrent_if_match,
+    large_group_patch,
+    passwords_are_not_kept
+);
