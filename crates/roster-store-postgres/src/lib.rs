@@ -34,7 +34,8 @@ impl PgStore {
     pub async fn open(url: &str) -> StoreResult<Self> {
         let opts = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Other(format!("bad PostgreSQL URL: {e}")))?
-            .application_name("roster");
+            .application_name("roster")
+            .statement_cache_capacity(500);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))

@@ -226,10 +226,15 @@ impl Compiler<'_, '_> {
         }
         let leaf: &AttributeDef = match (resolved.sub, resolved.attr.is_complex()) {
             (Some(s), _) => s,
-            (None, true) => resolved
-                .attr
-                .sub_attribute("value")
-                .ok_or_else(|| unsupported_attr(path))?,
+            (None, true) => match resolved.attr.sub_attribute("value") {
+                Some(v) => v,
+                // A complex attribute compared without a sub-attribute means its `value`, which
+                // this one does not have: nothing is equal, everything is "not equal".
+                None => {
+                    let (negate, _) = negated(cmp);
+                    return Ok(if negate { TRUE.into() } else { FALSE.into() });
+                }
+            },
             (None, false) => resolved.attr,
         };
         if leaf.multi_valued && resolved.sub.is_some() {
@@ -686,9 +691,8 @@ impl Compiler<'_, '_> {
             CompValue::Bool(b) => b.to_string(),
         };
         if op.is_substring() {
-            return Err(
-                "co, sw and ew are not supported on meta.created and meta.lastModified".into(),
-            );
+            // On the text as shown (the stored form is the same canonical text), case-exact.
+            return self.string(&Source::Text(col.to_string()), true, Some((op, value)));
         }
         let Some(at) = parse_time(&text) else {
             // Not a dateTime: nothing equals it; `ne` holds for every resource.
@@ -777,6 +781,14 @@ impl Compiler<'_, '_> {
             CompValue::Number(n) => n.to_string(),
             CompValue::Bool(b) => b.to_string(),
         };
+        if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
+            // Other operators compare the id's text, as the resource shows it.
+            let cast = format!("CAST(m.{other} AS TEXT)");
+            let cond = self.string(&Source::Text(cast), true, Some((op, value)))?;
+            return Ok(format!(
+                "({t}.id IN (SELECT m.{mine} FROM team_members m WHERE m.account_id = ${a} AND {cond}))"
+            ));
+        }
         let id = text.parse::<i64>().ok().filter(|n| n.to_string() == text);
         let with = |c: &mut Self, n: i64| {
             let p = c.bind(Bind::Int(n));
@@ -789,7 +801,7 @@ impl Compiler<'_, '_> {
             (CompareOp::Eq, None) => Ok(FALSE.into()),
             (CompareOp::Ne, Some(n)) => Ok(format!("(NOT {})", with(self, n))),
             (CompareOp::Ne, None) => Ok(TRUE.into()),
-            _ => Err(format!("Only eq, ne and pr are supported on \"{path}\"")),
+            _ => Ok(FALSE.into()),
         }
     }
 

@@ -182,7 +182,8 @@ fn fold_value(
 pub struct EmailRow {
     pub value: Option<String>,
     pub kind: Option<String>,
-    pub primary: bool,
+    /// `None` when the element has no `primary`.
+    pub primary: Option<bool>,
 }
 
 /// The `emails` of a user document, as index rows.
@@ -207,7 +208,7 @@ pub fn email_rows(doc: &serde_json::Value) -> Vec<EmailRow> {
         .map(|e| EmailRow {
             value: text(e, "value"),
             kind: text(e, "type"),
-            primary: e.get("primary").and_then(Value::as_bool).unwrap_or(false),
+            primary: e.get("primary").and_then(Value::as_bool),
         })
         .collect()
 }

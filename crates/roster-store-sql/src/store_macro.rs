@@ -306,7 +306,9 @@ macro_rules! sql_store_tx {
                     None => (String::new(), Vec::new()),
                 };
                 let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {alias}.account_id = $1{cond}");
-                let mut cq = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(count_sql)).bind(account);
+                // Filters make many distinct statements: keep them out of the prepared-statement
+                // cache (its evictions broke binds on PostgreSQL under the differential test).
+                let mut cq = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(count_sql)).bind(account).persistent(false);
                 for b in &binds {
                     cq = match b {
                         Bind::Text(v) => cq.bind(v.clone()),
@@ -329,7 +331,7 @@ macro_rules! sql_store_tx {
                     n,
                     n + 1
                 );
-                let mut rq = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(account);
+                let mut rq = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(account).persistent(false);
                 for b in &binds {
                     rq = match b {
                         Bind::Text(v) => rq.bind(v.clone()),

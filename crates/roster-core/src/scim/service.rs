@@ -362,6 +362,18 @@ fn loggable(changes: &[roster_scim::patch::Change], ctx: &ResourceContext<'_>) -
     )
 }
 
+/// A new user of `account` from a SCIM User resource, exactly as `POST /Users` would store it.
+pub fn user_from_resource(
+    account: i64,
+    body: &Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<User, ScimError> {
+    let normalized = patch::normalize(body, super::user_ctx())?;
+    let mut u = User::new(account, "", "", "", now);
+    apply_user_doc(&mut u, normalized.resource)?;
+    Ok(u)
+}
+
 /// Set the team's columns from a SCIM Group document (`members` are rows, kept apart).
 fn apply_group_doc(t: &mut Team, doc: Value) -> Result<Option<Vec<String>>, ScimError> {
     let name = str_at(&doc, &["displayName"]).unwrap_or("").to_string();

@@ -1,6 +1,9 @@
-//! The conformance suite: the same stories against SQLite and PostgreSQL, at the `Store` trait.
+//! The conformance suite: the same stories against SQLite and PostgreSQL, at the `Store` trait;
+//! and the differential test of SQL filters against the in-memory evaluator.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod differential;
 
 use chrono::{DateTime, TimeZone, Utc};
 use roster_core::model::*;
