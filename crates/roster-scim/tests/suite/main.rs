@@ -5,6 +5,7 @@ mod common;
 mod entra_fixtures;
 mod errors_messages;
 mod filter_rfc;
+mod hygiene;
 mod patch_rfc;
 mod projection;
 mod props;
