@@ -44,10 +44,14 @@
 //! `value`). Attribute names keep the case they were written in; resolve them with
 //! [`crate::schema::ResourceContext::resolve`].
 //!
+//! [`resolve`] checks a filter against a resource type and returns it in canonical form (canonical names,
+//! extension URNs explicit, `value` explicit on complex comparisons): the input a SQL compiler wants.
+//!
 //! `Display` prints a canonical filter that parses back to an equal AST (`parse(f.to_string()) == f`).
 
 mod eval;
 pub(crate) mod parser;
+mod resolve;
 
 use std::fmt;
 
@@ -55,6 +59,7 @@ use serde_json::Number;
 
 pub use eval::{eval, eval_element};
 pub(crate) use parser::Parser;
+pub use resolve::resolve;
 
 use crate::error::ScimError;
 use crate::tolerance::Tolerances;

@@ -483,3 +483,97 @@ fn unknown_attributes_compare_by_json_type() {
     assert!(!e("flag co true"));
     let _ = Value::Null;
 }
+
+/// `filter::resolve`: canonical names and URNs, explicit `value`, and `invalidFilter` for what a
+/// compiler cannot translate (entra-behaviour.md §12 item 6 wording).
+#[test]
+fn resolve_canonicalises_and_checks() {
+    let r = |t: &str| filter::resolve(&filter::parse(t).unwrap(), &users());
+    assert_eq!(
+        r(r#"USERNAME eq "a" and Department eq "d" and emails co "x" and name.FAMILYNAME pr"#)
+            .unwrap()
+            .to_string(),
+        r#"userName eq "a" and urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "d" and emails.value co "x" and name.familyName pr"#
+    );
+    assert_eq!(
+        r(r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#)
+            .unwrap()
+            .to_string(),
+        r#"userName sw "J""#
+    );
+    assert_eq!(
+        r(r#"EMAILS[TYPE eq "work"].VALUE eq "x""#)
+            .unwrap()
+            .to_string(),
+        r#"emails[type eq "work" and value eq "x"]"#
+    );
+    assert_eq!(
+        r(r#"manager eq "m""#).unwrap().to_string(),
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m""#
+    );
+    for (bad, why) in [
+        (
+            r#"nosuch eq "x""#,
+            "Filtering by this attribute is not supported",
+        ),
+        (
+            r#"name.nosuch eq "x""#,
+            "Filtering by this attribute is not supported",
+        ),
+        ("active gt true", "This filter operator is not supported"),
+        (
+            r#"x509Certificates.value co "MII""#,
+            "This filter operator is not supported",
+        ),
+        (r#"name eq "x""#, "This filter operator is not supported"),
+        (
+            r#"userName[value eq "x"]"#,
+            "This filter operator is not supported",
+        ),
+        (
+            r#"emails[nosuch eq "x"]"#,
+            "Filtering by this attribute is not supported",
+        ),
+        ("userName gt null", "This filter operator is not supported"),
+    ] {
+        let e = r(bad).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidFilter));
+        assert!(e.detail.starts_with(why), "{bad}: {}", e.detail);
+    }
+    let g = filter::resolve(
+        &filter::parse(r#"DisplayName eq "x" and members[VALUE eq "u"]"#).unwrap(),
+        &groups(),
+    )
+    .unwrap();
+    assert_eq!(
+        g.to_string(),
+        r#"displayName eq "x" and members[value eq "u"]"#
+    );
+}
+
+/// entra-behaviour.md §3.2 step 2 response body: a server-built resource passes projection unchanged and
+/// normalises to itself minus the server's `id`/`meta`.
+#[test]
+fn entra_201_response_body() {
+    let body = json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+      "id": "48af03ac28ad4fb88478",
+      "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
+      "meta": { "resourceType": "User", "created": "2018-03-27T19:59:26.000Z", "lastModified": "2018-03-27T19:59:26.000Z" },
+      "userName": "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee",
+      "name": { "formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName" },
+      "active": true,
+      "emails": [{ "value": "Test_User_11bb11bb-cc22-dd33-ee44-55ff55ff55ff@testuser.com", "type": "work", "primary": true }] });
+    assert_eq!(
+        roster_scim::projection::Projection::all().apply(&body, &users()),
+        body
+    );
+    let n = roster_scim::patch::normalize(&body, &users()).unwrap();
+    let mut expected = body.clone();
+    expected.as_object_mut().unwrap().remove("id");
+    expected.as_object_mut().unwrap().remove("meta");
+    assert_eq!(n.resource, expected);
+    assert!(matches(
+        r#"userName eq "test_user_00aa00aa-bb11-cc22-dd33-44ee44ee44ee" and active eq true"#,
+        &body
+    ));
+}

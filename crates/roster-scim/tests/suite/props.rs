@@ -261,6 +261,10 @@ proptest! {
             e(&Filter::Not(Box::new(Filter::And(vec![a.clone(), b.clone()])))),
             e(&Filter::Or(vec![Filter::Not(Box::new(a.clone())), Filter::Not(Box::new(b.clone()))]))
         );
+        // Resolving (canonical names, explicit URNs and `value`) preserves meaning.
+        if let Ok(resolved) = filter::resolve(&a, &ctx) {
+            prop_assert_eq!(e(&resolved), ea, "{} resolved to {}", a, resolved);
+        }
         // Display/parse preserves meaning.
         prop_assert_eq!(e(&filter::parse(&a.to_string()).unwrap()), ea);
         // ne is not(eq); `pr` is not `eq null`.
