@@ -152,3 +152,31 @@ fn project_group(b: Bencher) {
     let ctx = groups();
     b.bench(|| p.apply(black_box(&g), &ctx));
 }
+
+#[divan::bench(name = "plan_members/group", args = [10, 1000, 10000])]
+fn plan_members(b: Bencher, n: usize) {
+    let members: Vec<Value> = big_group(n)["members"].as_array().unwrap().clone();
+    let req = PatchOp::from_json(&json!({"Operations": [
+        {"op": "Add", "path": "members", "value": [{"value": "new-1"}, {"value": "new-2"}]},
+        {"op": "Remove", "path": "members", "value": [{"value": "user-000003"}]},
+        {"op": "remove", "path": "members[value eq \"user-000005\"]"}
+    ]}))
+    .unwrap();
+    let ctx = groups();
+    b.with_inputs(|| members.clone()).bench_local_refs(|m| {
+        let plan = patch::plan_members(&req.operations, &ctx).unwrap().unwrap();
+        patch::apply_member_ops(m, &plan.member_ops)
+    });
+}
+
+#[divan::bench(name = "plan_members/plan_only")]
+fn plan_only(b: Bencher) {
+    let req = PatchOp::from_json(&json!({"Operations": [
+        {"op": "Add", "path": "members", "value": [{"value": "new-1"}, {"value": "new-2"}]},
+        {"op": "Remove", "path": "members", "value": [{"value": "user-000003"}]},
+        {"op": "remove", "path": "members[value eq \"user-000005\"]"}
+    ]}))
+    .unwrap();
+    let ctx = groups();
+    b.bench(|| patch::plan_members(black_box(&req.operations), &ctx).unwrap());
+}

@@ -26,7 +26,7 @@
 //! subAttr    = ATTRNAME
 //! ```
 //!
-//! Beyond the RFC, both reported through [`Tolerance`]:
+//! Beyond the RFC, both reported through [`crate::tolerance::Tolerance`]:
 //! * (*1) a sub-attribute after a value filter, as Entra sends: `emails[type eq "work"].value eq "x"` is
 //!   parsed to the same AST as `emails[type eq "work" and value eq "x"]` ("some element is a work e-mail
 //!   whose value is x").

@@ -64,6 +64,30 @@ pub fn apply_with(
     })
 }
 
+/// Canonicalises a `members` value (array, single object or bare id) with the PATCH value rules.
+pub(crate) fn canon_members(
+    def: &AttributeDef,
+    value: Value,
+    ctx: &ResourceContext<'_>,
+    tolerances: &mut Tolerances,
+) -> Result<Vec<Value>, ScimError> {
+    let mut engine = Engine {
+        ctx,
+        opts: PatchOptions::default(),
+        tol: Tolerances::new(),
+        doc: Map::new(),
+        touched: Vec::new(),
+        creating: false,
+    };
+    let out = engine.canon_attr(def, value)?;
+    tolerances.extend(&engine.tol);
+    Ok(match out {
+        Some(Value::Array(a)) => a,
+        Some(other) => vec![other],
+        None => Vec::new(),
+    })
+}
+
 struct Engine<'a> {
     ctx: &'a ResourceContext<'a>,
     opts: PatchOptions,

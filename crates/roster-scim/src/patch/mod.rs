@@ -4,6 +4,10 @@
 //! document plus what changed ([`PatchOutcome`]). It never mutates its input, and an operation that
 //! fails fails the whole request: nothing is half-applied.
 //!
+//! For large groups, [`plan_members`] splits a request into the operations on the group document and an
+//! ordered list of [`MemberOp`]s a store applies without loading the member list ([`apply_member_ops`] is
+//! the in-memory reference).
+//!
 //! # Semantics
 //!
 //! * `add`: a missing attribute is created; a single-valued one is replaced; a complex one gets the
@@ -46,6 +50,7 @@
 //! | unquoted filter values in paths | read as strings | `UnquotedFilterValue` |
 
 mod apply;
+mod members;
 
 use serde::de::{self, Deserializer};
 use serde::ser::{SerializeStruct, Serializer};
@@ -53,6 +58,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use apply::{Normalized, apply, apply_with, normalize, normalize_with};
+pub use members::{MemberOp, MembersPlan, apply_member_ops, plan_members};
 
 use crate::error::ScimError;
 use crate::tolerance::{Tolerance, Tolerances};
