@@ -280,7 +280,7 @@ proptest! {
             let gt = Filter::Compare { path: path.clone(), op: CompareOp::Gt, value: value.clone() };
             let eq = Filter::Compare { path: path.clone(), op: CompareOp::Eq, value: value.clone() };
             let single = !matches!(path.attr.as_str(), "emails");
-            if single && !matches!(value, CompValue::Bool(_)) { prop_assert_eq!(ea, e(&gt) || e(&eq)); }
+            if single && !matches!(value, CompValue::Bool(_) | CompValue::Null) { prop_assert_eq!(ea, e(&gt) || e(&eq)); }
         }
     }
 }
