@@ -297,12 +297,13 @@ pub trait Tx: Send {
         account: AccountId,
         teams: &[TeamId],
     ) -> StoreResult<std::collections::HashMap<TeamId, Vec<Member>>>;
-    /// Add the users of the account among `users` that are not members yet; answer those added.
+    /// Add the users of the account among `members` (id, display as the client sent it) that are
+    /// not members yet; answer those added. A display sent for an existing member replaces its own.
     async fn add_team_members(
         &mut self,
         account: AccountId,
         team: TeamId,
-        users: &[UserId],
+        members: &[(UserId, Option<String>)],
     ) -> StoreResult<Vec<UserId>>;
     /// Remove those of `users` that are members; answer those removed.
     async fn remove_team_members(

@@ -227,13 +227,10 @@ async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Respo
             }
         }
         ([".search"], &Method::POST) => match body().await.and_then(search_body) {
-            // Root-level search: Users are what identity providers look up.
-            Ok(search) => ScimOp::List {
-                kind: Kind::Users,
-                search,
-            },
+            Ok(search) => ScimOp::SearchAll { search },
             Err(e) => return error_response(&e),
         },
+        ([".search"], _) => return method_not_allowed("POST"),
         (["serviceproviderconfig"], &Method::GET) => ScimOp::ServiceProviderConfig,
         (["schemas"], &Method::GET) => ScimOp::Schemas,
         (["schemas", _], &Method::GET) => ScimOp::Schema {

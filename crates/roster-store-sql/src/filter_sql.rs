@@ -5,7 +5,7 @@
 //! `400 invalidFilter`). A refusal is never a wrong result. What it compiles:
 //!
 //! - promoted columns with indexes: `id`, `userName` / group `displayName` (case-folded), `externalId`,
-//!   `active`, `meta.created`, `meta.lastModified`;
+//!   `meta.created`, `meta.lastModified`;
 //! - `emails` (value, type, primary) through the `user_emails` index table;
 //! - group membership through `team_members` (`members.value` on groups, `groups.value` on users);
 //! - every other string or boolean attribute of the schemas, single- or multi-valued, with
@@ -179,9 +179,7 @@ impl Compiler<'_, '_> {
                 (_, "externalId", None) => {
                     return self.string(&Source::Text(format!("{t}.scim_external_id")), true, cmp);
                 }
-                (Resource::Users, "active", None) => {
-                    return Ok(self.boolean_column(&format!("{t}.is_active"), cmp));
-                }
+
                 (Resource::Users, "meta", Some("created")) => {
                     return self.time(&format!("{t}.date_joined"), cmp);
                 }
@@ -600,32 +598,6 @@ impl Compiler<'_, '_> {
         match (op, expected) {
             (CompareOp::Eq, Some(b)) => is(self, b),
             (CompareOp::Ne, Some(b)) => format!("(NOT {})", is(self, b)),
-            (CompareOp::Ne, None) => TRUE.into(),
-            _ => FALSE.into(),
-        }
-    }
-
-    /// `active`: a NOT NULL boolean column.
-    fn boolean_column(&mut self, col: &str, cmp: Option<(CompareOp, &CompValue)>) -> String {
-        let Some((op, value)) = cmp else {
-            return TRUE.into();
-        };
-        let expected = match value {
-            CompValue::Null => {
-                return if op == CompareOp::Ne {
-                    TRUE.into()
-                } else {
-                    FALSE.into()
-                };
-            }
-            CompValue::Bool(b) => Some(*b),
-            CompValue::String(s) => bool_from_str(s),
-            CompValue::Number(_) => None,
-        };
-        let lit = |b: bool| if b { "TRUE" } else { "FALSE" };
-        match (op, expected) {
-            (CompareOp::Eq, Some(b)) => format!("({col} = {})", lit(b)),
-            (CompareOp::Ne, Some(b)) => format!("({col} <> {})", lit(b)),
             (CompareOp::Ne, None) => TRUE.into(),
             _ => FALSE.into(),
         }

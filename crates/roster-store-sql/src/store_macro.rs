@@ -1040,7 +1040,7 @@ macro_rules! sql_store_tx {
                 let mut out: ::std::collections::HashMap<TeamId, Vec<::roster_core::store::Member>> = Default::default();
                 for chunk in teams.chunks(500) {
                     let sql = format!(
-                        "SELECT m.team_id, u.id, u.email, u.first_name, u.last_name FROM team_members m \
+                        "SELECT m.team_id, m.display, u.id, u.email, u.first_name, u.last_name FROM team_members m \
                          JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND m.team_id IN ({}) \
                          ORDER BY m.team_id, u.id",
                         $crate::placeholders(2, chunk.len())
@@ -1053,7 +1053,12 @@ macro_rules! sql_store_tx {
                         let first: String = get(&r, "first_name")?;
                         let last: String = get(&r, "last_name")?;
                         let name = format!("{first} {last}").trim().to_string();
-                        let display = if name.is_empty() { get(&r, "email")? } else { name };
+let sent: Option<String> = get(&r, "display")?;
+                        let display = match sent {
+                            Some(d) => d,
+                            None if name.is_empty() => get(&r, "email")?,
+                            None => name,
+                        };
                         out.entry(get(&r, "team_id")?)
                             .or_default()
                             .push(::roster_core::store::Member { user_id: get(&r, "id")?, display });
@@ -1062,15 +1067,35 @@ macro_rules! sql_store_tx {
                 Ok(out)
             }
 
-            async fn add_team_members(&mut self, account: AccountId, team: TeamId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
-                self.member_rows(
-                    "INSERT INTO team_members (account_id, team_id, user_id) SELECT $1, $2, u.id FROM users u \
-                     WHERE u.account_id = $1 AND u.id IN ({ids}) ON CONFLICT DO NOTHING RETURNING user_id",
-                    account,
-                    team,
-                    users,
-                )
-                .await
+            async fn add_team_members(
+                &mut self,
+                account: AccountId,
+                team: TeamId,
+                members: &[(UserId, Option<String>)],
+            ) -> StoreResult<Vec<UserId>> {
+                let ids: Vec<UserId> = members.iter().map(|(id, _)| *id).collect();
+                let added = self
+                    .member_rows(
+                        "INSERT INTO team_members (account_id, team_id, user_id) SELECT $1, $2, u.id FROM users u \
+                         WHERE u.account_id = $1 AND u.id IN ({ids}) ON CONFLICT DO NOTHING RETURNING user_id",
+                        account,
+                        team,
+                        &ids,
+                    )
+                    .await?;
+                for (id, display) in members {
+                    if let Some(d) = display {
+                        ::sqlx::query("UPDATE team_members SET display = $4 WHERE account_id = $1 AND team_id = $2 AND user_id = $3")
+                            .bind(account)
+                            .bind(team)
+                            .bind(*id)
+                            .bind(d)
+                            .execute(&mut *self.tx)
+                            .await
+                            .map_err(map_err)?;
+                    }
+                }
+                Ok(added)
             }
 
             async fn remove_team_members(&mut self, account: AccountId, team: TeamId, users: &[UserId]) -> StoreResult<Vec<UserId>> {

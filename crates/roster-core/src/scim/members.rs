@@ -8,12 +8,20 @@ use serde_json::{Map, Value};
 /// What a PATCH does to a group's members.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemberOp {
-    Add(Vec<String>),
+    /// Members to add: id, and the display the client sent.
+    Add(Vec<Entry>),
     Remove(Vec<String>),
     /// `remove members` without a value: every member.
     Clear,
     /// `replace members`: exactly these.
-    Replace(Vec<String>),
+    Replace(Vec<Entry>),
+}
+
+/// A member as sent: its id and, if given, its display.
+pub type Entry = (String, Option<String>);
+
+fn only_ids(entries: Vec<Entry>) -> Vec<String> {
+    entries.into_iter().map(|(id, _)| id).collect()
 }
 
 /// Split `ops` into membership changes and the rest (applied to the document).
@@ -27,7 +35,7 @@ pub fn split(ops: &[PatchOperation]) -> Result<(Vec<MemberOp>, Vec<PatchOperatio
                 OpKind::Replace => MemberOp::Replace(ids(op.value.as_ref())?),
                 OpKind::Remove => match &op.value {
                     None | Some(Value::Null) => MemberOp::Clear,
-                    Some(v) => MemberOp::Remove(ids(Some(v))?),
+                    Some(v) => MemberOp::Remove(only_ids(ids(Some(v))?)),
                 },
             }),
             Some(p) if starts_with_ci(p, "members[") || starts_with_ci(p, "members.") => {
@@ -38,7 +46,7 @@ pub fn split(ops: &[PatchOperation]) -> Result<(Vec<MemberOp>, Vec<PatchOperatio
                 OpKind::Replace => MemberOp::Replace(ids(op.value.as_ref())?),
                 OpKind::Remove => match &op.value {
                     None | Some(Value::Null) => MemberOp::Clear,
-                    Some(v) => MemberOp::Remove(ids(Some(v))?),
+                    Some(v) => MemberOp::Remove(only_ids(ids(Some(v))?)),
                 },
             }),
             Some(_) => rest.push(op.clone()),
@@ -111,24 +119,27 @@ fn filtered(op: &PatchOperation, p: &str) -> Result<MemberOp, ScimError> {
     match op.op {
         OpKind::Remove => Ok(MemberOp::Remove(vec![id])),
         // add/replace on a filtered member path: the member is there afterwards.
-        OpKind::Add | OpKind::Replace => Ok(MemberOp::Add(vec![id])),
+        OpKind::Add | OpKind::Replace => Ok(MemberOp::Add(vec![(id, None)])),
     }
 }
 
-/// Member ids from a value: `[{"value": "id"}, …]`, one object, a string, or an array of strings.
-fn ids(v: Option<&Value>) -> Result<Vec<String>, ScimError> {
-    let one = |e: &Value| -> Result<Option<String>, ScimError> {
+/// Members from a value: `[{"value": "id", "display": …}, …]`, one object, a string, or an array of
+/// strings.
+pub fn ids(v: Option<&Value>) -> Result<Vec<Entry>, ScimError> {
+    let one = |e: &Value| -> Result<Option<Entry>, ScimError> {
         match e {
-            Value::String(s) => Ok(Some(s.trim().to_string())),
-            Value::Number(n) => Ok(Some(n.to_string())),
+            Value::String(s) => Ok(Some((s.trim().to_string(), None))),
+            Value::Number(n) => Ok(Some((n.to_string(), None))),
             Value::Object(o) => {
-                let v = o
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("value"))
-                    .map(|(_, v)| v);
-                match v {
-                    Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
-                    Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                let get = |name: &str| {
+                    o.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v)
+                };
+                let display = get("display").and_then(Value::as_str).map(str::to_string);
+                match get("value") {
+                    Some(Value::String(s)) => Ok(Some((s.trim().to_string(), display))),
+                    Some(Value::Number(n)) => Ok(Some((n.to_string(), display))),
                     None | Some(Value::Null) => Err(ScimError::invalid_value(
                         "each member needs a \"value\" (the user's id)",
                     )),
@@ -183,10 +194,10 @@ mod tests {
         assert_eq!(
             m,
             vec![
-                MemberOp::Add(vec!["1".into(), "2".into()]),
+                MemberOp::Add(vec![("1".into(), None), ("2".into(), None)]),
                 MemberOp::Remove(vec!["3".into()]),
                 MemberOp::Remove(vec!["4".into()]),
-                MemberOp::Replace(vec!["5".into()]),
+                MemberOp::Replace(vec![("5".into(), None)]),
                 MemberOp::Clear,
             ]
         );

@@ -85,6 +85,10 @@ pub enum ScimOp {
     Bulk {
         body: Value,
     },
+    /// `POST /.search` at the endpoint's root.
+    SearchAll {
+        search: SearchRequest,
+    },
     ServiceProviderConfig,
     Schemas,
     Schema {
@@ -310,15 +314,13 @@ fn apply_user_doc(u: &mut User, doc: Value) -> Result<(), ScimError> {
     // The IAM API keeps 30 characters of each name; the SCIM document keeps them whole.
     u.first_name = truncate(str_at(&doc, &["name", "givenName"]).unwrap_or(""), 30);
     u.last_name = truncate(str_at(&doc, &["name", "familyName"]).unwrap_or(""), 30);
+    // A user without `active` is active (and shows no `active`, as provisioned).
     u.is_active = doc.get("active").and_then(Value::as_bool).unwrap_or(true);
     u.provisioning.external_id = str_at(&doc, &["externalId"]).map(str::to_string);
     let mut doc = stored_doc(doc);
     // Write-only attributes (`password`) are never stored: Roster users sign in through their
     // identity provider.
     strip_never_returned(&mut doc, super::user_ctx());
-    if let Some(o) = doc.as_object_mut() {
-        o.insert("active".into(), Value::Bool(u.is_active));
-    }
     u.scim = doc;
     Ok(())
 }
@@ -375,7 +377,7 @@ pub fn user_from_resource(
 }
 
 /// Set the team's columns from a SCIM Group document (`members` are rows, kept apart).
-fn apply_group_doc(t: &mut Team, doc: Value) -> Result<Option<Vec<String>>, ScimError> {
+fn apply_group_doc(t: &mut Team, doc: Value) -> Result<Option<Vec<members::Entry>>, ScimError> {
     let name = str_at(&doc, &["displayName"]).unwrap_or("").to_string();
     if name.trim().is_empty() {
         return Err(ScimError::invalid_value(
@@ -390,37 +392,32 @@ fn apply_group_doc(t: &mut Team, doc: Value) -> Result<Option<Vec<String>>, Scim
     t.name = name;
     t.provisioning.external_id = str_at(&doc, &["externalId"]).map(str::to_string);
     let mut doc = stored_doc(doc);
-    let members = doc
-        .as_object_mut()
-        .and_then(|o| o.remove("members"))
-        .map(|m| {
-            m.as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|e| match e.get("value") {
-                            Some(Value::String(s)) => Some(s.clone()),
-                            Some(Value::Number(n)) => Some(n.to_string()),
-                            _ => None,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
-        });
+    let members = match doc.as_object_mut().and_then(|o| o.remove("members")) {
+        Some(m) => Some(members::ids(Some(&m))?),
+        None => None,
+    };
     t.scim = doc;
     Ok(members)
 }
 
-/// Member ids that name users (others are ignored, and reported).
-fn user_ids(ids: &[String]) -> (Vec<i64>, Vec<String>) {
+/// Members that name users (others are ignored, and reported).
+fn user_ids(entries: &[members::Entry]) -> (Vec<(i64, Option<String>)>, Vec<String>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
-    for s in ids {
+    for (s, display) in entries {
         match s.parse::<i64>() {
-            Ok(n) if n > 0 && n.to_string() == *s => ok.push(n),
+            Ok(n) if n > 0 && n.to_string() == *s => ok.push((n, display.clone())),
             _ => bad.push(s.clone()),
         }
     }
     (ok, bad)
+}
+
+/// The ids of members to remove.
+fn remove_ids(ids: &[String]) -> (Vec<i64>, Vec<String>) {
+    let entries: Vec<members::Entry> = ids.iter().map(|i| (i.clone(), None)).collect();
+    let (ok, bad) = user_ids(&entries);
+    (ok.into_iter().map(|(i, _)| i).collect(), bad)
 }
 
 fn sort_of(kind: Kind, sort_by: &str) -> Result<ScimSort, ScimError> {
@@ -727,6 +724,10 @@ impl Roster {
                     tolerances: Tolerances::new(),
                 })
             }
+            ScimOp::SearchAll { search } => read(ScimReply::json(
+                200,
+                self.scim_search_all(c, &search).await?,
+            )),
             ScimOp::ServiceProviderConfig => {
                 read(ScimReply::json(200, service_provider_config(&c.base)))
             }
@@ -782,7 +783,6 @@ impl Roster {
         kind: Kind,
         req: &SearchRequest,
     ) -> Result<Value, ScimError> {
-        let ctx = kind.ctx();
         let page = Pagination::from_request(req, DEFAULT_COUNT, MAX_COUNT)?;
         let filter = match req
             .filter
@@ -830,10 +830,38 @@ impl Roster {
             after_id,
         };
         let mut tx = self.store.read().await.map_err(store_err)?;
+        let (resources, total, last_id) = self
+            .query_page(tx.as_mut(), c, kind, &q, &projection)
+            .await?;
+        tx.commit().await.map_err(store_err)?;
+        let total = total.max(0) as u64;
+        let list = match page {
+            Pagination::Index { start_index, .. } => {
+                ListResponse::page(resources, total, start_index)
+            }
+            Pagination::Cursor { .. } => {
+                let full = resources.len() as i64 == limit && limit > 0;
+                let next = if full { last_id.map(cursor_for) } else { None };
+                ListResponse::cursor_page(resources, total, next)
+            }
+        };
+        serde_json::to_value(list).map_err(|e| ScimError::internal(e.to_string()))
+    }
+
+    /// One page of users or groups, rendered and projected; the total; the last id (for cursors).
+    async fn query_page(
+        &self,
+        tx: &mut dyn Tx,
+        c: &ScimCaller,
+        kind: Kind,
+        q: &ScimQuery,
+        projection: &Projection,
+    ) -> Result<(Vec<Value>, i64, Option<i64>), ScimError> {
+        let ctx = kind.ctx();
         let account = c.idp.account_id;
-        let (resources, total, last_id): (Vec<Value>, i64, Option<i64>) = match kind {
+        Ok(match kind {
             Kind::Users => {
-                let p = tx.scim_users(account, &q).await.map_err(store_err)?;
+                let p = tx.scim_users(account, q).await.map_err(store_err)?;
                 let last = p.items.last().map(|u| u.id);
                 (
                     p.items
@@ -845,7 +873,7 @@ impl Roster {
                 )
             }
             Kind::Groups => {
-                let p = tx.scim_teams(account, &q).await.map_err(store_err)?;
+                let p = tx.scim_teams(account, q).await.map_err(store_err)?;
                 let last = p.items.last().map(|t| t.id);
                 let mut members = if projection.includes(ctx, "members") {
                     let ids: Vec<i64> = p.items.iter().map(|t| t.id).collect();
@@ -865,19 +893,78 @@ impl Roster {
                     .collect();
                 (rendered, p.total, last)
             }
+        })
+    }
+
+    /// `POST /.search` at the root: Users, then Groups, paged as one list. A filter that names an
+    /// attribute only one of them has matches nothing of the other.
+    async fn scim_search_all(
+        &self,
+        c: &ScimCaller,
+        req: &SearchRequest,
+    ) -> Result<Value, ScimError> {
+        if req.cursor.is_some() {
+            return Err(ScimError::invalid_value(
+                "Cursor pagination is per resource type: search /Users or /Groups",
+            ));
+        }
+        if req.sort_by.as_deref().is_some_and(|s| !s.trim().is_empty()) {
+            return Err(ScimError::invalid_value(
+                "sortBy is per resource type: search /Users or /Groups",
+            ));
+        }
+        let page = Pagination::from_request(req, DEFAULT_COUNT, MAX_COUNT)?;
+        let start_index = match page {
+            Pagination::Index { start_index, .. } => start_index,
+            Pagination::Cursor { .. } => 1,
         };
+        let filter = match req
+            .filter
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+        {
+            Some(f) => Some(roster_scim::filter::parse(f)?),
+            None => None,
+        };
+        let projection = Projection::from_lists(&req.attributes, &req.excluded_attributes);
+        let limit = page.count() as i64;
+        let mut offset = (start_index - 1) as i64;
+        let mut resources = Vec::new();
+        let mut total = 0i64;
+        let mut answered = 0;
+        let mut refusal = None;
+        let mut tx = self.store.read().await.map_err(store_err)?;
+        for kind in [Kind::Users, Kind::Groups] {
+            let room = limit - resources.len() as i64;
+            let q = ScimQuery {
+                filter: filter.clone(),
+                sort: ScimSort::Id,
+                descending: false,
+                offset,
+                limit: room,
+                after_id: None,
+            };
+            match self.query_page(tx.as_mut(), c, kind, &q, &projection).await {
+                Ok((items, n, _)) => {
+                    answered += 1;
+                    total += n;
+                    offset = (offset - n).max(0);
+                    resources.extend(items);
+                }
+                Err(e) if e.scim_type == Some(roster_scim::ScimType::InvalidFilter) => {
+                    refusal = Some(e)
+                }
+                Err(e) => return Err(e),
+            }
+        }
         tx.commit().await.map_err(store_err)?;
-        let total = total.max(0) as u64;
-        let list = match page {
-            Pagination::Index { start_index, .. } => {
-                ListResponse::page(resources, total, start_index)
-            }
-            Pagination::Cursor { .. } => {
-                let full = resources.len() as i64 == limit && limit > 0;
-                let next = if full { last_id.map(cursor_for) } else { None };
-                ListResponse::cursor_page(resources, total, next)
-            }
-        };
+        if answered == 0 {
+            return Err(refusal.unwrap_or_else(|| {
+                ScimError::invalid_filter("The filter applies to no resource type")
+            }));
+        }
+        let list = ListResponse::page(resources, total.max(0) as u64, start_index);
         serde_json::to_value(list).map_err(|e| ScimError::internal(e.to_string()))
     }
 
@@ -1208,7 +1295,7 @@ impl Roster {
                             );
                         }
                         MemberOp::Remove(ids) => {
-                            let (ok, bad) = user_ids(ids);
+                            let (ok, bad) = remove_ids(ids);
                             ignored_all.extend(bad);
                             removed_all.extend(
                                 tx.remove_team_members(account, t.id, &ok)

@@ -48,8 +48,8 @@ pub fn user(u: &User, base: Base<'_>) -> Value {
             }
         }
     }
-    // Always explicit: Entra needs `active` on every read.
-    out.insert("active".into(), Value::Bool(u.is_active));
+    // `active` comes from the document, which the IAM API keeps in step with the column: every
+    // user Entra or the IAM API made shows it explicitly (Entra needs that on every read).
     if !u.teams.is_empty() {
         out.insert(
             "groups".into(),
