@@ -12,8 +12,8 @@
 //!   sub-attribute compares its `value` sub-attribute (`emails co "example.com"`).
 //! * `ne` is the negation of `eq`: it matches when the attribute is absent, and for multi-valued
 //!   attributes when **no** element is equal.
-//! * `eq null` matches when the attribute is absent (not present); `ne null` when it is present; every
-//!   other operator with `null` is false.
+//! * `eq null` matches exactly when `pr` does not (the attribute is absent or empty); `ne null` exactly
+//!   when `pr` does; every other operator with `null` is false.
 //! * `pr` matches a value that is not null and not empty (`""`, `[]`, `{}`).
 //! * `co`/`sw`/`ew` apply to strings only; gt/ge/lt/le on strings compare lexicographically (after case
 //!   folding when not caseExact).
@@ -66,7 +66,9 @@ fn eval_in(filter: &Filter, scope: &Scope<'_>) -> bool {
             values.iter().any(|v| is_present(v))
         }
         Filter::Compare { path, op, value } => {
-            let (values, def) = lookup(path, scope, true);
+            // `eq null` / `ne null` test presence of the attribute itself, exactly like `pr`.
+            let implicit_value = !matches!(value, CompValue::Null);
+            let (values, def) = lookup(path, scope, implicit_value);
             compare_values(&values, *op, value, def)
         }
         Filter::ValuePath { path, filter } => match scope {

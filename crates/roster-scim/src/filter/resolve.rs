@@ -37,7 +37,7 @@ pub fn resolve(filter: &Filter, ctx: &ResourceContext<'_>) -> Result<Filter, Sci
             Ok(Filter::Present { path })
         }
         Filter::Compare { path, op, value } => {
-            let (path, leaf) = resolve_path(path, ctx, true)?;
+            let (path, leaf) = resolve_path(path, ctx, !matches!(value, CompValue::Null))?;
             check_op(&path, leaf, *op, value)?;
             Ok(Filter::Compare {
                 path,
@@ -153,8 +153,12 @@ fn check_op(
             "This filter operator is not supported: `{path} {op}` {why}"
         )))
     };
-    if matches!(value, CompValue::Null) && !matches!(op, CompareOp::Eq | CompareOp::Ne) {
-        return refuse("cannot compare with null");
+    if matches!(value, CompValue::Null) {
+        return if matches!(op, CompareOp::Eq | CompareOp::Ne) {
+            Ok(())
+        } else {
+            refuse("cannot compare with null")
+        };
     }
     match def.kind {
         AttributeType::Boolean if !matches!(op, CompareOp::Eq | CompareOp::Ne) => {

@@ -8,6 +8,14 @@ use serde_json::{Number, Value, json};
 
 use crate::common::{groups, users};
 
+/// `PROPTEST_CASES` overrides the per-test default (for long stress runs).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-zA-Z][a-zA-Z0-9_-]{0,6}",
@@ -95,7 +103,7 @@ fn any_filter() -> BoxedStrategy<Filter> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(512), .. ProptestConfig::default() })]
 
     /// `parse(f.to_string()) == f` for every AST.
     #[test]
@@ -246,7 +254,7 @@ fn known_filter() -> BoxedStrategy<Filter> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(512), .. ProptestConfig::default() })]
 
     #[test]
     fn evaluator_laws(a in known_filter(), b in known_filter(), r in resource()) {
@@ -351,7 +359,7 @@ fn operation() -> impl Strategy<Value = PatchOperation> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 768, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(768), .. ProptestConfig::default() })]
 
     /// PATCH never panics, never mutates its input, and applying a request at once equals applying its
     /// operations one after another (no hidden half-applied state).
