@@ -218,6 +218,9 @@ pub trait Tx: Send {
         teams: &[TeamId],
     ) -> StoreResult<()>;
     async fn active_owner_count(&mut self, account: AccountId) -> StoreResult<i64>;
+    /// Serialise account-wide invariants (at least one owner): lock the account row for the rest
+    /// of this write transaction (PostgreSQL; SQLite write transactions are serial already).
+    async fn lock_account(&mut self, account: AccountId) -> StoreResult<()>;
     /// Slugs of the permissions granted through the user's active teams.
     async fn user_permission_slugs(
         &mut self,

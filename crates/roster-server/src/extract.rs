@@ -51,11 +51,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let is_form = req
+        let ctype = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+            .unwrap_or("")
+            .to_string();
+        if ctype.starts_with("multipart/") {
+            return Err(info_response(ErrorInfo::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "multipart bodies are not supported: send JSON (Content-Type: application/json) or a form.",
+            )));
+        }
+        let is_form = ctype.starts_with("application/x-www-form-urlencoded");
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 too_large()
@@ -73,36 +81,121 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     }
 }
 
-/// Parse `bytes` as JSON (or as a form when it is not JSON and `is_form`).
+/// Fields that may be `null` (everything else refuses it, as DRF does).
+const NULLABLE: &[&str] = &["description"];
+
+/// Parse `bytes` as a JSON object (or as a form when it is not JSON and `is_form`): nothing after
+/// the object, no `null` for fields that cannot be null, no control characters in strings.
 pub fn parse_body<T: DeserializeOwned>(bytes: &[u8], is_form: bool) -> Result<T, AppError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| AppError::validation("non_field_errors", "The body is not UTF-8."))?;
     let trimmed = text.trim();
     let text = if trimmed.is_empty() { "{}" } else { trimmed };
     let looks_json = text.starts_with('{') || text.starts_with('[') || text.starts_with('"');
-    if is_form && !looks_json {
-        return serde_urlencoded::from_str(text).map_err(|e| {
+    let value: serde_json::Value = if is_form && !looks_json {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(text).map_err(|e| {
             AppError::validation("non_field_errors", format!("Invalid form data: {e}."))
-        });
-    }
-    let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let msg = inner.to_string();
-        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        if inner.is_syntax() || inner.is_eof() {
-            AppError::validation("non_field_errors", format!("JSON parse error: {msg}."))
-        } else if path == "." || path.is_empty() {
-            AppError::validation("non_field_errors", format!("Invalid data: {msg}."))
-        } else {
-            // `teams_ids[0]` → field `teams_ids`
-            let field = path.split(['[', '.']).next().unwrap_or(&path).to_string();
-            let mut f = FieldErrors::new();
-            f.add(field, format!("Invalid value: {msg}."));
-            AppError(CoreError::Validation(f))
+        })?;
+        let mut map = serde_json::Map::new();
+        for (k, v) in pairs {
+            if map.contains_key(&k) {
+                return Err(AppError::validation(
+                    &k,
+                    "Lists cannot be sent as form fields: send the body as JSON (Content-Type: application/json).",
+                ));
+            }
+            map.insert(k, form_value(&v));
         }
+        serde_json::Value::Object(map)
+    } else {
+        serde_json::from_str(text).map_err(|e| {
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            AppError::validation("non_field_errors", format!("JSON parse error: {msg}."))
+        })?
+    };
+    let serde_json::Value::Object(obj) = &value else {
+        return Err(AppError::validation(
+            "non_field_errors",
+            format!(
+                "Invalid data: expected a JSON object, got {}.",
+                kind(&value)
+            ),
+        ));
+    };
+    let mut errs = FieldErrors::new();
+    for (k, v) in obj {
+        if v.is_null() && !NULLABLE.contains(&k.as_str()) {
+            errs.add(k.clone(), "This field may not be null.");
+        }
+        if has_control(v) {
+            errs.add(
+                k.clone(),
+                "Control characters are not allowed (tab and line breaks excepted).",
+            );
+        }
+    }
+    if !errs.is_empty() {
+        return Err(AppError(CoreError::Validation(errs)));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = e.into_inner().to_string();
+        // `teams_ids[0]` → field `teams_ids`
+        let field = path.split(['[', '.']).next().unwrap_or(&path).to_string();
+        let field = if field.is_empty() || field == "." {
+            "non_field_errors".to_string()
+        } else {
+            field
+        };
+        let mut f = FieldErrors::new();
+        f.add(field, format!("Invalid value: {}.", friendly(&msg)));
+        AppError(CoreError::Validation(f))
     })
+}
+
+/// A form value as JSON: `true`/`false` and whole numbers as such, the rest as text.
+fn form_value(v: &str) -> serde_json::Value {
+    match v {
+        "true" | "True" => serde_json::Value::Bool(true),
+        "false" | "False" => serde_json::Value::Bool(false),
+        _ => match v.parse::<i64>() {
+            Ok(n) if n.to_string() == v => serde_json::Value::from(n),
+            _ => serde_json::Value::String(v.to_string()),
+        },
+    }
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Null => "null",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// serde's words, without Rust names.
+fn friendly(msg: &str) -> String {
+    msg.replace("i64", "a whole number")
+        .replace("a sequence", "a list")
+        .replace("floating point", "number")
+}
+
+/// Any string (or key) holding C0 control characters other than tab, CR and LF, or DEL.
+pub fn has_control(v: &serde_json::Value) -> bool {
+    let bad = |s: &str| {
+        s.chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    };
+    match v {
+        serde_json::Value::String(s) => bad(s),
+        serde_json::Value::Array(a) => a.iter().any(has_control),
+        serde_json::Value::Object(o) => o.iter().any(|(k, x)| bad(k) || has_control(x)),
+        _ => false,
+    }
 }
 
 /// List parameters: `page`, `page_size`, `ordering`, `search`, `fields`; others are ignored.
@@ -122,6 +215,15 @@ impl FromRequestParts<AppState> for ListQuery {
             serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|e| {
                 AppError::validation("non_field_errors", format!("Invalid query string: {e}."))
             })?;
+        if raw
+            .iter()
+            .any(|(k, v)| k.chars().chain(v.chars()).any(char::is_control))
+        {
+            return Err(AppError::validation(
+                "non_field_errors",
+                "Control characters are not allowed in the query string.",
+            ));
+        }
         let map: HashMap<&str, &str> = raw.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let get = |k: &str| map.get(k).map(|v| v.to_string());
         let fields = get("fields")

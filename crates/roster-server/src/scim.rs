@@ -125,6 +125,14 @@ async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Respo
                 )));
             }
         };
+    if query
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return error_response(&ScimError::invalid_value(
+            "NUL characters are not allowed in the query string",
+        ));
+    }
     let q = || query.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let projection = || {
         let mut attrs = Vec::new();
@@ -280,8 +288,24 @@ fn parse_json(bytes: &Bytes) -> Result<Value, ScimError> {
             "The request body is empty: send a JSON object",
         ));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| ScimError::invalid_syntax(format!("The request body is not valid JSON: {e}")))
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ScimError::invalid_syntax(format!("The request body is not valid JSON: {e}"))
+    })?;
+    if has_nul(&v) {
+        return Err(ScimError::invalid_value(
+            "NUL characters (\\u0000) are not allowed in values",
+        ));
+    }
+    Ok(v)
+}
+
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(o) => o.iter().any(|(k, x)| k.contains('\0') || has_nul(x)),
+        _ => false,
+    }
 }
 
 fn search_body(v: Value) -> Result<SearchRequest, ScimError> {

@@ -614,6 +614,17 @@ macro_rules! sql_store_tx {
                 Ok(())
             }
 
+            async fn lock_account(&mut self, account: AccountId) -> StoreResult<()> {
+                if self.lock {
+                    ::sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
+                        .bind(account)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err(map_err)?;
+                }
+                Ok(())
+            }
+
             async fn active_owner_count(&mut self, account: AccountId) -> StoreResult<i64> {
                 ::sqlx::query_scalar(
                     "SELECT COUNT(*) FROM users WHERE account_id = $1 AND is_account_owner AND is_active",

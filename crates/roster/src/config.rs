@@ -70,18 +70,36 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+/// `postgres://user:secret@host/db?password=x` → `postgres://user:***@host/db?password=***`.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s + 3 => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
+    let Ok(mut u) = url::Url::parse(url) else {
+        return url.to_string();
+    };
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
     }
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if pairs
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("password"))
+    {
+        let mut q = u.query_pairs_mut();
+        q.clear();
+        for (k, v) in &pairs {
+            q.append_pair(
+                k,
+                if k.eq_ignore_ascii_case("password") {
+                    "***"
+                } else {
+                    v
+                },
+            );
+        }
+    }
+    u.to_string()
 }
 
 /// Flag values; `None` leaves the lower layers' value.
@@ -126,9 +144,30 @@ impl Config {
         fig = fig
             .merge(Env::prefixed("ROSTER_").only(ENV_KEYS))
             .merge(Serialized::defaults(flags));
-        let cfg: Config = fig
+        let mut cfg: Config = fig
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        // An empty value (`ROSTER_DATABASE_URL=`) means "not set".
+        for v in [&mut cfg.database_url, &mut cfg.public_url] {
+            if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                *v = None;
+            }
+        }
+        if cfg
+            .bootstrap_token_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            cfg.bootstrap_token_file = None;
+        }
+        if let Some(p) = &cfg.public_url {
+            match url::Url::parse(p) {
+                Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+                _ => anyhow::bail!(
+                    "configuration: public_url must be an absolute http(s) URL, not {p:?}"
+                ),
+            }
+        }
         if cfg.log_format != "text" && cfg.log_format != "json" {
             anyhow::bail!(
                 "configuration: log_format must be \"text\" or \"json\", not {:?}",

@@ -3,7 +3,7 @@
 mod config;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use config::{Config, Overrides};
 use roster_core::{PublicUrls, Roster, Store, SystemClock};
 use std::path::PathBuf;
@@ -25,6 +25,18 @@ struct Cli {
     /// `sqlite://PATH` or `postgres://USER@HOST/DB` [default: sqlite in the data dir].
     #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,
+    /// Address `serve` listens on [default: 127.0.0.1:8080].
+    #[arg(long, global = true, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Base URL for rendered links such as `scim_url` [default: http://<listen>].
+    #[arg(long, global = true, value_name = "URL")]
+    public_url: Option<String>,
+    /// Email of the account owner made on first start.
+    #[arg(long, global = true, value_name = "EMAIL")]
+    owner_email: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, global = true, value_name = "FORMAT")]
+    log_format: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -33,7 +45,7 @@ struct Cli {
 enum Command {
     /// Serve the IAM API (and, later, SCIM and the console). Migrates, and on an empty store makes
     /// an account, its owner and the owner's token, printed once.
-    Serve(ServeArgs),
+    Serve,
     /// Apply database migrations and exit.
     Migrate,
     /// Personal tokens, for scripts.
@@ -46,22 +58,6 @@ enum Command {
     PrintConfig,
 }
 
-#[derive(Args, Debug, Default)]
-struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, value_name = "ADDR")]
-    listen: Option<std::net::SocketAddr>,
-    /// Base URL for rendered links such as `scim_url` [default: http://<listen>].
-    #[arg(long, value_name = "URL")]
-    public_url: Option<String>,
-    /// Email of the account owner made on first start.
-    #[arg(long, value_name = "EMAIL")]
-    owner_email: Option<String>,
-    /// Log format: text or json.
-    #[arg(long, value_name = "FORMAT")]
-    log_format: Option<String>,
-}
-
 #[derive(Subcommand, Debug)]
 enum TokenCommand {
     /// Make a personal token for the user with EMAIL; prints only the key.
@@ -70,8 +66,8 @@ enum TokenCommand {
         email: String,
         #[arg(long, default_value = "CLI token")]
         name: String,
-        /// Days until it expires.
-        #[arg(long, default_value_t = 90)]
+        /// Days until it expires (at most 3650).
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(i64).range(1..=3650))]
         days: i64,
         /// Account id [default: the first account].
         #[arg(long)]
@@ -92,32 +88,35 @@ enum UserCommand {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let serve = match &cli.command {
-        Command::Serve(a) => Some(a),
-        _ => None,
-    };
     let overrides = Overrides {
         data_dir: cli.data_dir.clone(),
         database_url: cli.database_url.clone(),
-        listen: serve.and_then(|a| a.listen),
-        public_url: serve.and_then(|a| a.public_url.clone()),
-        owner_email: serve.and_then(|a| a.owner_email.clone()),
-        log_format: serve.and_then(|a| a.log_format.clone()),
+        listen: cli.listen,
+        public_url: cli.public_url.clone(),
+        owner_email: cli.owner_email.clone(),
+        log_format: cli.log_format.clone(),
     };
     let cfg = Config::load(cli.config.as_deref(), &overrides)?;
-    init_logging(&cfg);
+    // Scripting commands print what they are asked for; their logs stay quiet unless asked.
+    init_logging(&cfg, matches!(cli.command, Command::Serve));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(run(cli.command, cfg))
 }
 
-fn init_logging(cfg: &Config) {
+fn init_logging(cfg: &Config, serving: bool) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log_level));
+    let level = if serving || cfg.log_level != "info" {
+        cfg.log_level.as_str()
+    } else {
+        "warn"
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if cfg.log_format == "json" {
         builder.json().init();
@@ -152,7 +151,11 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
+/// Create the data directory (mode 0700). An existing directory is left as it is.
 fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating data directory {}", dir.display()))?;
     #[cfg(unix)]
@@ -163,8 +166,8 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_secret_file(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
-    use std::io::Write;
+/// Open (create or truncate) a file only its owner can read.
+fn open_secret_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -172,16 +175,15 @@ fn write_secret_file(path: &std::path::Path, content: &str) -> anyhow::Result<()
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts
+    let f = opts
         .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
+        .with_context(|| format!("opening the bootstrap token file {}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
-    writeln!(f, "{content}")?;
-    Ok(())
+    Ok(f)
 }
 
 async fn run(cmd: Command, cfg: Config) -> anyhow::Result<()> {
@@ -198,7 +200,7 @@ async fn run(cmd: Command, cfg: Config) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Serve(_) => serve(cfg).await,
+        Command::Serve => serve(cfg).await,
         Command::Token(t) => {
             let roster = roster(&cfg).await?;
             match t {
@@ -220,7 +222,14 @@ async fn run(cmd: Command, cfg: Config) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::List { account }) => {
             let roster = roster(&cfg).await?;
-            let users = roster.operator_users(account).await?;
+            let users = roster.operator_users(account).await.map_err(|e| match e {
+                roster_core::CoreError::NotFound("Account") => {
+                    anyhow::anyhow!(
+                        "No account yet: run `roster serve` once to create it and its owner."
+                    )
+                }
+                other => other.into(),
+            })?;
             println!(
                 "{:>8}  {:<40} {:<30} {:<6} {:<5}",
                 "ID", "EMAIL", "NAME", "ACTIVE", "OWNER"
@@ -251,18 +260,34 @@ async fn roster(cfg: &Config) -> anyhow::Result<Roster> {
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
     let roster = roster(&cfg).await?;
+    // The port first: a first start that cannot serve must not print a token nobody can use.
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    // Opened before the owner exists, so a bad path fails before anything is made.
+    let mut token_file = match &cfg.bootstrap_token_file {
+        Some(path) if roster.needs_bootstrap().await? => Some(open_secret_file(path)?),
+        _ => None,
+    };
     if let Some(b) = roster.bootstrap(&cfg.owner_email).await? {
         let key = b.key.0.expose();
-        match &cfg.bootstrap_token_file {
-            Some(path) => {
-                write_secret_file(path, key)?;
+        match (&cfg.bootstrap_token_file, token_file.as_mut()) {
+            (Some(path), Some(f)) => {
+                use std::io::Write;
+                writeln!(f, "{key}").and_then(|()| f.sync_all()).with_context(|| {
+                    format!(
+                        "writing the owner's token to {}: make another with `roster token create --email {}`",
+                        path.display(),
+                        b.owner.email
+                    )
+                })?;
                 println!(
                     "Roster: first start. Made the account owner {} and wrote their personal token to {} (mode 0600).",
                     b.owner.email,
                     path.display()
                 );
             }
-            None => {
+            _ => {
                 let base = cfg.public_url();
                 println!(
                     "Roster: first start. Made the account owner {email}.\n\
@@ -278,9 +303,6 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             }
         }
     }
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
-        .await
-        .with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = roster.store().backend(), public_url = %cfg.public_url(), "Roster is serving");
     let server_cfg = roster_server::ServerConfig {

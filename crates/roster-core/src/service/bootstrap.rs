@@ -25,14 +25,14 @@ impl Roster {
     /// On an empty store, create an account, its owner and a token for the owner. On a store that
     /// has an account already, do nothing and answer `None`.
     pub async fn bootstrap(&self, owner_email: &str) -> Result<Option<Bootstrapped>, CoreError> {
-        let mut errs = FieldErrors::new();
-        validate::email(&mut errs, "owner_email", owner_email);
-        errs.into_result()?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         if tx.account_count().await? > 0 {
             return Ok(None);
         }
+        let mut errs = FieldErrors::new();
+        validate::email(&mut errs, "owner_email", owner_email);
+        errs.into_result()?;
         let account = tx
             .insert_account(&NewAccount {
                 name: "Roster".into(),
@@ -65,6 +65,14 @@ impl Roster {
             token: created.token,
             key: created.key,
         }))
+    }
+
+    /// Is the store empty (so [`Roster::bootstrap`] would make the first account)?
+    pub async fn needs_bootstrap(&self) -> Result<bool, CoreError> {
+        let mut tx = self.store.read().await?;
+        let n = tx.account_count().await?;
+        tx.commit().await?;
+        Ok(n == 0)
     }
 
     /// Make a token for the user with this email (in `account`, or the first account).

@@ -53,6 +53,13 @@ async fn check_permission_ids(
     ids: &[PermissionId],
     errs: &mut FieldErrors,
 ) -> Result<(), CoreError> {
+    if ids.len() > 1000 {
+        errs.add(
+            "permissions_ids",
+            "Ensure this list has no more than 1000 elements.",
+        );
+        return Ok(());
+    }
     let found = tx.existing_permission_ids(ids).await?;
     for id in ids {
         if !found.contains(id) {

@@ -124,12 +124,22 @@ fn apply_profile_fields(u: &mut User, p: &ProfileInput, errs: &mut FieldErrors) 
     }
 }
 
+/// The most teams one request may assign.
+pub const MAX_TEAMS_PER_USER: usize = 1000;
+
 async fn check_team_ids(
     tx: &mut dyn Tx,
     account: i64,
     ids: &[TeamId],
     errs: &mut FieldErrors,
 ) -> Result<(), CoreError> {
+    if ids.len() > MAX_TEAMS_PER_USER {
+        errs.add(
+            "teams_ids",
+            format!("Ensure this list has no more than {MAX_TEAMS_PER_USER} elements."),
+        );
+        return Ok(());
+    }
     let found = tx.existing_team_ids(account, ids).await?;
     for id in ids {
         if !found.contains(id) {
@@ -150,9 +160,19 @@ async fn keep_an_owner(
 ) -> Result<(), CoreError> {
     let was = before.is_account_owner && before.is_active;
     let is = after.is_some_and(|u| u.is_account_owner && u.is_active);
-    if was && !is && tx.active_owner_count(before.account_id).await? <= 1 {
+    if !was || is {
+        return Ok(());
+    }
+    // Two owners stepping down at once must not both succeed.
+    tx.lock_account(before.account_id).await?;
+    if tx.active_owner_count(before.account_id).await? <= 1 {
+        let field = match after {
+            None => "non_field_errors",
+            Some(u) if !u.is_active => "is_active",
+            Some(_) => "is_account_owner",
+        };
         return Err(FieldErrors::single(
-            "is_account_owner",
+            field,
             "At least one active account owner must remain: make another user an owner first.",
         ));
     }

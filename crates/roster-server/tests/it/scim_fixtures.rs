@@ -220,7 +220,7 @@ async fn replay_corpus(app: &TestApp) {
             failures.push(format!("{file}: {status} {body}"));
             continue;
         }
-        let mut expected = uniq(&fx["expected"]);
+        let expected = uniq(&fx["expected"]);
         let mut expected = comparable(&expected);
         let got = comparable(&body);
         // Group renames in the fixture are prefixed like the request's.

@@ -143,17 +143,18 @@ async fn user_validation(app: &TestApp) {
 async fn an_owner_always_remains(app: &TestApp) {
     let (_, me) = app.get("/iam/user").await;
     let owner = me["data"]["id"].as_i64().unwrap();
-    for body in [
-        json!({"is_account_owner": false}),
-        json!({"is_active": false}),
+    for (body, field) in [
+        (json!({"is_account_owner": false}), "is_account_owner"),
+        (json!({"is_active": false}), "is_active"),
     ] {
         let (s, v) = app.patch(&format!("/iam/users/{owner}"), body).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
         assert!(
-            v["is_account_owner"][0]
+            v[field][0]
                 .as_str()
                 .unwrap()
-                .contains("At least one active account owner")
+                .contains("At least one active account owner"),
+            "{v}"
         );
     }
     let (s, _) = app.delete(&format!("/iam/users/{owner}")).await;
@@ -292,7 +293,60 @@ async fn pagination_ordering_search_fields(app: &TestApp) {
     assert_eq!(app.get("/iam/users?foo=bar").await.0, StatusCode::OK);
 }
 
+/// Two owners stepping down at the same time: one succeeds, one is refused; an owner remains.
+async fn owners_stepping_down_concurrently(app: &TestApp) {
+    let (_, me) = app.get("/iam/user").await;
+    let first = me["data"]["id"].as_i64().unwrap();
+    let second = app.create_user("second@example.com", &[]).await;
+    app.patch(
+        &format!("/iam/users/{second}"),
+        json!({"is_account_owner": true}),
+    )
+    .await;
+    let second_key = app.token_for("second@example.com").await;
+    for _ in 0..5 {
+        let (pa, pb) = (
+            format!("/iam/users/{first}"),
+            format!("/iam/users/{second}"),
+        );
+        let a = app.call(
+            reqwest::Method::PATCH,
+            &pa,
+            Some(&app.owner_key),
+            Some(json!({"is_account_owner": false})),
+        );
+        let b = app.call(
+            reqwest::Method::PATCH,
+            &pb,
+            Some(&second_key),
+            Some(json!({"is_account_owner": false})),
+        );
+        let ((sa, _), (sb, _)) = tokio::join!(a, b);
+        let ok = [sa, sb].iter().filter(|s| **s == StatusCode::OK).count();
+        assert_eq!(ok, 1, "{sa} {sb}");
+        let mut tx = app.roster.store().read().await.unwrap();
+        assert_eq!(tx.active_owner_count(1).await.unwrap(), 1);
+        drop(tx);
+        // Restore both as owners for the next round (through the remaining owner).
+        let remaining = if sa == StatusCode::OK {
+            &second_key
+        } else {
+            &app.owner_key
+        };
+        for id in [first, second] {
+            app.call(
+                reqwest::Method::PATCH,
+                &format!("/iam/users/{id}"),
+                Some(remaining),
+                Some(json!({"is_account_owner": true})),
+            )
+            .await;
+        }
+    }
+}
+
 both!(
+    owners_stepping_down_concurrently,
     user_lifecycle,
     email_is_unique_per_account_in_any_case,
     user_validation,

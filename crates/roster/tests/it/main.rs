@@ -367,3 +367,83 @@ fn migrate_and_bad_urls() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
 }
+
+#[test]
+fn operator_mistakes_are_explained_and_harmless() {
+    let dir = tempfile::tempdir().unwrap();
+    // An existing data directory keeps its mode.
+    let data = dir.path().join("shared");
+    std::fs::create_dir(&data).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = roster()
+        .arg("migrate")
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+    }
+    // `user list` before the first start says what to do.
+    let out = roster()
+        .args(["user", "list"])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run `roster serve` once"));
+    // --days out of range is refused by the CLI.
+    for days in ["0", "100000000"] {
+        let out = roster()
+            .args([
+                "token",
+                "create",
+                "--email",
+                "x@example.com",
+                "--days",
+                days,
+            ])
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--days"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A bootstrap token file that cannot be written stops the first start before anything is made…
+    let bad = dir.path().join("missing-dir/owner.token");
+    let out = roster()
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .env("ROSTER_BOOTSTRAP_TOKEN_FILE", &bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bootstrap token file"));
+    // …so the next start (with a good path) is still a first start.
+    let good = dir.path().join("owner.token");
+    let (server, _) = Server::start(
+        &data,
+        &[],
+        &[("ROSTER_BOOTSTRAP_TOKEN_FILE", good.to_str().unwrap())],
+    );
+    assert_eq!(std::fs::read_to_string(&good).unwrap().trim().len(), 40);
+    server.stop();
+}
