@@ -1,5 +1,5 @@
 //! Filter parser: never panics; every accepted filter prints to text that parses back to the same AST;
-//! evaluation of an accepted filter never panics; every error is a 400 `invalidFilter` with a detail.
+//! evaluation of an accepted filter never panics and `resolve` keeps its meaning; every error is a 400 `invalidFilter` with a detail.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -23,7 +23,13 @@ fuzz_target!(|data: &[u8]| {
                     "emails": [{"value": "a@example.com", "type": "work", "primary": true}],
                     "name": {"givenName": "B"}, "meta": {"lastModified": "2011-05-13T04:42:34Z"}
                 });
-                let _ = filter::eval(&parsed.filter, &doc, &users);
+                let direct = filter::eval(&parsed.filter, &doc, &users);
+                // Resolving never changes the meaning of a filter.
+                if let Ok(resolved) = filter::resolve(&parsed.filter, &users) {
+                    assert_eq!(filter::eval(&resolved, &doc, &users), direct, "{text:?} resolved to {resolved}");
+                    let again = filter::parse_with(&resolved.to_string(), &loose).expect("resolved filter prints");
+                    assert_eq!(again.filter, resolved);
+                }
             }
             Err(e) => {
                 assert_eq!(e.status, 400);

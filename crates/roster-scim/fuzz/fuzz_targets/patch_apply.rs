@@ -1,5 +1,6 @@
 //! PATCH engine: any PatchOp body applied to a user and to a group never panics, never modifies its
-//! input, and an accepted request applied op by op gives the same resource.
+//! input, an accepted request applied op by op gives the same resource, and for groups `plan_members`
+//! plus `apply_member_ops` gives the same result as `apply`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -35,5 +36,20 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(step, out.resource);
         }
         let _ = patch::normalize(&body, &ctx);
+    }
+    // Groups: splitting off the membership changes gives the same result as applying everything.
+    let ctx = registry.context("Group").unwrap();
+    if let (Ok(full), Ok(Some(plan))) = (patch::apply(&group, &req.operations, &ctx), patch::plan_members(&req.operations, &ctx)) {
+        let mut doc = group.clone();
+        let mut members = doc.as_object_mut().unwrap().remove("members").and_then(|m| m.as_array().cloned()).unwrap_or_default();
+        if let Ok(out) = patch::apply(&doc, &plan.other_ops, &ctx) {
+            let (added, removed) = patch::apply_member_ops(&mut members, &plan.member_ops);
+            let mut result = out.resource;
+            if !members.is_empty() {
+                result["members"] = serde_json::Value::Array(members);
+            }
+            assert_eq!(result, full.resource, "plan_members differs");
+            assert_eq!((added, removed), (full.members_added, full.members_removed));
+        }
     }
 });

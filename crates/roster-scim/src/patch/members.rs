@@ -175,33 +175,17 @@ pub fn apply_member_ops(members: &mut Vec<Value>, ops: &[MemberOp]) -> (Vec<Stri
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    let before: Vec<String> = members.iter().filter_map(id).collect();
+    let unique = |list: &[Value]| -> Vec<String> {
+        let mut seen = HashSet::new();
+        list.iter()
+            .filter_map(id)
+            .filter(|x| seen.insert(x.clone()))
+            .collect()
+    };
+    let before = unique(members);
     for op in ops {
         match op {
-            MemberOp::Add(new) => {
-                let mut index: HashMap<String, usize> = members
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, m)| id(m).map(|x| (x, i)))
-                    .collect();
-                for m in new {
-                    match id(m).and_then(|x| index.get(&x).copied()) {
-                        Some(i) => {
-                            if let (Some(Value::Object(e)), Value::Object(n)) =
-                                (members.get_mut(i), m)
-                            {
-                                merge(e, n);
-                            }
-                        }
-                        None => {
-                            if let Some(x) = id(m) {
-                                index.insert(x, members.len());
-                            }
-                            members.push(m.clone());
-                        }
-                    }
-                }
-            }
+            MemberOp::Add(new) => add_members(members, new),
             MemberOp::Remove(ids) => {
                 let ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
                 members.retain(|m| id(m).is_none_or(|x| !ids.contains(x.as_str())));
@@ -209,11 +193,11 @@ pub fn apply_member_ops(members: &mut Vec<Value>, ops: &[MemberOp]) -> (Vec<Stri
             MemberOp::RemoveAll => members.clear(),
             MemberOp::Replace(new) => {
                 members.clear();
-                members.extend(new.iter().cloned());
+                add_members(members, new);
             }
         }
     }
-    let after: Vec<String> = members.iter().filter_map(id).collect();
+    let after = unique(members);
     let before_set: HashSet<&String> = before.iter().collect();
     let after_set: HashSet<&String> = after.iter().collect();
     let added = after
@@ -227,6 +211,56 @@ pub fn apply_member_ops(members: &mut Vec<Value>, ops: &[MemberOp]) -> (Vec<Stri
         .cloned()
         .collect();
     (added, removed)
+}
+
+/// Adds members without duplicates: the same `value` (exact) and, when both have one, the same `type`
+/// (any case) is the same member, whose other sub-attributes are updated, as `apply` does.
+fn add_members(members: &mut Vec<Value>, new: &[Value]) {
+    let id = |v: &Value| {
+        v.as_object()
+            .and_then(|o| get_ci(o, "value"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let kind = |v: &Value| {
+        v.as_object()
+            .and_then(|o| get_ci(o, "type"))
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+    };
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, m) in members.iter().enumerate() {
+        if let Some(x) = id(m) {
+            index.entry(x).or_default().push(i);
+        }
+    }
+    for m in new {
+        let mid = id(m);
+        let same = mid
+            .as_ref()
+            .and_then(|x| index.get(x))
+            .and_then(|candidates| {
+                candidates.iter().copied().find(|i| {
+                    match (members.get(*i).and_then(kind), kind(m)) {
+                        (Some(a), Some(b)) => a == b,
+                        _ => true,
+                    }
+                })
+            });
+        match same {
+            Some(i) => {
+                if let (Some(Value::Object(e)), Value::Object(n)) = (members.get_mut(i), m) {
+                    merge(e, n);
+                }
+            }
+            None => {
+                if let Some(x) = mid {
+                    index.entry(x).or_default().push(members.len());
+                }
+                members.push(m.clone());
+            }
+        }
+    }
 }
 
 fn merge(e: &mut Map<String, Value>, n: &Map<String, Value>) {

@@ -4,6 +4,7 @@
 //! * Group `displayName` is `required: true` (RFC 7643 §4.2 text says REQUIRED, the §8.7.1 listing says
 //!   false) and `uniqueness: server` (Entra requires unique group display names).
 //! * Group `members` has a `display` sub-attribute (used by every RFC example and sent by Entra and Okta).
+//! * Group `members.value` is `caseExact: true`: it holds a resource `id`, which is case-exact.
 
 use super::{
     AttributeDef, AttributeType as T, Mutability as M, Returned as R, Schema, Uniqueness as U,
@@ -214,7 +215,9 @@ pub fn group_schema() -> Schema {
         attr("members", T::Complex, "A list of members of the Group.")
             .multi()
             .subs(vec![
-                string("value", "Identifier of the member of this Group.").mutability(M::Immutable),
+                string("value", "Identifier of the member of this Group.")
+                    .case_exact()
+                    .mutability(M::Immutable),
                 attr(
                     "$ref",
                     T::Reference,

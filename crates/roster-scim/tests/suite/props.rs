@@ -382,3 +382,75 @@ proptest! {
         }
     }
 }
+
+fn member_operation() -> impl Strategy<Value = PatchOperation> {
+    let path = proptest::option::of(
+        pick(vec![
+            "members",
+            "Members",
+            "members[value eq \"m1\"]",
+            "members[value eq \"M1\" or value eq \"m2\"]",
+            "members[display eq \"x\"]",
+            "urn:ietf:params:scim:schemas:core:2.0:Group:members",
+            "displayName",
+        ])
+        .prop_map(str::to_owned),
+    );
+    let value = proptest::option::of(pick(vec![
+        json!(null),
+        json!("m1"),
+        json!(["m2", "m1"]),
+        json!([{"value": "m1", "type": "User"}, {"value": "m3", "type": "Group"}]),
+        json!({"value": "m2", "display": "Two"}),
+        json!([{"value": "m1"}, {"value": "m1", "display": "dup"}]),
+        json!([{"value": "M1"}]),
+        json!("New name"),
+        json!({"displayName": "Renamed"}),
+        json!([]),
+    ]));
+    (
+        pick(vec![OpKind::Add, OpKind::Replace, OpKind::Remove]),
+        path,
+        value,
+    )
+        .prop_map(|(op, path, value)| PatchOperation {
+            op,
+            path,
+            value,
+            tolerances: Default::default(),
+        })
+}
+
+fn group_doc() -> impl Strategy<Value = Value> {
+    proptest::collection::vec(pick(vec![
+        json!({"value": "m1"}), json!({"value": "m1", "type": "User"}), json!({"value": "m2", "display": "Two"}),
+        json!({"value": "m3", "type": "Group"}), json!({"value": "m4"}),
+    ]), 0..4)
+    .prop_map(|members| {
+        let mut g = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g", "displayName": "G"});
+        if !members.is_empty() { g["members"] = Value::Array(members); }
+        g
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(768), .. ProptestConfig::default() })]
+
+    /// `plan_members` + `apply_member_ops` is `apply` without loading the members.
+    #[test]
+    fn plan_members_agrees_with_apply(g in group_doc(), ops in proptest::collection::vec(member_operation(), 0..5)) {
+        let ctx = groups();
+        let full = patch::apply(&g, &ops, &ctx);
+        let Ok(Some(plan)) = patch::plan_members(&ops, &ctx) else { return Ok(()) };
+        let Ok(full) = full else { return Ok(()) };
+        let mut doc = g.clone();
+        let mut members = doc.as_object_mut().unwrap().remove("members").and_then(|m| m.as_array().cloned()).unwrap_or_default();
+        let out = patch::apply(&doc, &plan.other_ops, &ctx).unwrap();
+        let (added, removed) = patch::apply_member_ops(&mut members, &plan.member_ops);
+        let mut result = out.resource;
+        if !members.is_empty() { result["members"] = Value::Array(members); }
+        prop_assert_eq!(&result, &full.resource);
+        prop_assert_eq!(added, full.members_added);
+        prop_assert_eq!(removed, full.members_removed);
+    }
+}
