@@ -96,7 +96,7 @@ impl ErrorInfo {
             self.fields
                 .iter()
                 .map(|(f, m)| {
-                    let pointer = if f == "non_field_errors" { "/".to_string() } else { format!("/{f}") };
+                    let pointer = if f == "non_field_errors" { "/data".to_string() } else { format!("/data/attributes/{f}") };
                     json!({ "status": status, "code": code, "title": title, "detail": m, "source": { "pointer": pointer } })
                 })
                 .collect()

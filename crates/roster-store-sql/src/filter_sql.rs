@@ -139,6 +139,22 @@ impl Compiler<'_, '_> {
             Filter::Or(items) => self.join(items, " OR "),
             Filter::Not(inner) => Ok(format!("(NOT {})", self.filter(inner)?)),
             Filter::Present { path } => self.attribute(path, None),
+            // `eq null` / `ne null` test presence exactly as `pr` does; other operators with
+            // `null` match nothing.
+            Filter::Compare {
+                path,
+                op,
+                value: CompValue::Null,
+            } => match op {
+                CompareOp::Eq => Ok(format!("(NOT {})", self.attribute(path, None)?)),
+                CompareOp::Ne => self.attribute(path, None),
+                _ => {
+                    self.ctx
+                        .resolve(path)
+                        .ok_or_else(|| unsupported_attr(path))?;
+                    Ok(FALSE.into())
+                }
+            },
             Filter::Compare { path, op, value } => self.attribute(path, Some((*op, value))),
             Filter::ValuePath { path, filter } => self.value_path(path, filter),
         }
@@ -326,6 +342,29 @@ impl Compiler<'_, '_> {
             }
             Filter::Not(inner) => Ok(format!("(NOT {})", self.element_filter(inner, scope)?)),
             Filter::ValuePath { path, .. } => Err(format!("Value filters cannot nest: \"{path}\"")),
+            Filter::Compare {
+                path,
+                op,
+                value: CompValue::Null,
+            } if *op != CompareOp::Eq && *op != CompareOp::Ne => {
+                if path.sub.is_some() || path.urn.is_some() {
+                    return Err(unsupported_attr(path));
+                }
+                Ok(FALSE.into())
+            }
+            Filter::Compare {
+                path,
+                op,
+                value: CompValue::Null,
+            } => {
+                let present =
+                    self.element_filter(&Filter::Present { path: path.clone() }, scope)?;
+                Ok(if *op == CompareOp::Eq {
+                    format!("(NOT {present})")
+                } else {
+                    present
+                })
+            }
             Filter::Present { path } | Filter::Compare { path, .. } => {
                 if path.sub.is_some() || path.urn.is_some() {
                     return Err(unsupported_attr(path));

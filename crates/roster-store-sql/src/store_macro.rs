@@ -177,8 +177,8 @@ macro_rules! sql_store_tx {
             }))
         }
 
-        pub(crate) async fn touch_token(
-            pool: &::sqlx::Pool<$db>,
+        pub(crate) async fn touch_token<'e, E: ::sqlx::Executor<'e, Database = $db>>(
+            pool: E,
             uuid: ::uuid::Uuid,
             at: ::chrono::DateTime<::chrono::Utc>,
         ) -> StoreResult<()> {
@@ -834,7 +834,7 @@ macro_rules! sql_store_tx {
                 let k = &t.token;
                 ::sqlx::query(
                     "INSERT INTO personal_tokens (uuid, user_id, account_id, name, description, created, expires_at, \
-                     last_used_at, key_hash, key_prefix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     last_used_at, key_hash, key_prefix, name_folded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(k.uuid.to_string())
                 .bind(k.user_id)
@@ -846,6 +846,7 @@ macro_rules! sql_store_tx {
                 .bind(k.last_used_at.as_ref().map($crate::ts))
                 .bind(::hex::encode(t.key_hash))
                 .bind(&k.key_prefix)
+                .bind(::roster_core::validate::fold(&k.name))
                 .execute(&mut *self.tx)
                 .await
                 .map_err(map_err)?;
@@ -874,7 +875,7 @@ macro_rules! sql_store_tx {
             }
 
             async fn list_tokens(&mut self, user: UserId, p: &ListParams) -> StoreResult<Page<PersonalToken>> {
-                let filter = if p.search.is_some() { " AND lower(t.name) LIKE $2 ESCAPE '\\'" } else { "" };
+                let filter = if p.search.is_some() { " AND t.name_folded LIKE $2 ESCAPE '\\'" } else { "" };
                 let pattern = p.search.as_deref().map($crate::contains_pattern);
                 let mut cq = ::sqlx::query_scalar(::sqlx::AssertSqlSafe(format!(
                     "SELECT COUNT(*) FROM personal_tokens t WHERE t.user_id = $1{filter}"

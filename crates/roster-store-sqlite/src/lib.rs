@@ -114,12 +114,23 @@ impl Store for SqliteStore {
         token_by_hash(&self.readers, key_hash).await
     }
 
+    /// Recorded at once when the writer is free; otherwise in the background, so a read never
+    /// waits behind a long write for this bookkeeping.
     async fn touch_token(
         &self,
         uuid: uuid::Uuid,
         at: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<()> {
-        touch_token(&self.writer, uuid, at).await
+        if let Some(mut conn) = self.writer.try_acquire() {
+            return touch_token(&mut *conn, uuid, at).await;
+        }
+        let writer = self.writer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = touch_token(&writer, uuid, at).await {
+                tracing::warn!(error = %e, "could not record a token's last use");
+            }
+        });
+        Ok(())
     }
 
     fn backend(&self) -> &'static str {

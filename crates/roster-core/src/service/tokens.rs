@@ -33,9 +33,9 @@ const TOKEN_SORTS: &[(&str, SortKey)] = &[
     ("id", SortKey::Id),
 ];
 
-/// The latest expiry the console offers.
+/// The first instant after the latest expiry the console offers (the end of 2038-02-09).
 fn max_expiry() -> DateTime<Utc> {
-    validate::parse_datetime("2038-02-09T00:00").unwrap_or(DateTime::<Utc>::MAX_UTC)
+    validate::parse_datetime("2038-02-10T00:00").unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 impl Roster {
@@ -117,7 +117,7 @@ impl Roster {
                     errs.add("expires_at", "The expiry must be in the future.");
                     t
                 }
-                Some(t) if t > max_expiry() => {
+                Some(t) if t >= max_expiry() => {
                     errs.add("expires_at", "The expiry must be on or before 2038-02-09.");
                     t
                 }

@@ -83,7 +83,10 @@ async fn email_is_unique_per_account_in_any_case(app: &TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::CONFLICT);
-    assert_eq!(v["errors"][0]["source"]["pointer"], "/email");
+    assert_eq!(
+        v["errors"][0]["source"]["pointer"],
+        "/data/attributes/email"
+    );
     // Renaming onto another's email conflicts too; nothing changes.
     let other = app.create_user("other@example.com", &[]).await;
     let (s, _) = app

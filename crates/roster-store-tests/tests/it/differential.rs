@@ -35,7 +35,7 @@ fn resource() -> impl Strategy<Value = Value> {
         word(),
         opt_word(),
         opt_word(),
-        any::<bool>(),
+        prop::option::of(any::<bool>()),
         opt_word(),
         prop::collection::vec((word(), prop::option::of(prop::sample::select(&["work", "home", "Other"][..])), prop::option::of(any::<bool>())), 0..3),
         (opt_word(), opt_word()),
@@ -43,8 +43,11 @@ fn resource() -> impl Strategy<Value = Value> {
         prop::collection::vec((prop::sample::select(&["work", "home"][..]), word()), 0..2),
     )
         .prop_map(|(user, title, nick, active, ext, emails, (given, family), (dept, manager), addresses)| {
-            let mut r = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user, "active": active});
+            let mut r = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user});
             let o = r.as_object_mut().unwrap();
+            if let Some(a) = active {
+                o.insert("active".into(), json!(a));
+            }
             if let Some(t) = title {
                 o.insert("title".into(), json!(t));
             }
