@@ -53,6 +53,7 @@ def main() -> int:
         token_file = os.path.join(tmp, "owner.token")
         env = {k: v for k, v in os.environ.items() if not k.startswith("ROSTER_")}
         env["ROSTER_BOOTSTRAP_TOKEN_FILE"] = token_file
+        env["ROSTER_SCIM_RATE_LIMIT"] = "0"  # the checker sends bursts no identity provider does
         cmd = [args.binary, "serve", "--data-dir", os.path.join(tmp, "data"), "--listen", f"127.0.0.1:{port}"]
         if args.database_url:
             cmd += ["--database-url", args.database_url]

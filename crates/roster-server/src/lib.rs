@@ -21,6 +21,9 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Longest a request may take before it is answered 408.
     pub request_timeout: Duration,
+    /// SCIM requests per second each identity provider's endpoint accepts (bursts of twice that)
+    /// before answering 429 with `Retry-After`; 0 turns the limit off.
+    pub scim_rate_limit: u32,
 }
 
 impl Default for ServerConfig {
@@ -28,6 +31,7 @@ impl Default for ServerConfig {
         Self {
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            scim_rate_limit: 200,
         }
     }
 }
@@ -36,6 +40,7 @@ impl Default for ServerConfig {
 pub struct AppState {
     pub roster: Arc<Roster>,
     pub config: Arc<ServerConfig>,
+    pub scim_limiter: Option<Arc<scim::Limiter>>,
 }
 
 /// The whole application as a router (without the trailing-slash normalisation, which must wrap
@@ -44,6 +49,7 @@ pub fn router(roster: Roster, config: ServerConfig) -> Router {
     let state = AppState {
         roster: Arc::new(roster),
         config: Arc::new(config.clone()),
+        scim_limiter: scim::Limiter::new(config.scim_rate_limit).map(Arc::new),
     };
     let iam = iam::routes();
     let app = Router::new()

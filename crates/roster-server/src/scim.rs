@@ -21,6 +21,45 @@ use serde_json::Value;
 
 pub const SCIM_JSON: &str = "application/scim+json";
 
+/// A request-rate limit per identity provider (GCRA, from `governor`).
+pub struct Limiter {
+    inner: governor::DefaultKeyedRateLimiter<String>,
+    checks: std::sync::atomic::AtomicU64,
+}
+
+impl Limiter {
+    /// `per_second` requests a second, bursts of twice that; `None` for 0 (no limit).
+    pub fn new(per_second: u32) -> Option<Limiter> {
+        let rate = std::num::NonZeroU32::new(per_second)?;
+        let burst = rate.saturating_mul(std::num::NonZeroU32::MIN.saturating_add(1));
+        let quota = governor::Quota::per_second(rate).allow_burst(burst);
+        Some(Limiter {
+            inner: governor::RateLimiter::keyed(quota),
+            checks: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// `Err(seconds to wait)` when the provider's budget is spent.
+    fn check(&self, idp: &str) -> Result<(), u64> {
+        use governor::clock::{Clock, DefaultClock};
+        // Forget idle keys now and then, so made-up provider ids cannot grow the table for ever.
+        if self
+            .checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % 4096
+            == 4095
+        {
+            self.inner.retain_recent();
+        }
+        self.inner
+            .check_key(&idp.to_ascii_lowercase())
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+            })
+    }
+}
+
 /// Marks a response whose body is already SCIM-shaped.
 #[derive(Debug, Clone, Copy)]
 pub struct ScimRendered;
@@ -100,6 +139,18 @@ const ENDPOINTS: &[&str] = &[
 ];
 
 async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Response {
+    if let Some(limiter) = &s.scim_limiter {
+        if let Err(wait) = limiter.check(&idp) {
+            let mut resp = error_response(&ScimError::too_many_requests(format!(
+                "Too many requests for this identity provider: retry in {wait} s (the limit is {} per second)",
+                s.config.scim_rate_limit
+            )));
+            if let Ok(v) = HeaderValue::from_str(&wait.max(1).to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return resp;
+        }
+    }
     let (parts, body) = req.into_parts();
     let mut segs: Vec<String> = rest
         .split('/')

@@ -114,14 +114,16 @@ impl Store for SqliteStore {
         token_by_hash(&self.readers, key_hash).await
     }
 
-    /// Recorded at once when the writer is free; otherwise in the background, so a read never
-    /// waits behind a long write for this bookkeeping.
+    /// Recorded at once when the writer is free within 100 ms; otherwise in the background, so a
+    /// read never waits long behind a write for this bookkeeping.
     async fn touch_token(
         &self,
         uuid: uuid::Uuid,
         at: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<()> {
-        if let Some(mut conn) = self.writer.try_acquire() {
+        if let Ok(Ok(mut conn)) =
+            tokio::time::timeout(Duration::from_millis(100), self.writer.acquire()).await
+        {
             return touch_token(&mut *conn, uuid, at).await;
         }
         let writer = self.writer.clone();

@@ -31,6 +31,8 @@ pub struct Config {
     pub body_limit: usize,
     /// Seconds a request may take.
     pub request_timeout_secs: u64,
+    /// SCIM requests per second per identity provider before 429 (bursts of twice that); 0 = off.
+    pub scim_rate_limit: u32,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             log_level: "info".into(),
             body_limit: 1024 * 1024,
             request_timeout_secs: 30,
+            scim_rate_limit: 200,
         }
     }
 }
@@ -66,6 +69,7 @@ impl std::fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("body_limit", &self.body_limit)
             .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("scim_rate_limit", &self.scim_rate_limit)
             .finish()
     }
 }
@@ -130,6 +134,7 @@ const ENV_KEYS: &[&str] = &[
     "log_level",
     "body_limit",
     "request_timeout_secs",
+    "scim_rate_limit",
 ];
 
 impl Config {

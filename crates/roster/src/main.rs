@@ -308,6 +308,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let server_cfg = roster_server::ServerConfig {
         body_limit: cfg.body_limit,
         request_timeout: std::time::Duration::from_secs(cfg.request_timeout_secs),
+        scim_rate_limit: cfg.scim_rate_limit,
     };
     roster_server::serve(listener, roster, server_cfg, shutdown_signal()).await?;
     tracing::info!("stopped");

@@ -23,7 +23,15 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
-        Self::spawn_with(backend, roster_server::ServerConfig::default()).await
+        // No SCIM rate limit: the suite sends bursts far beyond any identity provider's.
+        Self::spawn_with(
+            backend,
+            roster_server::ServerConfig {
+                scim_rate_limit: 0,
+                ..Default::default()
+            },
+        )
+        .await
     }
 
     pub async fn spawn_with(backend: Backend, config: roster_server::ServerConfig) -> TestApp {

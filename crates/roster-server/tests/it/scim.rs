@@ -1214,3 +1214,103 @@ both!(
     large_group_patch,
     passwords_are_not_kept
 );
+
+/// [E3] [E13] [E23] [E28] Content types, extra keys, value filters in `attributes`, schema texts.
+async fn entra_tolerances(app: &TestApp) {
+    let s = app.scim().await;
+    for (i, ctype) in [
+        "application/json",
+        "application/scim+json; charset=utf-8",
+        "application/scim+json",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = s
+            .app
+            .client
+            .post(format!("{}/Users", s.base))
+            .header("Authorization", format!("Bearer {}", s.key))
+            .header("Content-Type", *ctype)
+            .body(json!({"schemas": [USER], "userName": format!("ct{i}@example.com")}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "{ctype}");
+    }
+    let id = s.user("tol@example.com").await;
+    let r = s
+        .patch(
+            &format!("/Users/{id}"),
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "id": id,
+                   "Operations": [{"op": "Add", "path": "title", "value": "T", "name": "addTitle"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = s
+        .get(&format!(
+            "/Users/{id}?attributes=emails[type+eq+%22work%22],userName"
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.get("title").is_none());
+    assert_eq!(r.body["userName"], "tol@example.com");
+    let r = s
+        .get("/Users?attributes=emails%5Btype+eq+%22work%22%5D&excludedAttributes=nope")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = s.get(&format!("/Schemas/{USER}")).await;
+    assert_eq!(r.body["description"], "User Account");
+}
+
+both!(entra_tolerances);
+
+/// [E29] Beyond the configured rate, 429 with Retry-After and a SCIM body; other providers unaffected.
+async fn throttled(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        roster_server::ServerConfig {
+            scim_rate_limit: 5,
+            ..Default::default()
+        },
+    )
+    .await;
+    let s = app.scim().await;
+    let mut responses = Vec::new();
+    for _ in 0..30 {
+        responses.push(s.get("/Users?count=1").await);
+    }
+    assert!(
+        responses
+            .iter()
+            .take(10)
+            .all(|r| r.status == StatusCode::OK),
+        "the burst (10) is served"
+    );
+    let limited: Vec<&ScimResponse> = responses
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert!(
+        !limited.is_empty(),
+        "30 quick requests against 5/s are throttled"
+    );
+    assert_eq!(limited[0].body["status"], "429");
+    assert!(
+        limited[0].headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    // Another provider has its own budget.
+    let other = app.scim().await;
+    assert_eq!(other.get("/Users?count=1").await.status, StatusCode::OK);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn throttled_sqlite() {
+    throttled(Backend::Sqlite).await;
+}
