@@ -24,6 +24,8 @@
 //! let shown = Projection::new(Some("userName,emails"), None).apply(&outcome.resource, &users);
 //! ```
 
+#![warn(missing_docs)]
+
 pub(crate) mod datetime;
 pub mod error;
 pub mod filter;
