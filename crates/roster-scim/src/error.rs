@@ -123,7 +123,10 @@ impl<'de> Deserialize<'de> for ScimType {
 }
 
 /// A SCIM error: HTTP status, optional `scimType` and detail. See the module documentation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Display` gives `400 invalidFilter: <detail>` (or `404: <detail>` without `scimType`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status}{}: {detail}", .scim_type.as_ref().map(|t| format!(" {t}")).unwrap_or_default())]
 pub struct ScimError {
     /// HTTP status code (rendered as a string on the wire).
     pub status: u16,
@@ -132,17 +135,6 @@ pub struct ScimError {
     /// Human-readable, actionable explanation.
     pub detail: String,
 }
-
-impl fmt::Display for ScimError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.scim_type {
-            Some(t) => write!(f, "{} {}: {}", self.status, t, self.detail),
-            None => write!(f, "{}: {}", self.status, self.detail),
-        }
-    }
-}
-
-impl std::error::Error for ScimError {}
 
 macro_rules! typed_constructor {
     ($(#[$doc:meta])* $name:ident, $variant:ident) => {
