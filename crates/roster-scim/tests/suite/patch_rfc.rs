@@ -574,3 +574,37 @@ fn patch_op_serde() {
     assert_eq!(serde_json::to_value(&req).unwrap(), body);
     assert_eq!(PatchOp::new(req.operations.clone()), req);
 }
+
+/// RFC 7644 §3.5.2.2: several values removed by several filtered operations in one request, and a value
+/// of a binary (caseExact) multi-valued attribute removed by filter.
+#[test]
+fn rfc7644_3_5_2_2_remove_several_and_binary() {
+    let out = patch(
+        &group(),
+        &ops(json!([
+            {"op": "remove", "path": "members[value eq \"2819c223-7f76-453a-919d-413861904646\"]"},
+            {"op": "remove", "path": "members[value eq \"902c246b-6245-4190-8e05-00816be7344a\"]"}
+        ])),
+        &groups(),
+    )
+    .unwrap();
+    assert!(out.resource.get("members").is_none());
+    assert_eq!(out.members_removed, vec![BABS, MANDY]);
+    let cert = "MIIDQzCCAqygAwIBAgICEAAwDQYJKoZIhvcNAQEFBQAwTjELMAkGA1UEBhMCVVMx";
+    let path = format!("x509Certificates[value eq \"{}\"]", cert.to_lowercase());
+    let miss = patch(
+        &user(),
+        &ops(json!([{"op": "remove", "path": path}])),
+        &users(),
+    )
+    .unwrap();
+    assert!(miss.is_noop(), "binary values are caseExact");
+    let path = format!("x509Certificates[value eq \"{cert}\"]");
+    let hit = patch(
+        &user(),
+        &ops(json!([{"op": "remove", "path": path}])),
+        &users(),
+    )
+    .unwrap();
+    assert!(hit.resource.get("x509Certificates").is_none());
+}
