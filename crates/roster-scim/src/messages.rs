@@ -11,6 +11,7 @@ use serde_json::Value;
 
 pub use crate::error::{ScimError, ScimType};
 pub use crate::patch::{PatchOp, PatchOperation};
+pub use crate::schema::{ResourceType, Schema, SchemaExtension};
 use crate::urn;
 
 fn list_response_schemas() -> Vec<String> {
