@@ -4,17 +4,27 @@
 
 use libfuzzer_sys::fuzz_target;
 use roster_scim::filter::{self, ParseOptions};
-use roster_scim::{ScimType, SchemaRegistry};
+use roster_scim::{SchemaRegistry, ScimType};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     for opts in [ParseOptions::default(), ParseOptions::strict()] {
         match filter::parse_with(text, &opts) {
             Ok(parsed) => {
                 let printed = parsed.filter.to_string();
-                let loose = ParseOptions { max_length: usize::MAX, max_depth: 1 << 16, ..ParseOptions::default() };
-                let again = filter::parse_with(&printed, &loose).unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}: {e}"));
-                assert_eq!(again.filter, parsed.filter, "{text:?} printed as {printed:?}");
+                let loose = ParseOptions {
+                    max_length: usize::MAX,
+                    max_depth: 1 << 16,
+                    ..ParseOptions::default()
+                };
+                let again = filter::parse_with(&printed, &loose)
+                    .unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}: {e}"));
+                assert_eq!(
+                    again.filter, parsed.filter,
+                    "{text:?} printed as {printed:?}"
+                );
                 let registry = SchemaRegistry::core();
                 let users = registry.context("User").unwrap();
                 let doc = serde_json::json!({
@@ -26,8 +36,13 @@ fuzz_target!(|data: &[u8]| {
                 let direct = filter::eval(&parsed.filter, &doc, &users);
                 // Resolving never changes the meaning of a filter.
                 if let Ok(resolved) = filter::resolve(&parsed.filter, &users) {
-                    assert_eq!(filter::eval(&resolved, &doc, &users), direct, "{text:?} resolved to {resolved}");
-                    let again = filter::parse_with(&resolved.to_string(), &loose).expect("resolved filter prints");
+                    assert_eq!(
+                        filter::eval(&resolved, &doc, &users),
+                        direct,
+                        "{text:?} resolved to {resolved}"
+                    );
+                    let again = filter::parse_with(&resolved.to_string(), &loose)
+                        .expect("resolved filter prints");
                     assert_eq!(again.filter, resolved);
                 }
             }

@@ -8,8 +8,12 @@ use roster_scim::SchemaRegistry;
 use roster_scim::patch::{self, PatchOp};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else { return };
-    let Ok(req) = PatchOp::from_json(&body) else { return };
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let Ok(req) = PatchOp::from_json(&body) else {
+        return;
+    };
     let registry = SchemaRegistry::core();
     let user = serde_json::json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
@@ -31,7 +35,9 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(out) = result {
             let mut step = doc.clone();
             for op in &req.operations {
-                step = patch::apply(&step, std::slice::from_ref(op), &ctx).expect("op-by-op").resource;
+                step = patch::apply(&step, std::slice::from_ref(op), &ctx)
+                    .expect("op-by-op")
+                    .resource;
             }
             assert_eq!(step, out.resource);
         }
@@ -39,9 +45,17 @@ fuzz_target!(|data: &[u8]| {
     }
     // Groups: splitting off the membership changes gives the same result as applying everything.
     let ctx = registry.context("Group").unwrap();
-    if let (Ok(full), Ok(Some(plan))) = (patch::apply(&group, &req.operations, &ctx), patch::plan_members(&req.operations, &ctx)) {
+    if let (Ok(full), Ok(Some(plan))) = (
+        patch::apply(&group, &req.operations, &ctx),
+        patch::plan_members(&req.operations, &ctx),
+    ) {
         let mut doc = group.clone();
-        let mut members = doc.as_object_mut().unwrap().remove("members").and_then(|m| m.as_array().cloned()).unwrap_or_default();
+        let mut members = doc
+            .as_object_mut()
+            .unwrap()
+            .remove("members")
+            .and_then(|m| m.as_array().cloned())
+            .unwrap_or_default();
         if let Ok(out) = patch::apply(&doc, &plan.other_ops, &ctx) {
             let (added, removed) = patch::apply_member_ops(&mut members, &plan.member_ops);
             let mut result = out.resource;
