@@ -139,17 +139,17 @@ const ENDPOINTS: &[&str] = &[
 ];
 
 async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Response {
-    if let Some(limiter) = &s.scim_limiter {
-        if let Err(wait) = limiter.check(&idp) {
-            let mut resp = error_response(&ScimError::too_many_requests(format!(
-                "Too many requests for this identity provider: retry in {wait} s (the limit is {} per second)",
-                s.config.scim_rate_limit
-            )));
-            if let Ok(v) = HeaderValue::from_str(&wait.max(1).to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return resp;
+    if let Some(limiter) = &s.scim_limiter
+        && let Err(wait) = limiter.check(&idp)
+    {
+        let mut resp = error_response(&ScimError::too_many_requests(format!(
+            "Too many requests for this identity provider: retry in {wait} s (the limit is {} per second)",
+            s.config.scim_rate_limit
+        )));
+        if let Ok(v) = HeaderValue::from_str(&wait.max(1).to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        return resp;
     }
     let (parts, body) = req.into_parts();
     let mut segs: Vec<String> = rest

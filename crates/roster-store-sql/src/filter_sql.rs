@@ -749,7 +749,8 @@ impl Compiler<'_, '_> {
     fn in_emails(&mut self, cond: &str, cmp: Option<(CompareOp, &CompValue)>) -> String {
         let a = self.account_param;
         let (negate, _) = negated(cmp);
-        let inner = if negate {
+
+        if negate {
             // `cond` is the negated form; test its positive inside, negate outside.
             format!(
                 "(NOT (u.id IN (SELECT ue.user_id FROM user_emails ue WHERE ue.account_id = ${a} AND NOT {cond})))"
@@ -758,8 +759,7 @@ impl Compiler<'_, '_> {
             format!(
                 "(u.id IN (SELECT ue.user_id FROM user_emails ue WHERE ue.account_id = ${a} AND {cond}))"
             )
-        };
-        inner
+        }
     }
 
     /// `groups.value` on users, `members.value` on groups: membership rows.
@@ -899,9 +899,7 @@ enum ElementScope<'d> {
 
 /// `ne x` is "no element equals x" and `eq null` is "no element is present": answer (negate the
 /// whole?, the per-element comparison to test).
-fn negated<'v>(
-    cmp: Option<(CompareOp, &'v CompValue)>,
-) -> (bool, Option<(CompareOp, &'v CompValue)>) {
+fn negated(cmp: Option<(CompareOp, &CompValue)>) -> (bool, Option<(CompareOp, &CompValue)>) {
     match cmp {
         Some((CompareOp::Ne, v)) if !matches!(v, CompValue::Null) => {
             (true, Some((CompareOp::Eq, v)))

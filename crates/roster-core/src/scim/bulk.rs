@@ -134,12 +134,12 @@ impl Roster {
                     "every POST in a bulk request needs a bulkId",
                 ));
             }
-            if let Some(b) = &o.bulk_id {
-                if !seen.insert(b.clone()) {
-                    return Err(ScimError::invalid_value(format!(
-                        "bulkId \"{b}\" is used twice"
-                    )));
-                }
+            if let Some(b) = &o.bulk_id
+                && !seen.insert(b.clone())
+            {
+                return Err(ScimError::invalid_value(format!(
+                    "bulkId \"{b}\" is used twice"
+                )));
             }
         }
         let fail_limit = req.fail_on_errors.map(|n| n.max(1) as usize);
@@ -222,7 +222,7 @@ impl Roster {
         // References that never resolved (to a failed or missing POST, or circular).
         for i in pending {
             let o = &req.operations[i];
-            if results[i].is_none() && !fail_limit.is_some_and(|l| errors >= l) {
+            if results[i].is_none() && fail_limit.is_none_or(|l| errors < l) {
                 errors += 1;
                 let e = ScimError::conflict(format!(
                     "\"{}\" refers to a bulkId that no successful POST in this request defines",

@@ -1156,10 +1156,10 @@ impl Roster {
                 let mut t = b.clone();
                 let members = apply_group_doc(&mut t, normalized.resource)?.unwrap_or_default();
                 t.last_modified = now;
-                if let Value::Array(a) = &mut changes {
-                    if let Value::Array(d) = diff_changes(&b.scim, &t.scim) {
-                        a.extend(d);
-                    }
+                if let Value::Array(a) = &mut changes
+                    && let Value::Array(d) = diff_changes(&b.scim, &t.scim)
+                {
+                    a.extend(d);
                 }
                 tx.update_team(&t, b.version).await.map_err(|e| match e {
                     StoreError::Conflict(k) => conflict(k, &t.name),

@@ -1314,3 +1314,112 @@ async fn throttled(backend: Backend) {
 async fn throttled_sqlite() {
     throttled(Backend::Sqlite).await;
 }
+
+/// No malformed SCIM request (body, filter, path, header) gets a 500; each gets a SCIM error.
+async fn scim_never_500(app: &TestApp) {
+    let s = app.scim().await;
+    let uid = s.user("robust@example.com").await;
+    let gid = s.group("Robust").await;
+    let paths = [
+        "/Users".to_string(),
+        format!("/Users/{uid}"),
+        "/Users/abc".to_string(),
+        "/Users/.search".to_string(),
+        "/Groups".to_string(),
+        format!("/Groups/{gid}"),
+        "/Groups/0".to_string(),
+        "/Bulk".to_string(),
+        "/.search".to_string(),
+        "/ServiceProviderConfig".to_string(),
+        "/Schemas/x".to_string(),
+        "/ResourceTypes/x".to_string(),
+        "/Users/1/extra/segments".to_string(),
+    ];
+    let bodies = [
+        "",
+        "{",
+        "null",
+        "[]",
+        "\"x\"",
+        "{\"Operations\": \"nope\"}",
+        "{\"Operations\": [{\"op\": \"frobnicate\", \"path\": \"userName\"}]}",
+        "{\"Operations\": [{\"op\": \"add\", \"path\": \"emails[type eq\", \"value\": 1}]}",
+        "{\"Operations\": [{\"op\": \"replace\", \"path\": \"members\", \"value\": [{\"value\": {\"a\": 1}}]}]}",
+        "{\"schemas\": 5, \"userName\": [\"a\"], \"displayName\": {\"x\": 1}, \"members\": \"x\", \"emails\": 7}",
+        "{\"userName\": \"nul\\u0000here\"}",
+        "{\"Operations\": [{\"method\": \"POST\", \"path\": \"/Users\", \"bulkId\": \"a\", \"data\": {\"userName\": \"bulkId:a\"}}]}",
+        "{\"filter\": \"((((((((((((((((((((((((((((((((((((((((((((((((userName eq 1\", \"count\": -1}",
+    ];
+    let methods = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ];
+    for path in &paths {
+        for m in &methods {
+            for b in &bodies {
+                let resp = s
+                    .app
+                    .client
+                    .request(m.clone(), format!("{}{}", s.base, path))
+                    .header("Authorization", format!("Bearer {}", s.key))
+                    .header("If-Match", "garbage")
+                    .body(b.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status();
+                assert!(
+                    status.as_u16() < 500 || status.as_u16() == 501,
+                    "{m} {path} {b:?} answered {status}"
+                );
+                if status.is_client_error() {
+                    assert_eq!(
+                        resp.headers()["content-type"],
+                        "application/scim+json",
+                        "{m} {path}"
+                    );
+                }
+            }
+        }
+    }
+    for q in [
+        "filter=%00",
+        "filter=userName%20eq",
+        "filter=emails%5B%5D",
+        "sortBy=%5B",
+        "count=abc",
+        "startIndex=-9",
+        "cursor=c-1",
+        "attributes=%2C%2C",
+        "filter=not(not(not(userName%20pr)))",
+        "sortOrder=sideways",
+    ] {
+        let r = s
+            .app
+            .client
+            .get(format!("{}/Users?{q}", s.base))
+            .header("Authorization", format!("Bearer {}", s.key))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().as_u16() < 500, "{q}: {}", r.status());
+    }
+    for h in ["Bearer", "Bearer  ", "Basic x", "Bearer \u{7f}"] {
+        let r = s
+            .app
+            .client
+            .get(format!("{}/Users", s.base))
+            .header("Authorization", h)
+            .send()
+            .await;
+        if let Ok(r) = r {
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{h:?}");
+        }
+    }
+    assert_eq!(s.get(&format!("/Users/{uid}")).await.status, StatusCode::OK);
+}
+
+both!(scim_never_500);

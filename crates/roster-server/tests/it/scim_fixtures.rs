@@ -34,19 +34,20 @@ fn member_ids(v: &Value, in_members: bool, out: &mut BTreeSet<String>) {
                 .get("path")
                 .and_then(Value::as_str)
                 .is_some_and(|p| p.to_ascii_lowercase().starts_with("members"));
-            if let Some(p) = o.get("path").and_then(Value::as_str) {
-                if let Some(rest) = p.split("value eq \"").nth(1) {
-                    out.insert(rest.split('"').next().unwrap().to_string());
-                }
+            if let Some(p) = o.get("path").and_then(Value::as_str)
+                && let Some(rest) = p.split("value eq \"").nth(1)
+            {
+                out.insert(rest.split('"').next().unwrap().to_string());
             }
             for (k, x) in o {
                 let here = in_members
                     || k.eq_ignore_ascii_case("members")
                     || (is_member_op && k == "value");
-                if here && k == "value" {
-                    if let Value::String(s) = x {
-                        out.insert(s.clone());
-                    }
+                if here
+                    && k == "value"
+                    && let Value::String(s) = x
+                {
+                    out.insert(s.clone());
                 }
                 member_ids(x, here, out);
             }
@@ -134,19 +135,18 @@ async fn replay_corpus(app: &TestApp) {
                     .find(|k| k.eq_ignore_ascii_case("userName"))
                     .cloned()
             });
-            if let Some(key) = key {
-                if let Some(u) = v[&key].as_str().map(str::to_string) {
-                    v[&key] = json!(format!("{n}-{u}"));
-                }
+            if let Some(key) = key
+                && let Some(u) = v[&key].as_str().map(str::to_string)
+            {
+                v[&key] = json!(format!("{n}-{u}"));
             }
             if let Some(d) = v
                 .get("displayName")
                 .and_then(Value::as_str)
                 .map(str::to_string)
+                && kind == "Groups"
             {
-                if kind == "Groups" {
-                    v["displayName"] = json!(format!("{n}-{d}"));
-                }
+                v["displayName"] = json!(format!("{n}-{d}"));
             }
             v
         };
@@ -178,24 +178,26 @@ async fn replay_corpus(app: &TestApp) {
                         .and_then(Value::as_str)
                         .unwrap_or("")
                         .to_string();
-                    if kind == "Groups" && path.eq_ignore_ascii_case("displayName") {
-                        if let Some(d) = op["value"].as_str().map(str::to_string) {
-                            op["value"] = json!(format!("{n}-{d}"));
-                        }
+                    if kind == "Groups"
+                        && path.eq_ignore_ascii_case("displayName")
+                        && let Some(d) = op["value"].as_str().map(str::to_string)
+                    {
+                        op["value"] = json!(format!("{n}-{d}"));
                     }
-                    if kind == "Groups" && path.is_empty() {
-                        if let Some(d) = op["value"]["displayName"].as_str().map(str::to_string) {
-                            op["value"]["displayName"] = json!(format!("{n}-{d}"));
-                        }
+                    if kind == "Groups"
+                        && path.is_empty()
+                        && let Some(d) = op["value"]["displayName"].as_str().map(str::to_string)
+                    {
+                        op["value"]["displayName"] = json!(format!("{n}-{d}"));
                     }
-                    if kind == "Users" && path.eq_ignore_ascii_case("userName") {
-                        if let Some(d) = op["value"]
+                    if kind == "Users"
+                        && path.eq_ignore_ascii_case("userName")
+                        && let Some(d) = op["value"]
                             .as_str()
                             .filter(|d| !d.is_empty())
                             .map(str::to_string)
-                        {
-                            op["value"] = json!(format!("{n}-{d}"));
-                        }
+                    {
+                        op["value"] = json!(format!("{n}-{d}"));
                     }
                 }
                 let r = s.patch(&format!("/{kind}/{id}"), req).await;
@@ -224,19 +226,18 @@ async fn replay_corpus(app: &TestApp) {
         let mut expected = comparable(&expected);
         let got = comparable(&body);
         // Group renames in the fixture are prefixed like the request's.
-        if kind == "Groups" {
-            if let (Some(e), Some(g)) = (
+        if kind == "Groups"
+            && let (Some(e), Some(g)) = (
                 expected.get("displayName").cloned(),
                 got.get("displayName").cloned(),
-            ) {
-                if g.as_str().unwrap_or("").ends_with(
-                    e.as_str()
-                        .unwrap_or("")
-                        .trim_start_matches(&format!("{n}-")),
-                ) {
-                    expected["displayName"] = g;
-                }
-            }
+            )
+            && g.as_str().unwrap_or("").ends_with(
+                e.as_str()
+                    .unwrap_or("")
+                    .trim_start_matches(&format!("{n}-")),
+            )
+        {
+            expected["displayName"] = g;
         }
         if got != expected {
             failures.push(format!("{file}:\n  expected {expected}\n  got      {got}"));
