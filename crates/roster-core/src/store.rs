@@ -185,6 +185,12 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// The token with this key hash and its user, without a transaction (the hot path).
     async fn token_by_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<TokenWithUser>>;
+    /// An identity provider of the account, without a transaction (the SCIM hot path).
+    async fn idp_lookup(
+        &self,
+        account: AccountId,
+        uuid: Uuid,
+    ) -> StoreResult<Option<IdentityProvider>>;
     /// Record that a token was used.
     async fn touch_token(&self, uuid: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
     /// A short name for logs and `/health` (`sqlite`, `postgres`).

@@ -98,6 +98,14 @@ impl Store for PgStore {
         touch_token(&self.pool, uuid, at).await
     }
 
+    async fn idp_lookup(
+        &self,
+        account: roster_core::model::AccountId,
+        uuid: uuid::Uuid,
+    ) -> StoreResult<Option<roster_core::model::IdentityProvider>> {
+        idp_lookup(&self.pool, account, uuid).await
+    }
+
     fn backend(&self) -> &'static str {
         "postgres"
     }

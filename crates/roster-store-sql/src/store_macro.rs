@@ -191,6 +191,20 @@ macro_rules! sql_store_tx {
             Ok(())
         }
 
+        pub(crate) async fn idp_lookup<'e, E: ::sqlx::Executor<'e, Database = $db>>(
+            ex: E,
+            account: AccountId,
+            uuid: ::uuid::Uuid,
+        ) -> StoreResult<Option<IdentityProvider>> {
+            let r = ::sqlx::query(concat!("SELECT ", $crate::idp_cols!(), " FROM identity_providers WHERE account_id = $1 AND uuid = $2"))
+                .bind(account)
+                .bind(uuid.to_string())
+                .fetch_optional(ex)
+                .await
+                .map_err(map_err)?;
+            r.as_ref().map(idp_from_row).transpose()
+        }
+
         pub struct $tx {
             tx: ::sqlx::Transaction<'static, $db>,
             /// Lock rows read for writing (`FOR UPDATE`): PostgreSQL write transactions. SQLite
@@ -305,17 +319,6 @@ macro_rules! sql_store_tx {
                     }
                     None => (String::new(), Vec::new()),
                 };
-                let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {alias}.account_id = $1{cond}");
-                // Filters make many distinct statements: keep them out of the prepared-statement
-                // cache (its evictions broke binds on PostgreSQL under the differential test).
-                let mut cq = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(count_sql)).bind(account).persistent(false);
-                for b in &binds {
-                    cq = match b {
-                        Bind::Text(v) => cq.bind(v.clone()),
-                        Bind::Int(v) => cq.bind(*v),
-                    };
-                }
-                let total = cq.fetch_one(&mut *self.tx).await.map_err(map_err)?;
                 let mut n = 2 + binds.len();
                 let after = match q.after_id {
                     Some(_) => {
@@ -342,6 +345,22 @@ macro_rules! sql_store_tx {
                     rq = rq.bind(a);
                 }
                 let rows = rq.bind(q.limit).bind(q.offset).fetch_all(&mut *self.tx).await.map_err(map_err)?;
+                // A first page that is not full holds every match: no need to count them.
+                if q.after_id.is_none() && q.offset == 0 && (rows.len() as i64) < q.limit {
+                    let total = rows.len() as i64;
+                    return Ok((rows, total));
+                }
+                let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {alias}.account_id = $1{cond}");
+                // Filters make many distinct statements: keep them out of the prepared-statement
+                // cache (its evictions broke binds on PostgreSQL under the differential test).
+                let mut cq = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(count_sql)).bind(account).persistent(false);
+                for b in &binds {
+                    cq = match b {
+                        Bind::Text(v) => cq.bind(v.clone()),
+                        Bind::Int(v) => cq.bind(*v),
+                    };
+                }
+                let total = cq.fetch_one(&mut *self.tx).await.map_err(map_err)?;
                 Ok((rows, total))
             }
 

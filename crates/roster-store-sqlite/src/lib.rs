@@ -135,6 +135,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn idp_lookup(
+        &self,
+        account: roster_core::model::AccountId,
+        uuid: uuid::Uuid,
+    ) -> StoreResult<Option<roster_core::model::IdentityProvider>> {
+        idp_lookup(&self.readers, account, uuid).await
+    }
+
     fn backend(&self) -> &'static str {
         "sqlite"
     }

@@ -2,7 +2,6 @@
 //! Groups). The protocol itself (filters, PATCH, projection, messages) is `roster-scim`'s.
 
 mod bulk;
-mod members;
 mod service;
 pub mod view;
 

@@ -3,13 +3,13 @@
 //! transaction (read, apply the pure change from `roster-scim`, versioned write, commit), and
 //! records the provisioning log.
 
-use super::members::{self, MemberOp};
 use super::view;
 use crate::error::{AuthFailure, CoreError};
 use crate::model::{IdentityProvider, Team, User, perm};
 use crate::service::{Principal, Roster};
 use crate::store::{Conflict, LogEntry, ScimQuery, ScimSort, StoreError, Tx};
 use roster_scim::messages::{ListResponse, Pagination, SearchRequest};
+use roster_scim::patch::MemberOp;
 use roster_scim::patch::{self, PatchOp};
 use roster_scim::projection::Projection;
 use roster_scim::schema::Container;
@@ -377,7 +377,7 @@ pub fn user_from_resource(
 }
 
 /// Set the team's columns from a SCIM Group document (`members` are rows, kept apart).
-fn apply_group_doc(t: &mut Team, doc: Value) -> Result<Option<Vec<members::Entry>>, ScimError> {
+fn apply_group_doc(t: &mut Team, doc: Value) -> Result<Option<Vec<Entry>>, ScimError> {
     let name = str_at(&doc, &["displayName"]).unwrap_or("").to_string();
     if name.trim().is_empty() {
         return Err(ScimError::invalid_value(
@@ -393,7 +393,7 @@ fn apply_group_doc(t: &mut Team, doc: Value) -> Result<Option<Vec<members::Entry
     t.provisioning.external_id = str_at(&doc, &["externalId"]).map(str::to_string);
     let mut doc = stored_doc(doc);
     let members = match doc.as_object_mut().and_then(|o| o.remove("members")) {
-        Some(m) => Some(members::ids(Some(&m))?),
+        Some(m) => Some(entries(m.as_array().map(Vec::as_slice).unwrap_or_default())),
         None => None,
     };
     t.scim = doc;
@@ -401,7 +401,28 @@ fn apply_group_doc(t: &mut Team, doc: Value) -> Result<Option<Vec<members::Entry
 }
 
 /// Members that name users (others are ignored, and reported).
-fn user_ids(entries: &[members::Entry]) -> (Vec<(i64, Option<String>)>, Vec<String>) {
+/// A member as sent: its id and, if given, its display.
+type Entry = (String, Option<String>);
+
+/// Entries of canonical member objects (`{"value", "display"}`, as `roster-scim` gives them).
+fn entries(members: &[Value]) -> Vec<Entry> {
+    members
+        .iter()
+        .filter_map(|m| {
+            let id = match m.get("value") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => return None,
+            };
+            Some((
+                id,
+                m.get("display").and_then(Value::as_str).map(str::to_string),
+            ))
+        })
+        .collect()
+}
+
+fn user_ids(entries: &[Entry]) -> (Vec<(i64, Option<String>)>, Vec<String>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
     for (s, display) in entries {
@@ -415,8 +436,8 @@ fn user_ids(entries: &[members::Entry]) -> (Vec<(i64, Option<String>)>, Vec<Stri
 
 /// The ids of members to remove.
 fn remove_ids(ids: &[String]) -> (Vec<i64>, Vec<String>) {
-    let entries: Vec<members::Entry> = ids.iter().map(|i| (i.clone(), None)).collect();
-    let (ok, bad) = user_ids(&entries);
+    let list: Vec<Entry> = ids.iter().map(|i| (i.clone(), None)).collect();
+    let (ok, bad) = user_ids(&list);
     (ok.into_iter().map(|(i, _)| i).collect(), bad)
 }
 
@@ -638,9 +659,11 @@ impl Roster {
             ))
         };
         let uuid = Uuid::parse_str(idp.trim()).map_err(|_| not_found())?;
-        let mut tx = self.store.read().await.map_err(store_err)?;
-        let found = tx.idp(principal.account(), uuid).await.map_err(store_err)?;
-        tx.commit().await.map_err(store_err)?;
+        let found = self
+            .store
+            .idp_lookup(principal.account(), uuid)
+            .await
+            .map_err(store_err)?;
         let found = found.ok_or_else(not_found)?;
         if !found.scim_integration {
             return Err(ScimError::not_found(format!(
@@ -1271,22 +1294,56 @@ impl Roster {
                 })
             }
             Loaded::Team(b) => {
-                let (member_ops, rest) = members::split(&patch_op.operations)?;
+                let ctx = super::group_ctx();
                 let mut t = b.clone();
                 let mut changes = json!([]);
-                if !rest.is_empty() {
-                    let outcome = patch::apply(&with_id(&b.scim, b.id), &rest, super::group_ctx())?;
-                    tolerances.extend(&outcome.tolerances);
-                    changes = loggable(&outcome.changes, super::group_ctx());
-                    apply_group_doc(&mut t, outcome.resource)?;
-                }
+                let member_ops = match patch::plan_members(&patch_op.operations, ctx)? {
+                    // Membership changes become row inserts and deletes: members are never loaded.
+                    Some(plan) => {
+                        tolerances.extend(&plan.tolerances);
+                        if !plan.other_ops.is_empty() {
+                            let outcome =
+                                patch::apply(&with_id(&b.scim, b.id), &plan.other_ops, ctx)?;
+                            tolerances.extend(&outcome.tolerances);
+                            changes = loggable(&outcome.changes, ctx);
+                            apply_group_doc(&mut t, outcome.resource)?;
+                        }
+                        plan.member_ops
+                    }
+                    // A membership change only the whole list can answer (a filter on `display`,
+                    // `members` in a path-less value): load the members and apply it in full.
+                    None => {
+                        let current = tx
+                            .team_members(account, &[b.id])
+                            .await
+                            .map_err(store_err)?
+                            .remove(&b.id)
+                            .unwrap_or_default();
+                        let mut doc = with_id(&b.scim, b.id);
+                        doc["members"] = Value::Array(
+                            current.iter().map(|m| json!({"value": m.user_id.to_string(), "display": m.display})).collect(),
+                        );
+                        let outcome = patch::apply(&doc, &patch_op.operations, ctx)?;
+                        tolerances.extend(&outcome.tolerances);
+                        changes = loggable(&outcome.changes, ctx);
+                        let mut resource = outcome.resource;
+                        let members = resource
+                            .as_object_mut()
+                            .and_then(|o| o.remove("members"))
+                            .unwrap_or(json!([]));
+                        apply_group_doc(&mut t, resource)?;
+                        vec![MemberOp::Replace(
+                            members.as_array().cloned().unwrap_or_default(),
+                        )]
+                    }
+                };
                 let mut added_all: Vec<i64> = Vec::new();
                 let mut removed_all: Vec<i64> = Vec::new();
                 let mut ignored_all: Vec<String> = Vec::new();
                 for m in &member_ops {
                     match m {
-                        MemberOp::Add(ids) => {
-                            let (ok, bad) = user_ids(ids);
+                        MemberOp::Add(list) => {
+                            let (ok, bad) = user_ids(&entries(list));
                             ignored_all.extend(bad);
                             added_all.extend(
                                 tx.add_team_members(account, t.id, &ok)
@@ -1303,20 +1360,20 @@ impl Roster {
                                     .map_err(store_err)?,
                             );
                         }
-                        MemberOp::Clear => {
+                        MemberOp::RemoveAll => {
                             removed_all.extend(
                                 tx.clear_team_members(account, t.id)
                                     .await
                                     .map_err(store_err)?,
                             );
                         }
-                        MemberOp::Replace(ids) => {
+                        MemberOp::Replace(list) => {
                             removed_all.extend(
                                 tx.clear_team_members(account, t.id)
                                     .await
                                     .map_err(store_err)?,
                             );
-                            let (ok, bad) = user_ids(ids);
+                            let (ok, bad) = user_ids(&entries(list));
                             ignored_all.extend(bad);
                             added_all.extend(
                                 tx.add_team_members(account, t.id, &ok)
