@@ -392,10 +392,10 @@ fn apply_group_doc(t: &mut Team, doc: Value) -> Result<Option<Vec<Entry>>, ScimE
     t.name = name;
     t.provisioning.external_id = str_at(&doc, &["externalId"]).map(str::to_string);
     let mut doc = stored_doc(doc);
-    let members = match doc.as_object_mut().and_then(|o| o.remove("members")) {
-        Some(m) => Some(entries(m.as_array().map(Vec::as_slice).unwrap_or_default())),
-        None => None,
-    };
+    let members = doc
+        .as_object_mut()
+        .and_then(|o| o.remove("members"))
+        .map(|m| entries(m.as_array().map(Vec::as_slice).unwrap_or_default()));
     t.scim = doc;
     Ok(members)
 }
