@@ -205,8 +205,34 @@ macro_rules! sql_store_tx {
             r.as_ref().map(idp_from_row).transpose()
         }
 
+        /// A transaction, or (for reads that need no snapshot across statements) a plain pooled
+        /// connection, which saves the `BEGIN`/`COMMIT` round trips.
+        pub(crate) enum Conn {
+            Tx(::sqlx::Transaction<'static, $db>),
+            Plain(::sqlx::pool::PoolConnection<$db>),
+        }
+
+        impl ::std::ops::Deref for Conn {
+            type Target = <$db as ::sqlx::Database>::Connection;
+            fn deref(&self) -> &Self::Target {
+                match self {
+                    Conn::Tx(t) => t,
+                    Conn::Plain(c) => c,
+                }
+            }
+        }
+
+        impl ::std::ops::DerefMut for Conn {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                match self {
+                    Conn::Tx(t) => t,
+                    Conn::Plain(c) => c,
+                }
+            }
+        }
+
         pub struct $tx {
-            tx: ::sqlx::Transaction<'static, $db>,
+            tx: Conn,
             /// Lock rows read for writing (`FOR UPDATE`): PostgreSQL write transactions. SQLite
             /// needs none: its write transactions start with `BEGIN IMMEDIATE`.
             lock: bool,
@@ -214,7 +240,12 @@ macro_rules! sql_store_tx {
 
         impl $tx {
             pub(crate) fn new(tx: ::sqlx::Transaction<'static, $db>, write: bool) -> Self {
-                Self { tx, lock: write && $dialect == $crate::filter_sql::Dialect::Postgres }
+                Self { tx: Conn::Tx(tx), lock: write && $dialect == $crate::filter_sql::Dialect::Postgres }
+            }
+
+            /// Reads on a plain connection: each statement sees the latest committed state.
+            pub(crate) fn plain(conn: ::sqlx::pool::PoolConnection<$db>) -> Self {
+                Self { tx: Conn::Plain(conn), lock: false }
             }
 
             /// `sql`, with `FOR UPDATE` in a locking transaction.
@@ -334,7 +365,10 @@ macro_rules! sql_store_tx {
                     n,
                     n + 1
                 );
-                let mut rq = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(account).persistent(false);
+                // Filter statements are prepared once on SQLite (literals are bound, so the common
+                // lookups repeat their text). On PostgreSQL they stay out of the statement cache:
+                // its evictions broke binds under the differential test.
+                let mut rq = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(account).persistent($dialect == $crate::filter_sql::Dialect::Sqlite);
                 for b in &binds {
                     rq = match b {
                         Bind::Text(v) => rq.bind(v.clone()),
@@ -351,9 +385,7 @@ macro_rules! sql_store_tx {
                     return Ok((rows, total));
                 }
                 let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {alias}.account_id = $1{cond}");
-                // Filters make many distinct statements: keep them out of the prepared-statement
-                // cache (its evictions broke binds on PostgreSQL under the differential test).
-                let mut cq = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(count_sql)).bind(account).persistent(false);
+                let mut cq = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(count_sql)).bind(account).persistent($dialect == $crate::filter_sql::Dialect::Sqlite);
                 for b in &binds {
                     cq = match b {
                         Bind::Text(v) => cq.bind(v.clone()),
@@ -400,7 +432,10 @@ macro_rules! sql_store_tx {
         #[::async_trait::async_trait]
         impl ::roster_core::store::Tx for $tx {
             async fn commit(self: Box<Self>) -> StoreResult<()> {
-                self.tx.commit().await.map_err(map_err)
+                match self.tx {
+                    Conn::Tx(t) => t.commit().await.map_err(map_err),
+                    Conn::Plain(_) => Ok(()),
+                }
             }
 
             // ---- accounts ----
