@@ -1164,16 +1164,7 @@ impl Roster {
                 guard_owner(b, &u)?;
                 u.last_modified = now;
                 changes = diff_changes(&b.scim, &u.scim);
-                tx.update_user(&u, b.version).await.map_err(|e| match e {
-                    StoreError::Conflict(k) => conflict(k, &u.email),
-                    other => store_err(other),
-                })?;
-                Loaded::User(
-                    tx.user(account, u.id)
-                        .await
-                        .map_err(store_err)?
-                        .ok_or_else(|| ScimError::not_found("gone"))?,
-                )
+                save_user(tx.as_mut(), &u, b.version).await?
             }
             Loaded::Team(b) => {
                 let mut t = b.clone();
@@ -1184,10 +1175,7 @@ impl Roster {
                 {
                     a.extend(d);
                 }
-                tx.update_team(&t, b.version).await.map_err(|e| match e {
-                    StoreError::Conflict(k) => conflict(k, &t.name),
-                    other => store_err(other),
-                })?;
+                let saved = save_team(tx.as_mut(), &t, b.version).await?;
                 let removed = tx
                     .clear_team_members(account, t.id)
                     .await
@@ -1199,23 +1187,13 @@ impl Roster {
                     .map_err(store_err)?;
                 let (added, removed) = net(&added, &removed);
                 push_members(&mut changes, &added, &removed, &ignored);
-                Loaded::Team(
-                    tx.team(account, t.id)
-                        .await
-                        .map_err(store_err)?
-                        .ok_or_else(|| ScimError::not_found("gone"))?,
-                )
+                saved
             }
         };
-        let body = self.render(tx.as_mut(), c, &after, projection).await?;
+        let reply = self.reply_200(tx.as_mut(), c, &after, projection).await?;
         tx.commit().await.map_err(store_err)?;
         Ok(Done {
-            reply: ScimReply {
-                status: 200,
-                body: Some(body),
-                etag: Some(view::etag(after.version())),
-                location: None,
-            },
+            reply,
             outcome: "replaced",
             changes,
             tolerances: normalized.tolerances,
@@ -1253,15 +1231,10 @@ impl Roster {
                 let mut u = b.clone();
                 apply_user_doc(&mut u, outcome.resource)?;
                 if u.scim == b.scim && u.is_active == b.is_active && u.email == b.email {
-                    let body = self.render(tx.as_mut(), c, &before, projection).await?;
+                    let reply = self.reply_200(tx.as_mut(), c, &before, projection).await?;
                     tx.commit().await.map_err(store_err)?;
                     return Ok(Done {
-                        reply: ScimReply {
-                            status: 200,
-                            body: Some(body),
-                            etag: Some(view::etag(b.version)),
-                            location: None,
-                        },
+                        reply,
                         outcome: "unchanged",
                         changes,
                         tolerances,
@@ -1269,25 +1242,11 @@ impl Roster {
                 }
                 guard_owner(b, &u)?;
                 u.last_modified = now;
-                tx.update_user(&u, b.version).await.map_err(|e| match e {
-                    StoreError::Conflict(k) => conflict(k, &u.email),
-                    other => store_err(other),
-                })?;
-                let after = Loaded::User(
-                    tx.user(account, u.id)
-                        .await
-                        .map_err(store_err)?
-                        .ok_or_else(|| ScimError::not_found("gone"))?,
-                );
-                let body = self.render(tx.as_mut(), c, &after, projection).await?;
+                let after = save_user(tx.as_mut(), &u, b.version).await?;
+                let reply = self.reply_200(tx.as_mut(), c, &after, projection).await?;
                 tx.commit().await.map_err(store_err)?;
                 Ok(Done {
-                    reply: ScimReply {
-                        status: 200,
-                        body: Some(body),
-                        etag: Some(view::etag(after.version())),
-                        location: None,
-                    },
+                    reply,
                     outcome: "updated",
                     changes,
                     tolerances,
@@ -1399,16 +1358,7 @@ impl Roster {
                     });
                 }
                 t.last_modified = now;
-                tx.update_team(&t, b.version).await.map_err(|e| match e {
-                    StoreError::Conflict(k) => conflict(k, &t.name),
-                    other => store_err(other),
-                })?;
-                let after = Loaded::Team(
-                    tx.team(account, t.id)
-                        .await
-                        .map_err(store_err)?
-                        .ok_or_else(|| ScimError::not_found("gone"))?,
-                );
+                let after = save_team(tx.as_mut(), &t, b.version).await?;
                 let reply = self
                     .group_patch_reply(tx.as_mut(), c, &after, projection)
                     .await?;
@@ -1421,6 +1371,23 @@ impl Roster {
                 })
             }
         }
+    }
+
+    /// 200 with the resource as the client asked to see it.
+    async fn reply_200(
+        &self,
+        tx: &mut dyn Tx,
+        c: &ScimCaller,
+        loaded: &Loaded,
+        projection: &Projection,
+    ) -> Result<ScimReply, ScimError> {
+        let body = self.render(tx, c, loaded, projection).await?;
+        Ok(ScimReply {
+            status: 200,
+            body: Some(body),
+            etag: Some(view::etag(loaded.version())),
+            location: None,
+        })
     }
 
     /// 200 with the group, or 204 when it is too large to send back.
@@ -1512,6 +1479,34 @@ impl Loaded {
             Loaded::Team(t) => t.id,
         }
     }
+}
+
+/// Write a changed user (a taken userName answers `uniqueness`) and read it back.
+async fn save_user(tx: &mut dyn Tx, u: &User, expected_version: i64) -> Result<Loaded, ScimError> {
+    tx.update_user(u, expected_version)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(k) => conflict(k, &u.email),
+            other => store_err(other),
+        })?;
+    let saved = tx.user(u.account_id, u.id).await.map_err(store_err)?;
+    Ok(Loaded::User(saved.ok_or_else(|| {
+        ScimError::not_found("The user was deleted meanwhile")
+    })?))
+}
+
+/// Write a changed team (a taken displayName answers `uniqueness`) and read it back.
+async fn save_team(tx: &mut dyn Tx, t: &Team, expected_version: i64) -> Result<Loaded, ScimError> {
+    tx.update_team(t, expected_version)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(k) => conflict(k, &t.name),
+            other => store_err(other),
+        })?;
+    let saved = tx.team(t.account_id, t.id).await.map_err(store_err)?;
+    Ok(Loaded::Team(saved.ok_or_else(|| {
+        ScimError::not_found("The group was deleted meanwhile")
+    })?))
 }
 
 fn owner_error() -> ScimError {
