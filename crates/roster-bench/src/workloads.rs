@@ -89,11 +89,13 @@ struct Server {
 }
 
 impl Server {
-    fn spawn(cmd: &mut Command, port: u16) -> anyhow::Result<(Server, Duration)> {
+    /// Start a server whose output goes to `log`; answer once its port accepts connections.
+    fn spawn(cmd: &mut Command, port: u16, log: &Path) -> anyhow::Result<(Server, Duration)> {
         let started = Instant::now();
+        let out = std::fs::File::create(log)?;
         let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
             .spawn()
             .context("starting a server")?;
         let mut s = Server { child, port };
@@ -505,7 +507,7 @@ async fn roster(args: &RunArgs, name: &str, url: &str, tmp: &Path) -> anyhow::Re
     cmd.env("ROSTER_SCIM_RATE_LIMIT", "0")
         .env("ROSTER_LOG_LEVEL", "warn")
         .env_remove("RUST_LOG");
-    let (server, startup) = Server::spawn(&mut cmd, port)?;
+    let (server, startup) = Server::spawn(&mut cmd, port, &tmp.join(format!("{name}.log")))?;
     let base = format!("http://127.0.0.1:{port}/v4/users/scim/{}", dir.idp);
     let ids = Ids::Range(dir.first_user, dir.last_user);
     let deep_start = args.users.saturating_sub(100).max(1);
@@ -575,7 +577,7 @@ async fn peer(args: &RunArgs, cmd_path: &Path, tmp: &Path) -> anyhow::Result<Tar
         .arg(port.to_string())
         .arg("--hostname")
         .arg("127.0.0.1");
-    let (server, startup) = Server::spawn(&mut cmd, port)?;
+    let (server, startup) = Server::spawn(&mut cmd, port, &tmp.join("peer.log"))?;
     let base = format!("http://127.0.0.1:{port}");
     let c = client();
     let started = Instant::now();
@@ -636,6 +638,20 @@ async fn peer(args: &RunArgs, cmd_path: &Path, tmp: &Path) -> anyhow::Result<Tar
 pub async fn run(args: &RunArgs) -> anyhow::Result<Results> {
     let tmp = tempdir()?;
     let result = run_in(args, &tmp).await;
+    if result.is_err() {
+        // The servers' own words, before the temporary directory goes.
+        for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(20).collect();
+                eprintln!("--- {} (last lines)", path.display());
+                for l in tail.iter().rev() {
+                    eprintln!("{l}");
+                }
+            }
+        }
+    }
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
@@ -654,7 +670,7 @@ async fn run_in(args: &RunArgs, tmp: &Path) -> anyhow::Result<Results> {
     cmd.arg("hello")
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"));
-    let (hello, _) = Server::spawn(&mut cmd, port)?;
+    let (hello, _) = Server::spawn(&mut cmd, port, &tmp.join("hello.log"))?;
     let ceiling = wrk(args, &format!("http://127.0.0.1:{port}/"), "", tmp, "hello")?;
     hello.stop();
     let mut targets = Vec::new();

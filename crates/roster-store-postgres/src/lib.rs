@@ -1,6 +1,7 @@
 //! Roster's PostgreSQL store: the same SQL as the SQLite store (see `roster-store-sql`), its own
-//! migrations, one connection pool. Reads run in `REPEATABLE READ READ ONLY` transactions so a
-//! count and its page agree; writes in `READ COMMITTED` with version checks on every update.
+//! migrations, one connection pool. Reads run without a transaction (each statement sees the latest
+//! committed state); writes run in `READ COMMITTED` transactions that lock the rows they read
+//! (`FOR UPDATE`) and check versions on every update.
 
 use async_trait::async_trait;
 use roster_core::store::{Store, Tx};
@@ -65,17 +66,15 @@ impl PgStore {
 #[async_trait]
 impl Store for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.pool.begin().await.map_err(map_err)?;
+        let tx = begin_detached(&self.pool, None).await?;
         Ok(Box::new(PgTx::new(tx, true)))
     }
 
     async fn read(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await
-            .map_err(map_err)?;
-        Ok(Box::new(PgTx::new(tx, false)))
+        // No transaction for reads: each statement sees the latest committed state (as on
+        // SQLite), and two round trips are saved on every read request.
+        let conn = self.pool.acquire().await.map_err(map_err)?;
+        Ok(Box::new(PgTx::plain(conn)))
     }
 
     async fn ping(&self) -> StoreResult<()> {

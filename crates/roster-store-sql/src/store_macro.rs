@@ -177,6 +177,26 @@ macro_rules! sql_store_tx {
             }))
         }
 
+        /// Begin a transaction in a task of its own, so that a caller cancelled half-way (a client
+        /// hanging up) cannot leave the connection inside a transaction sqlx no longer counts:
+        /// sqlx's begin is not cancel-safe, and such a connection, back in the pool, made later
+        /// writes fail ("cannot execute INSERT in a read-only transaction").
+        pub(crate) async fn begin_detached(
+            pool: &::sqlx::Pool<$db>,
+            statement: Option<&'static str>,
+        ) -> StoreResult<::sqlx::Transaction<'static, $db>> {
+            let pool = pool.clone();
+            ::tokio::spawn(async move {
+                match statement {
+                    Some(s) => pool.begin_with(s).await,
+                    None => pool.begin().await,
+                }
+            })
+            .await
+            .map_err(|e| StoreError::Other(format!("beginning a transaction: {e}")))?
+            .map_err(map_err)
+        }
+
         pub(crate) async fn touch_token<'e, E: ::sqlx::Executor<'e, Database = $db>>(
             pool: E,
             uuid: ::uuid::Uuid,

@@ -89,11 +89,7 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_err)?;
+        let tx = begin_detached(&self.writer, Some("BEGIN IMMEDIATE")).await?;
         Ok(Box::new(SqliteTx::new(tx, true)))
     }
 

@@ -390,7 +390,64 @@ async fn permissions_flow_through_active_teams(s: &Arc<dyn Store>) {
     tx.commit().await.unwrap();
 }
 
+/// Requests cancelled at any point (a client hanging up) leave no connection in a half-begun
+/// transaction: writes afterwards still work. (sqlx's begin is not cancel-safe; the stores begin in
+/// a task of their own.)
+async fn cancelled_requests_leave_no_trace(s: &Arc<dyn Store>) {
+    let a = account(s, "A").await;
+    for i in 0..200u64 {
+        let store = s.clone();
+        let work = async move {
+            let mut tx = store.begin().await?;
+            tx.insert_user(&User::new(
+                a.id,
+                format!("c{i}@example.com"),
+                "C",
+                "D",
+                t0(),
+            ))
+            .await?;
+            tx.commit().await
+        };
+        // Cancel after 0–199 µs: before, during or after BEGIN, the insert or COMMIT.
+        let _ = tokio::time::timeout(std::time::Duration::from_micros(i), work).await;
+        let store = s.clone();
+        let read = async move {
+            let mut tx = store.read().await?;
+            tx.account_count().await
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_micros(i / 2), read).await;
+    }
+    // Every connection still writes: as many writers at once as the pool has connections.
+    let writes = (0..16).map(|i| {
+        let s = s.clone();
+        async move {
+            let mut tx = s.begin().await?;
+            tx.insert_user(&User::new(
+                a.id,
+                format!("after{i}@example.com"),
+                "A",
+                "F",
+                t0(),
+            ))
+            .await?;
+            tx.commit().await
+        }
+    });
+    for r in futures::future::join_all(writes).await {
+        r.unwrap();
+    }
+    let mut tx = s.read().await.unwrap();
+    assert!(
+        tx.user_by_email(a.id, "after15@example.com")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 stories!(
+    cancelled_requests_leave_no_trace,
     records_round_trip,
     uniqueness_is_the_databases,
     versions_guard_writes,
