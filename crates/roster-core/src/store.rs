@@ -179,7 +179,9 @@ pub struct LogEntry {
 pub trait Store: Send + Sync + 'static {
     /// A transaction that may write. On SQLite it takes the write lock at once.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
-    /// A transaction that only reads.
+    /// Reads only. Stores may serve it without a transaction (each statement then sees the latest
+    /// committed state): both do, to save round trips and to keep read-only transactions out of
+    /// the connection pool.
     async fn read(&self) -> StoreResult<Box<dyn Tx>>;
     /// Is the database reachable?
     async fn ping(&self) -> StoreResult<()>;
