@@ -88,6 +88,16 @@ struct Server {
     port: u16,
 }
 
+/// A server that is never left running, even when a workload fails half-way.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Server {
     /// Start a server whose output goes to `log`; answer once its port accepts connections.
     fn spawn(cmd: &mut Command, port: u16, log: &Path) -> anyhow::Result<(Server, Duration)> {
