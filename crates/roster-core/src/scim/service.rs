@@ -297,20 +297,25 @@ fn with_id(doc: &Value, id: i64) -> Value {
     d
 }
 
+/// The top-level string `key` of `doc`: present, not blank, at most `max` characters.
+fn required_text(doc: &Value, key: &str, max: usize, why: &str) -> Result<String, ScimError> {
+    let text = str_at(doc, &[key]).unwrap_or("");
+    if text.trim().is_empty() {
+        return Err(ScimError::invalid_value(format!(
+            "{key} is required and may not be empty"
+        )));
+    }
+    if text.chars().count() > max {
+        return Err(ScimError::invalid_value(format!(
+            "{key} is longer than {max} characters{why}"
+        )));
+    }
+    Ok(text.to_string())
+}
+
 /// Set the user's mapped columns from a SCIM document (which becomes the stored document).
 fn apply_user_doc(u: &mut User, doc: Value) -> Result<(), ScimError> {
-    let user_name = str_at(&doc, &["userName"]).unwrap_or("").to_string();
-    if user_name.trim().is_empty() {
-        return Err(ScimError::invalid_value(
-            "userName is required and may not be empty",
-        ));
-    }
-    if user_name.chars().count() > 254 {
-        return Err(ScimError::invalid_value(
-            "userName is longer than 254 characters",
-        ));
-    }
-    u.email = user_name;
+    u.email = required_text(&doc, "userName", 254, "")?;
     // The IAM API keeps 30 characters of each name; the SCIM document keeps them whole.
     u.first_name = truncate(str_at(&doc, &["name", "givenName"]).unwrap_or(""), 30);
     u.last_name = truncate(str_at(&doc, &["name", "familyName"]).unwrap_or(""), 30);
@@ -378,18 +383,7 @@ pub fn user_from_resource(
 
 /// Set the team's columns from a SCIM Group document (`members` are rows, kept apart).
 fn apply_group_doc(t: &mut Team, doc: Value) -> Result<Option<Vec<Entry>>, ScimError> {
-    let name = str_at(&doc, &["displayName"]).unwrap_or("").to_string();
-    if name.trim().is_empty() {
-        return Err(ScimError::invalid_value(
-            "displayName is required and may not be empty",
-        ));
-    }
-    if name.chars().count() > 100 {
-        return Err(ScimError::invalid_value(
-            "displayName is longer than 100 characters (the longest team name)",
-        ));
-    }
-    t.name = name;
+    t.name = required_text(&doc, "displayName", 100, " (the longest team name)")?;
     t.provisioning.external_id = str_at(&doc, &["externalId"]).map(str::to_string);
     let mut doc = stored_doc(doc);
     let members = doc
