@@ -528,17 +528,12 @@ impl Compiler<'_, '_> {
         let Some((op, value)) = cmp else {
             return Ok(present);
         };
-        let lit = match value {
-            CompValue::Null => {
-                return Ok(match op {
-                    CompareOp::Eq => format!("(NOT {present})"),
-                    CompareOp::Ne => present,
-                    _ => FALSE.into(),
-                });
-            }
-            CompValue::String(s) => s.clone(),
-            CompValue::Number(n) => n.to_string(),
-            CompValue::Bool(b) => b.to_string(),
+        let Some(lit) = literal_text(value) else {
+            return Ok(match op {
+                CompareOp::Eq => format!("(NOT {present})"),
+                CompareOp::Ne => present,
+                _ => FALSE.into(),
+            });
         };
         let lit = if case_exact {
             lit
@@ -647,17 +642,12 @@ impl Compiler<'_, '_> {
         let Some((op, value)) = cmp else {
             return TRUE.into();
         };
-        let text = match value {
-            CompValue::Null => {
-                return if op == CompareOp::Ne {
-                    TRUE.into()
-                } else {
-                    FALSE.into()
-                };
-            }
-            CompValue::String(s) => s.clone(),
-            CompValue::Number(n) => n.to_string(),
-            CompValue::Bool(b) => b.to_string(),
+        let Some(text) = literal_text(value) else {
+            return if op == CompareOp::Ne {
+                TRUE.into()
+            } else {
+                FALSE.into()
+            };
         };
         // Only the canonical decimal form of an id equals it as a string.
         let id = text.parse::<i64>().ok().filter(|n| n.to_string() == text);
@@ -674,10 +664,7 @@ impl Compiler<'_, '_> {
             (CompareOp::Ne, None) => TRUE.into(),
             // Substring and ordering comparisons on the id's text: compare the text form.
             _ => {
-                let cast = match self.dialect {
-                    Dialect::Sqlite => format!("CAST({col} AS TEXT)"),
-                    Dialect::Postgres => format!("CAST({col} AS TEXT)"),
-                };
+                let cast = format!("CAST({col} AS TEXT)");
                 self.string(&Source::Text(cast), true, Some((op, value)))
                     .unwrap_or_else(|_| FALSE.into())
             }
@@ -689,17 +676,12 @@ impl Compiler<'_, '_> {
         let Some((op, value)) = cmp else {
             return Ok(TRUE.into());
         };
-        let text = match value {
-            CompValue::Null => {
-                return Ok(if op == CompareOp::Ne {
-                    TRUE.into()
-                } else {
-                    FALSE.into()
-                });
-            }
-            CompValue::String(s) => s.clone(),
-            CompValue::Number(n) => n.to_string(),
-            CompValue::Bool(b) => b.to_string(),
+        let Some(text) = literal_text(value) else {
+            return Ok(if op == CompareOp::Ne {
+                TRUE.into()
+            } else {
+                FALSE.into()
+            });
         };
         if op.is_substring() {
             // On the text as shown (the stored form is the same canonical text), case-exact.
@@ -780,17 +762,12 @@ impl Compiler<'_, '_> {
         let Some((op, value)) = cmp else {
             return Ok(any);
         };
-        let text = match value {
-            CompValue::Null => {
-                return Ok(match op {
-                    CompareOp::Eq => format!("(NOT {any})"),
-                    CompareOp::Ne => any,
-                    _ => FALSE.into(),
-                });
-            }
-            CompValue::String(s) => s.clone(),
-            CompValue::Number(n) => n.to_string(),
-            CompValue::Bool(b) => b.to_string(),
+        let Some(text) = literal_text(value) else {
+            return Ok(match op {
+                CompareOp::Eq => format!("(NOT {any})"),
+                CompareOp::Ne => any,
+                _ => FALSE.into(),
+            });
         };
         if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
             // Other operators compare the id's text, as the resource shows it.
@@ -899,6 +876,16 @@ enum ElementScope<'d> {
 
 /// `ne x` is "no element equals x" and `eq null` is "no element is present": answer (negate the
 /// whole?, the per-element comparison to test).
+/// A comparison value as text, the form a string column compares it in; `None` for `null`.
+fn literal_text(value: &CompValue) -> Option<String> {
+    match value {
+        CompValue::Null => None,
+        CompValue::String(s) => Some(s.clone()),
+        CompValue::Number(n) => Some(n.to_string()),
+        CompValue::Bool(b) => Some(b.to_string()),
+    }
+}
+
 fn negated(cmp: Option<(CompareOp, &CompValue)>) -> (bool, Option<(CompareOp, &CompValue)>) {
     match cmp {
         Some((CompareOp::Ne, v)) if !matches!(v, CompValue::Null) => {
