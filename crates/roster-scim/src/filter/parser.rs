@@ -192,35 +192,28 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_or(&mut self) -> Result<Filter, ScimError> {
-        let mut items = vec![self.parse_and()?];
-        loop {
-            let save = self.pos;
-            if !self.skip_ws() {
-                break;
-            }
-            if self.eat_keyword("or") {
-                items.push(self.parse_and()?);
-            } else {
-                self.pos = save;
-                break;
-            }
-        }
-        Ok(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            Filter::Or(items)
-        })
+        self.parse_chain("or", Self::parse_and, Filter::Or)
     }
 
     fn parse_and(&mut self) -> Result<Filter, ScimError> {
-        let mut items = vec![self.parse_unary()?];
+        self.parse_chain("and", Self::parse_unary, Filter::And)
+    }
+
+    /// `operand *(SP keyword SP operand)`: one operand stands alone, more are joined by `join`.
+    fn parse_chain(
+        &mut self,
+        keyword: &str,
+        operand: fn(&mut Self) -> Result<Filter, ScimError>,
+        join: fn(Vec<Filter>) -> Filter,
+    ) -> Result<Filter, ScimError> {
+        let mut items = vec![operand(self)?];
         loop {
             let save = self.pos;
             if !self.skip_ws() {
                 break;
             }
-            if self.eat_keyword("and") {
-                items.push(self.parse_unary()?);
+            if self.eat_keyword(keyword) {
+                items.push(operand(self)?);
             } else {
                 self.pos = save;
                 break;
@@ -229,7 +222,7 @@ impl<'a> Parser<'a> {
         Ok(if items.len() == 1 {
             items.remove(0)
         } else {
-            Filter::And(items)
+            join(items)
         })
     }
 
