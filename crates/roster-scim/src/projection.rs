@@ -312,7 +312,7 @@ impl<'a> Plan<'a> {
         if !def.is_complex() {
             return Some(v.clone());
         }
-        let project_obj = |o: &Map<String, Value>| -> Map<String, Value> {
+        let project_obj = |o: &Map<String, Value>| -> Option<Value> {
             let mut out = Map::new();
             for (k, sv) in o {
                 let sd = def.sub_attribute(k);
@@ -336,29 +336,16 @@ impl<'a> Plan<'a> {
                     out.insert(k.clone(), sv.clone());
                 }
             }
-            out
+            // An object with nothing left to show is left out.
+            (!out.is_empty()).then_some(Value::Object(out))
         };
         match v {
-            Value::Object(o) => {
-                let p = project_obj(o);
-                if p.is_empty() {
-                    None
-                } else {
-                    Some(Value::Object(p))
-                }
-            }
+            Value::Object(o) => project_obj(o),
             Value::Array(items) => {
                 let projected: Vec<Value> = items
                     .iter()
                     .filter_map(|e| match e {
-                        Value::Object(o) => {
-                            let p = project_obj(o);
-                            if p.is_empty() {
-                                None
-                            } else {
-                                Some(Value::Object(p))
-                            }
-                        }
+                        Value::Object(o) => project_obj(o),
                         other => Some(other.clone()),
                     })
                     .collect();
