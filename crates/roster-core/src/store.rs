@@ -247,7 +247,14 @@ pub trait Tx: Send {
         team: TeamId,
         permissions: &[PermissionId],
     ) -> StoreResult<()>;
-    async fn team_member_count(&mut self, account: AccountId, team: TeamId) -> StoreResult<i64>;
+    /// Members of the team, counted up to `up_to` (what the callers need to know, in time
+    /// proportional to `up_to` rather than to the size of the team).
+    async fn team_member_count(
+        &mut self,
+        account: AccountId,
+        team: TeamId,
+        up_to: i64,
+    ) -> StoreResult<i64>;
     /// Which of `ids` are teams of the account.
     async fn existing_team_ids(
         &mut self,

@@ -325,27 +325,30 @@ macro_rules! sql_store_tx {
                 Ok(out)
             }
 
-            /// Replace the user's rows in `user_emails` with those of `doc`.
-            async fn write_emails(&mut self, account: AccountId, user: UserId, doc: &::serde_json::Value) -> StoreResult<()> {
-                ::sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
-                    .bind(user)
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(map_err)?;
-                for (i, e) in $crate::email_rows(doc).into_iter().enumerate() {
-                    ::sqlx::query(
-                        "INSERT INTO user_emails (account_id, user_id, position, value_folded, type_folded, is_primary) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(account)
-                    .bind(user)
-                    .bind(i as i64)
-                    .bind(e.value)
-                    .bind(e.kind)
-                    .bind(e.primary)
-                    .execute(&mut *self.tx)
-                    .await
-                    .map_err(map_err)?;
+            /// Replace the user's rows in `user_emails` with those of `doc` (`fresh`: a new user,
+            /// who has none yet). One statement per 500 addresses.
+            async fn write_emails(&mut self, account: AccountId, user: UserId, doc: &::serde_json::Value, fresh: bool) -> StoreResult<()> {
+                if !fresh {
+                    ::sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
+                        .bind(user)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err(map_err)?;
+                }
+                let rows = $crate::email_rows(doc);
+                for (c, chunk) in rows.chunks(500).enumerate() {
+                    let values: Vec<String> = (0..chunk.len())
+                        .map(|i| format!("($1, $2, ${}, ${}, ${}, ${})", 3 + 4 * i, 4 + 4 * i, 5 + 4 * i, 6 + 4 * i))
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO user_emails (account_id, user_id, position, value_folded, type_folded, is_primary) VALUES {}",
+                        values.join(", ")
+                    );
+                    let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(account).bind(user);
+                    for (i, e) in chunk.iter().enumerate() {
+                        q = q.bind((c * 500 + i) as i64).bind(e.value.clone()).bind(e.kind.clone()).bind(e.primary);
+                    }
+                    q.execute(&mut *self.tx).await.map_err(map_err)?;
                 }
                 Ok(())
             }
@@ -380,11 +383,18 @@ macro_rules! sql_store_tx {
                     None => String::new(),
                 };
                 let order = $crate::scim_order(resource, &q.sort, q.descending, $dialect)?;
-                let sql = format!(
-                    "SELECT {cols} FROM {table} WHERE {alias}.account_id = $1{cond}{after} {order} LIMIT ${} OFFSET ${}",
+                let page = format!(
+                    "FROM {table} WHERE {alias}.account_id = $1{cond}{after} {order} LIMIT ${} OFFSET ${}",
                     n,
                     n + 1
                 );
+                // A deep page skips its offset over ids alone (a deferred join): the skipped rows'
+                // documents are never read.
+                let sql = if q.offset > 0 {
+                    format!("SELECT {cols} FROM {table} WHERE {alias}.id IN (SELECT {alias}.id {page}) {order}")
+                } else {
+                    format!("SELECT {cols} {page}")
+                };
                 // Filter statements are prepared once on SQLite (literals are bound, so the common
                 // lookups repeat their text). On PostgreSQL they stay out of the statement cache:
                 // its evictions broke binds under the differential test.
@@ -552,7 +562,7 @@ macro_rules! sql_store_tx {
                 .fetch_one(&mut *self.tx)
                 .await
                 .map_err(map_err)?;
-                self.write_emails(u.account_id, id, &u.scim).await?;
+                self.write_emails(u.account_id, id, &u.scim, true).await?;
                 Ok(id)
             }
 
@@ -652,7 +662,7 @@ macro_rules! sql_store_tx {
                 if done.rows_affected() == 0 {
                     return Err(self.missing_or_stale("SELECT 1 FROM users WHERE account_id = $1 AND id = $2", u.account_id, u.id).await);
                 }
-                self.write_emails(u.account_id, u.id, &u.scim).await
+                self.write_emails(u.account_id, u.id, &u.scim, false).await
             }
 
             async fn delete_user(&mut self, account: AccountId, id: UserId) -> StoreResult<()> {
@@ -842,10 +852,11 @@ macro_rules! sql_store_tx {
                 Ok(())
             }
 
-            async fn team_member_count(&mut self, account: AccountId, team: TeamId) -> StoreResult<i64> {
-                ::sqlx::query_scalar("SELECT COUNT(*) FROM team_members WHERE account_id = $1 AND team_id = $2")
+            async fn team_member_count(&mut self, account: AccountId, team: TeamId, up_to: i64) -> StoreResult<i64> {
+                ::sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM team_members WHERE account_id = $1 AND team_id = $2 LIMIT $3) m")
                     .bind(account)
                     .bind(team)
+                    .bind(up_to)
                     .fetch_one(&mut *self.tx)
                     .await
                     .map_err(map_err)

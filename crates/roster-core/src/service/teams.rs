@@ -162,7 +162,7 @@ impl Roster {
         tx.team(p.account(), id)
             .await?
             .ok_or(CoreError::NotFound("Team"))?;
-        let members = tx.team_member_count(p.account(), id).await?;
+        let members = tx.team_member_count(p.account(), id, i64::MAX).await?;
         if members > 0 {
             return Err(FieldErrors::single(
                 "non_field_errors",

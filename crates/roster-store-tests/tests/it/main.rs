@@ -80,11 +80,24 @@ async fn records_round_trip(s: &Arc<dyn Store>) {
         idp_uuid: Some(Uuid::new_v4()),
         external_id: Some("ext-1".into()),
     };
+    // The SCIM service answers a create with the user it wrote, not a read-back: what is read
+    // back must be exactly that (the id filled in, the first version).
+    u.scim = serde_json::json!({
+        "userName": "Ada@Example.com",
+        "name": {"givenName": "Ada", "familyName": "Lovelace", "formatted": "Ada Lovelace"},
+        "emails": [{"value": "ada@example.com", "type": "work", "primary": true}, {"value": "a@x.test"}],
+        "active": true,
+        "title": "Zoë ✓",
+        "x-count": 3,
+        "x-ratio": 0.25,
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "007", "manager": {"value": "9"}}
+    });
     let mut tx = s.begin().await.unwrap();
     let id = tx.insert_user(&u).await.unwrap();
     let got = tx.user(a.id, id).await.unwrap().unwrap();
     tx.commit().await.unwrap();
     u.id = id;
+    u.version = 1;
     assert_eq!(got, u);
 
     let idp = IdentityProvider {
@@ -180,6 +193,14 @@ async fn versions_guard_writes(s: &Arc<dyn Store>) {
     ));
     let after = tx.user(a.id, id).await.unwrap().unwrap();
     assert_eq!((after.version, after.first_name.as_str()), (2, "New"));
+    // What an update wrote is what is read back, at the next version (SCIM answers with it).
+    assert_eq!(
+        after,
+        User {
+            version: 2,
+            ..u.clone()
+        }
+    );
     u.id = 999_999;
     assert!(matches!(
         tx.update_user(&u, 2).await,
@@ -204,7 +225,11 @@ async fn everything_is_scoped_to_its_account(s: &Arc<dyn Store>) {
     assert!(tx.existing_team_ids(b.id, &[ta]).await.unwrap().is_empty());
     // A membership across accounts is never made.
     tx.set_user_teams(b.id, ua, &[ta]).await.unwrap();
-    assert_eq!(tx.team_member_count(a.id, ta).await.unwrap(), 0);
+    assert_eq!(tx.team_member_count(a.id, ta, 10).await.unwrap(), 0);
+    // Counting stops at the cap the caller names.
+    tx.add_team_members(a.id, ta, &[(ua, None)]).await.unwrap();
+    assert_eq!(tx.team_member_count(a.id, ta, 10).await.unwrap(), 1);
+    assert_eq!(tx.team_member_count(a.id, ta, 0).await.unwrap(), 0);
     let page = tx.list_users(b.id, &all(SortKey::Id)).await.unwrap();
     assert_eq!(
         (page.total, page.items[0].email.as_str()),
@@ -252,7 +277,7 @@ async fn deletes_cascade(s: &Arc<dyn Store>) {
 
     let mut tx = s.begin().await.unwrap();
     tx.delete_user(a.id, id).await.unwrap();
-    assert_eq!(tx.team_member_count(a.id, team).await.unwrap(), 0);
+    assert_eq!(tx.team_member_count(a.id, team, 10).await.unwrap(), 0);
     tx.commit().await.unwrap();
     assert!(s.token_by_hash(&hash).await.unwrap().is_none());
 }
