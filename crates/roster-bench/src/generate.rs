@@ -67,6 +67,19 @@ pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
+/// After a bulk load: on PostgreSQL, what autovacuum would do on its own a little later
+/// (`VACUUM ANALYZE`), so the workloads meet a settled database. SQLite needs nothing.
+pub async fn settle(url: &str) -> anyhow::Result<()> {
+    if url.starts_with("postgres") {
+        let s = roster_store_postgres::PgStore::open(url)
+            .await
+            .context("opening PostgreSQL")?;
+        s.vacuum_analyze().await?;
+        s.close().await;
+    }
+    Ok(())
+}
+
 fn resource(i: usize) -> serde_json::Value {
     let given = GIVEN[i % GIVEN.len()];
     let family = FAMILY[(i / GIVEN.len()) % FAMILY.len()];

@@ -103,6 +103,8 @@ fn main() -> anyhow::Result<()> {
         } => rt.block_on(async {
             let store = generate::open(&database_url).await?;
             let d = generate::directory(&store, users, &groups, true).await?;
+            drop(store);
+            generate::settle(&database_url).await?;
             println!("{}", serde_json::to_string(&d)?);
             Ok(())
         }),

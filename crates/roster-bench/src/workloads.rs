@@ -503,6 +503,7 @@ async fn roster(args: &RunArgs, name: &str, url: &str, tmp: &Path) -> anyhow::Re
     ];
     let dir: Directory = generate::directory(&store, args.users, &sizes, !args.smoke).await?;
     drop(store);
+    generate::settle(url).await?;
     eprintln!("   loaded in {:.1} s", dir.load_seconds);
     let port = free_port()?;
     let data = tmp.join(format!("{name}-data"));

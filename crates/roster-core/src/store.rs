@@ -118,6 +118,9 @@ pub struct TokenWithUser {
     pub stored: StoredToken,
     pub user: User,
     pub account_active: bool,
+    /// The identity provider asked for with the token, when the token's account has it (a SCIM
+    /// request authenticates and finds its endpoint in one statement).
+    pub idp: Option<IdentityProvider>,
 }
 
 /// What a SCIM list sorts by.
@@ -186,13 +189,13 @@ pub trait Store: Send + Sync + 'static {
     /// Is the database reachable?
     async fn ping(&self) -> StoreResult<()>;
     /// The token with this key hash and its user, without a transaction (the hot path).
-    async fn token_by_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<TokenWithUser>>;
-    /// An identity provider of the account, without a transaction (the SCIM hot path).
-    async fn idp_lookup(
+    /// The token with this key hash, its user, and (when `idp` is given) that identity provider
+    /// if it belongs to the token's account.
+    async fn token_by_hash(
         &self,
-        account: AccountId,
-        uuid: Uuid,
-    ) -> StoreResult<Option<IdentityProvider>>;
+        key_hash: &[u8; 32],
+        idp: Option<Uuid>,
+    ) -> StoreResult<Option<TokenWithUser>>;
     /// Record that a token was used.
     async fn touch_token(&self, uuid: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
     /// A short name for logs and `/health` (`sqlite`, `postgres`).

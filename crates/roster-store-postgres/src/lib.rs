@@ -61,6 +61,16 @@ impl PgStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// `VACUUM ANALYZE`: fresh planner statistics and visibility map, what autovacuum does on
+    /// its own some time after a bulk load (index-only scans need the visibility map).
+    pub async fn vacuum_analyze(&self) -> StoreResult<()> {
+        sqlx::raw_sql("VACUUM ANALYZE")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -85,8 +95,12 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn token_by_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<TokenWithUser>> {
-        token_by_hash(&self.pool, key_hash).await
+    async fn token_by_hash(
+        &self,
+        key_hash: &[u8; 32],
+        idp: Option<uuid::Uuid>,
+    ) -> StoreResult<Option<TokenWithUser>> {
+        token_by_hash(&self.pool, key_hash, idp).await
     }
 
     async fn touch_token(
@@ -95,14 +109,6 @@ impl Store for PgStore {
         at: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<()> {
         touch_token(&self.pool, uuid, at).await
-    }
-
-    async fn idp_lookup(
-        &self,
-        account: roster_core::model::AccountId,
-        uuid: uuid::Uuid,
-    ) -> StoreResult<Option<roster_core::model::IdentityProvider>> {
-        idp_lookup(&self.pool, account, uuid).await
     }
 
     fn backend(&self) -> &'static str {

@@ -4,7 +4,7 @@
 /// - `pub struct $tx` wrapping a `sqlx::Transaction<'static, $db>` and implementing
 ///   `roster_core::store::Tx`;
 /// - `fn map_err(sqlx::Error) -> StoreError` (unique violations become `Conflict`);
-/// - `async fn token_by_hash(&Pool<$db>, &[u8; 32])` and `async fn touch_token(...)` for the
+/// - `async fn token_by_hash(&Pool<$db>, &[u8; 32], Option<Uuid>)` and `async fn touch_token(...)` for the
 ///   backend's `Store` impl.
 #[macro_export]
 macro_rules! sql_store_tx {
@@ -118,8 +118,14 @@ macro_rules! sql_store_tx {
         }
 
         fn idp_from_row(r: &DbRow) -> StoreResult<IdentityProvider> {
-            let s = |c: &str| -> StoreResult<String> { Ok(get::<Option<String>>(r, c)?.unwrap_or_default()) };
-            let protocol: String = get(r, "protocol")?;
+            idp_from_prefixed(r, "")
+        }
+
+        /// An identity provider from columns named `{prefix}{column}`.
+        fn idp_from_prefixed(r: &DbRow, prefix: &str) -> StoreResult<IdentityProvider> {
+            let c = |name: &str| format!("{prefix}{name}");
+            let s = |name: &str| -> StoreResult<String> { Ok(get::<Option<String>>(r, &c(name))?.unwrap_or_default()) };
+            let protocol: String = get(r, &c("protocol"))?;
             let config = match Protocol::parse(&protocol) {
                 Some(Protocol::Saml) => IdpConfig::Saml(SamlConfig {
                     sign_in_url: s("sign_in_url")?,
@@ -139,41 +145,59 @@ macro_rules! sql_store_tx {
                 None => return Err(StoreError::Other(format!("unknown protocol {protocol:?} in the database"))),
             };
             Ok(IdentityProvider {
-                uuid: $crate::parse_uuid(&get::<String>(r, "uuid")?)?,
-                account_id: get(r, "account_id")?,
-                name: get(r, "name")?,
-                is_active: get(r, "is_active")?,
-                scim_integration: get(r, "scim_integration")?,
-                created: $crate::parse_ts(&get::<String>(r, "created")?)?,
-                last_modified: $crate::parse_ts(&get::<String>(r, "last_modified")?)?,
-                version: get(r, "version")?,
+                uuid: $crate::parse_uuid(&get::<String>(r, &c("uuid"))?)?,
+                account_id: get(r, &c("account_id"))?,
+                name: get(r, &c("name"))?,
+                is_active: get(r, &c("is_active"))?,
+                scim_integration: get(r, &c("scim_integration"))?,
+                created: $crate::parse_ts(&get::<String>(r, &c("created"))?)?,
+                last_modified: $crate::parse_ts(&get::<String>(r, &c("last_modified"))?)?,
+                version: get(r, &c("version"))?,
                 config,
             })
         }
 
-        /// The token with this key hash, with its user and whether the account is active.
+        /// The token with this key hash, with its user, whether the account is active, and (when
+        /// `idp` is given) that identity provider of the user's account: one statement.
         pub(crate) async fn token_by_hash(
             pool: &::sqlx::Pool<$db>,
             hash: &[u8; 32],
+            idp: Option<::uuid::Uuid>,
         ) -> StoreResult<Option<TokenWithUser>> {
-            let row = ::sqlx::query(concat!(
-                "SELECT ", $crate::user_cols!(), ", t.uuid, t.user_id, t.name, t.description, t.created, ",
-                "t.expires_at, t.last_used_at, t.key_prefix, t.key_hash, a.is_active AS account_active ",
-                "FROM personal_tokens t JOIN users u ON u.id = t.user_id JOIN accounts a ON a.id = u.account_id ",
-                "WHERE t.key_hash = $1"
-            ))
-            .bind(::hex::encode(hash))
-            .fetch_optional(pool)
-            .await
-            .map_err(map_err)?;
+            static SQL: ::std::sync::LazyLock<String> = ::std::sync::LazyLock::new(|| {
+                let idp_cols: Vec<String> = $crate::idp_cols!()
+                    .split(',')
+                    .map(|c| format!("i.{0} AS idp__{0}", c.trim()))
+                    .collect();
+                format!(
+                    "SELECT {}, t.uuid, t.user_id, t.name, t.description, t.created, t.expires_at, t.last_used_at, \
+                     t.key_prefix, t.key_hash, a.is_active AS account_active, {} \
+                     FROM personal_tokens t JOIN users u ON u.id = t.user_id JOIN accounts a ON a.id = u.account_id \
+                     LEFT JOIN identity_providers i ON i.account_id = u.account_id AND i.uuid = $2 \
+                     WHERE t.key_hash = $1",
+                    $crate::user_cols!(),
+                    idp_cols.join(", ")
+                )
+            });
+            let row = ::sqlx::query(::sqlx::AssertSqlSafe(SQL.as_str()))
+                .bind(::hex::encode(hash))
+                .bind(idp.map(|u| u.to_string()))
+                .fetch_optional(pool)
+                .await
+                .map_err(map_err)?;
             let Some(r) = row else { return Ok(None) };
             let mut key_hash = [0u8; 32];
             ::hex::decode_to_slice(get::<String>(&r, "key_hash")?, &mut key_hash)
                 .map_err(|e| StoreError::Other(format!("bad key hash in the database: {e}")))?;
+            let found_idp = match get::<Option<String>>(&r, "idp__uuid")? {
+                Some(_) => Some(idp_from_prefixed(&r, "idp__")?),
+                None => None,
+            };
             Ok(Some(TokenWithUser {
                 stored: StoredToken { token: token_from_row(&r)?, key_hash },
                 user: user_from_row(&r)?,
                 account_active: get(&r, "account_active")?,
+                idp: found_idp,
             }))
         }
 
@@ -209,20 +233,6 @@ macro_rules! sql_store_tx {
                 .await
                 .map_err(map_err)?;
             Ok(())
-        }
-
-        pub(crate) async fn idp_lookup<'e, E: ::sqlx::Executor<'e, Database = $db>>(
-            ex: E,
-            account: AccountId,
-            uuid: ::uuid::Uuid,
-        ) -> StoreResult<Option<IdentityProvider>> {
-            let r = ::sqlx::query(concat!("SELECT ", $crate::idp_cols!(), " FROM identity_providers WHERE account_id = $1 AND uuid = $2"))
-                .bind(account)
-                .bind(uuid.to_string())
-                .fetch_optional(ex)
-                .await
-                .map_err(map_err)?;
-            r.as_ref().map(idp_from_row).transpose()
         }
 
         /// A transaction, or (for reads that need no snapshot across statements) a plain pooled

@@ -108,8 +108,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn token_by_hash(&self, key_hash: &[u8; 32]) -> StoreResult<Option<TokenWithUser>> {
-        token_by_hash(&self.readers, key_hash).await
+    async fn token_by_hash(
+        &self,
+        key_hash: &[u8; 32],
+        idp: Option<uuid::Uuid>,
+    ) -> StoreResult<Option<TokenWithUser>> {
+        token_by_hash(&self.readers, key_hash, idp).await
     }
 
     /// Recorded at once when the writer is free within 100 ms; otherwise in the background, so a
@@ -131,14 +135,6 @@ impl Store for SqliteStore {
             }
         });
         Ok(())
-    }
-
-    async fn idp_lookup(
-        &self,
-        account: roster_core::model::AccountId,
-        uuid: uuid::Uuid,
-    ) -> StoreResult<Option<roster_core::model::IdentityProvider>> {
-        idp_lookup(&self.readers, account, uuid).await
     }
 
     fn backend(&self) -> &'static str {

@@ -657,27 +657,25 @@ impl Roster {
         idp: &str,
         authorization: Option<&str>,
     ) -> Result<ScimCaller, ScimError> {
-        let principal = self.authenticate(authorization).await.map_err(|e| match e {
-            CoreError::Unauthenticated(AuthFailure::Missing) => ScimError::unauthorized(
-                "Authentication required: send 'Authorization: Bearer <personal token>' (Entra's Secret Token)",
-            ),
-            other => core_err(other),
-        })?;
-        let not_found = || {
+        let uuid = Uuid::parse_str(idp.trim()).ok();
+        let (principal, found) = self
+            .authenticate_for(authorization, uuid)
+            .await
+            .map_err(|e| match e {
+                CoreError::Unauthenticated(AuthFailure::Missing) => ScimError::unauthorized(
+                    "Authentication required: send 'Authorization: Bearer <personal token>' (Entra's Secret Token)",
+                ),
+                other => core_err(other),
+            })?;
+        let found = found.ok_or_else(|| {
             ScimError::not_found(format!(
                 "No SCIM endpoint for identity provider {idp} in your account"
             ))
-        };
-        let uuid = Uuid::parse_str(idp.trim()).map_err(|_| not_found())?;
-        let found = self
-            .store
-            .idp_lookup(principal.account(), uuid)
-            .await
-            .map_err(store_err)?;
-        let found = found.ok_or_else(not_found)?;
+        })?;
         if !found.scim_integration {
             return Err(ScimError::not_found(format!(
-                "SCIM is not enabled for identity provider {uuid}: PATCH it with {{\"scim_integration\": true}} first"
+                "SCIM is not enabled for identity provider {}: PATCH it with {{\"scim_integration\": true}} first",
+                found.uuid
             )));
         }
         if !principal.has(perm::SCIM) {
@@ -1401,7 +1399,10 @@ impl Roster {
         })
     }
 
-    /// 200 with the group, or 204 when it is too large to send back.
+    /// A group PATCH answers 204, as Entra's documentation asks ("returning a body with a list of
+    /// all the members isn't advisable"; RFC 7644 §3.5.2 allows it). A client that names
+    /// `attributes` or `excludedAttributes` gets 200 with the group as it asked to see it, unless
+    /// that would still list more than 1,000 members.
     async fn group_patch_reply(
         &self,
         tx: &mut dyn Tx,
@@ -1410,6 +1411,14 @@ impl Roster {
         projection: &Projection,
     ) -> Result<ScimReply, ScimError> {
         let etag = Some(view::etag(loaded.version()));
+        if projection.attributes().is_empty() && projection.excluded_attributes().is_empty() {
+            return Ok(ScimReply {
+                status: 204,
+                body: None,
+                etag,
+                location: None,
+            });
+        }
         let size = tx
             .team_member_count(c.idp.account_id, loaded.id(), GROUP_PATCH_BODY_LIMIT + 1)
             .await

@@ -74,12 +74,22 @@ const TOUCH_EVERY_SECONDS: i64 = 30;
 impl Roster {
     /// Authenticate an `Authorization` header value (`None` when the header is absent).
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, CoreError> {
+        Ok(self.authenticate_for(authorization, None).await?.0)
+    }
+
+    /// Authenticate, and find the identity provider `idp` of the principal's account in the same
+    /// lookup (the SCIM hot path).
+    pub(crate) async fn authenticate_for(
+        &self,
+        authorization: Option<&str>,
+        idp: Option<uuid::Uuid>,
+    ) -> Result<(Principal, Option<crate::model::IdentityProvider>), CoreError> {
         let header = authorization.ok_or(CoreError::Unauthenticated(AuthFailure::Missing))?;
         let key = key_from_authorization(header).map_err(CoreError::Unauthenticated)?;
         let hash = hash_key(key);
         let found = self
             .store
-            .token_by_hash(&hash)
+            .token_by_hash(&hash, idp)
             .await?
             .ok_or(CoreError::Unauthenticated(AuthFailure::Invalid))?;
         if !hashes_equal(&found.stored.key_hash, &hash) {
@@ -109,10 +119,13 @@ impl Roster {
             tx.commit().await?;
             p
         };
-        Ok(Principal {
-            token: token.uuid,
-            user: found.user,
-            permissions,
-        })
+        Ok((
+            Principal {
+                token: token.uuid,
+                user: found.user,
+                permissions,
+            },
+            found.idp,
+        ))
     }
 }

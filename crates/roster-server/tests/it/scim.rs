@@ -445,11 +445,9 @@ async fn group_lifecycle(app: &TestApp) {
             ]),
         )
         .await;
-    assert!(
-        r.status == StatusCode::OK || r.status == StatusCode::NO_CONTENT,
-        "{}",
-        r.body
-    );
+    // [E21] A group PATCH answers 204 (never the member list), with the new ETag.
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert!(r.headers.get("etag").is_some());
     let members = |b: &Value| -> Vec<String> {
         let mut v: Vec<String> = b["members"]
             .as_array()
@@ -509,7 +507,19 @@ async fn group_lifecycle(app: &TestApp) {
             json!([{"op": "Replace", "path": "displayName", "value": "Sales EMEA"}]),
         )
         .await;
-    assert!(r.status.is_success(), "{}", r.body);
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    // A client that names the attributes it wants back gets them (RFC 7644 §3.5.2).
+    let r = s
+        .patch_ops(
+            &format!("{g}?attributes=displayName,members"),
+            json!([{"op": "Replace", "path": "displayName", "value": "Sales EMEA 2"}]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (r.body["displayName"].as_str(), members(&r.body)),
+        (Some("Sales EMEA 2"), vec![u3.clone()])
+    );
     s.patch_ops(
         &g,
         json!([{"op": "replace", "value": {"displayName": "Sales West"}}]),
@@ -1104,7 +1114,7 @@ async fn concurrent_if_match(app: &TestApp) {
     assert_eq!(s.get(&p).await.body["emails"].as_array().unwrap().len(), 6);
 }
 
-/// Large groups: membership PATCH answers 204 beyond the documented size; never a member list.
+/// Large groups: a membership PATCH never sends back more than 1,000 members, even when asked.
 async fn large_group_patch(app: &TestApp) {
     let s = app.scim().await;
     let gid = s.group("Big").await;
@@ -1141,6 +1151,14 @@ async fn large_group_patch(app: &TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     assert!(r.headers.get("etag").is_some());
+    // Even asked for, more than 1,000 members are never sent back.
+    let r = s
+        .patch_ops(
+            &format!("/Groups/{gid}?attributes=members"),
+            json!([{"op": "add", "path": "members", "value": values[..1]}]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     let r = s
         .patch_ops(
             &format!("/Groups/{gid}?excludedAttributes=members"),

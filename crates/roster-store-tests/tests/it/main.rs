@@ -150,22 +150,7 @@ async fn uniqueness_is_the_databases(s: &Arc<dyn Store>) {
     );
     drop(tx);
 
-    let saml = |active| IdentityProvider {
-        uuid: Uuid::new_v4(),
-        account_id: a.id,
-        name: "S".into(),
-        is_active: active,
-        scim_integration: false,
-        created: t0(),
-        last_modified: t0(),
-        version: 1,
-        config: IdpConfig::Saml(SamlConfig {
-            sign_in_url: "https://x".into(),
-            entity_id_url: "https://y".into(),
-            certificate_pem: "pem".into(),
-            signature_algorithm: "sha-256".into(),
-        }),
-    };
+    let saml = |active| saml_idp(a.id, active);
     let mut tx = s.begin().await.unwrap();
     tx.insert_idp(&saml(true)).await.unwrap();
     tx.insert_idp(&saml(false)).await.unwrap();
@@ -238,8 +223,29 @@ async fn everything_is_scoped_to_its_account(s: &Arc<dyn Store>) {
     tx.commit().await.unwrap();
 }
 
+fn saml_idp(account: AccountId, active: bool) -> IdentityProvider {
+    IdentityProvider {
+        uuid: Uuid::new_v4(),
+        account_id: account,
+        name: "S".into(),
+        is_active: active,
+        scim_integration: false,
+        created: t0(),
+        last_modified: t0(),
+        version: 1,
+        config: IdpConfig::Saml(SamlConfig {
+            sign_in_url: "https://x".into(),
+            entity_id_url: "https://y".into(),
+            certificate_pem: "pem".into(),
+            signature_algorithm: "sha-256".into(),
+        }),
+    }
+}
+
 async fn deletes_cascade(s: &Arc<dyn Store>) {
     let a = account(s, "A").await;
+    let other = account(s, "B").await;
+    let foreign = saml_idp(other.id, true);
     let id = user(s, a.id, "gone@example.com").await.unwrap();
     let hash = [7u8; 32];
     let mut tx = s.begin().await.unwrap();
@@ -261,15 +267,35 @@ async fn deletes_cascade(s: &Arc<dyn Store>) {
     })
     .await
     .unwrap();
+    let own = saml_idp(a.id, true);
+    tx.insert_idp(&own).await.unwrap();
     tx.commit().await.unwrap();
-    let found = s.token_by_hash(&hash).await.unwrap().unwrap();
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_idp(&foreign).await.unwrap();
+    tx.commit().await.unwrap();
+    let found = s.token_by_hash(&hash, None).await.unwrap().unwrap();
     assert_eq!(found.user.email, "gone@example.com");
     assert!(found.account_active);
     assert_eq!(found.stored.key_hash, hash);
+    assert_eq!(found.idp, None);
+    // The provider asked for comes with the token only from the token's own account.
+    let with = s
+        .token_by_hash(&hash, Some(own.uuid))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(with.idp, Some(own.clone()));
+    assert_eq!(with.user, found.user);
+    let across = s
+        .token_by_hash(&hash, Some(foreign.uuid))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(across.idp, None);
     s.touch_token(found.stored.token.uuid, t0() + chrono::Duration::minutes(1))
         .await
         .unwrap();
-    let found = s.token_by_hash(&hash).await.unwrap().unwrap();
+    let found = s.token_by_hash(&hash, None).await.unwrap().unwrap();
     assert_eq!(
         found.stored.token.last_used_at,
         Some(t0() + chrono::Duration::minutes(1))
@@ -279,7 +305,7 @@ async fn deletes_cascade(s: &Arc<dyn Store>) {
     tx.delete_user(a.id, id).await.unwrap();
     assert_eq!(tx.team_member_count(a.id, team, 10).await.unwrap(), 0);
     tx.commit().await.unwrap();
-    assert!(s.token_by_hash(&hash).await.unwrap().is_none());
+    assert!(s.token_by_hash(&hash, None).await.unwrap().is_none());
 }
 
 async fn uncommitted_work_is_rolled_back(s: &Arc<dyn Store>) {
