@@ -51,6 +51,25 @@ pub struct Compiled {
     pub binds: Vec<Bind>,
 }
 
+/// Is this one of the identity providers' lookups (`userName`, `externalId`, `id` or `displayName`
+/// `eq` a value)? Their SQL comes in a handful of texts, so it is worth keeping prepared on every
+/// backend; other filters' texts are unbounded and stay out of PostgreSQL's statement cache.
+pub fn is_lookup(filter: &Filter) -> bool {
+    match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            ..
+        } => {
+            path.sub.is_none()
+                && ["userName", "externalId", "id", "displayName"]
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(&path.attr))
+        }
+        _ => false,
+    }
+}
+
 /// Compile `filter` for `resource`. `account_param` is the placeholder number already bound to the
 /// account id; new placeholders start at `first_param`.
 pub fn compile(

@@ -341,6 +341,22 @@ mod tests {
     }
 
     #[test]
+    fn only_the_identity_providers_lookups_are_kept_prepared() {
+        let lookup = |f: &str| filter_sql::is_lookup(&roster_scim::filter::parse(f).unwrap());
+        assert!(lookup("userName eq \"a@b.c\""));
+        assert!(lookup("externalId eq \"x\""));
+        assert!(lookup(
+            "urn:ietf:params:scim:schemas:core:2.0:User:userName eq \"a\""
+        ));
+        assert!(lookup("DISPLAYNAME eq \"Sales\""));
+        assert!(!lookup("userName co \"a\""));
+        assert!(!lookup("name.givenName eq \"a\""));
+        assert!(!lookup("title eq \"a\""));
+        assert!(!lookup("userName eq \"a\" and active eq true"));
+        assert!(!lookup("emails[value eq \"a\"]"));
+    }
+
+    #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(contains_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
     }

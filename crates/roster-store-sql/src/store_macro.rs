@@ -406,9 +406,12 @@ macro_rules! sql_store_tx {
                     format!("SELECT {cols} {page}")
                 };
                 // Filter statements are prepared once on SQLite (literals are bound, so the common
-                // lookups repeat their text). On PostgreSQL they stay out of the statement cache:
-                // its evictions broke binds under the differential test.
-                let mut rq = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(account).persistent($dialect == $crate::filter_sql::Dialect::Sqlite);
+                // lookups repeat their text). On PostgreSQL only the lookups are (a bounded set of
+                // texts): the cache's evictions under many distinct filters broke binds in the
+                // differential test.
+                let persistent = $dialect == $crate::filter_sql::Dialect::Sqlite
+                    || q.filter.as_ref().is_some_and($crate::filter_sql::is_lookup);
+                let mut rq = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(account).persistent(persistent);
                 for b in &binds {
                     rq = match b {
                         Bind::Text(v) => rq.bind(v.clone()),
@@ -425,7 +428,7 @@ macro_rules! sql_store_tx {
                     return Ok((rows, total));
                 }
                 let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {alias}.account_id = $1{cond}");
-                let mut cq = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(count_sql)).bind(account).persistent($dialect == $crate::filter_sql::Dialect::Sqlite);
+                let mut cq = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(count_sql)).bind(account).persistent(persistent);
                 for b in &binds {
                     cq = match b {
                         Bind::Text(v) => cq.bind(v.clone()),

@@ -435,9 +435,24 @@ async fn permissions_flow_through_active_teams(s: &Arc<dyn Store>) {
     );
     let u = tx.user(a.id, id).await.unwrap().unwrap();
     assert_eq!(
-        u.teams.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
-        ["Off", "SCIM"]
+        u.teams,
+        vec![
+            TeamRef {
+                id: t2,
+                name: "Off".into(),
+                is_active: false
+            },
+            TeamRef {
+                id: t1,
+                name: "SCIM".into(),
+                is_active: true
+            }
+        ]
     );
+    // A single user and a list of users carry the same teams.
+    let listed = tx.list_users(a.id, &all(SortKey::Id)).await.unwrap();
+    let same = listed.items.iter().find(|x| x.id == id).unwrap();
+    assert_eq!(same.teams, u.teams);
     tx.commit().await.unwrap();
 }
 
