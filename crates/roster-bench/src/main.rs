@@ -46,9 +46,15 @@ enum Command {
     },
     /// Run the whole suite and write the report.
     Run(RunArgs),
+    /// Render `REPORT.md` again from a run's `results.json` and the current `NOTES.md` (the
+    /// figures stay those of that one run; only the analysis text changes).
+    Report {
+        #[arg(long, default_value = "bench")]
+        out: PathBuf,
+    },
 }
 
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RunArgs {
     /// The `roster` binary to benchmark.
     #[arg(long, default_value = "target/release/roster")]
@@ -76,7 +82,9 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 2000)]
     pub cycle_users: usize,
     /// PostgreSQL server URL (a database is made and dropped there); none skips PostgreSQL.
+    /// Never written to results.json (it may hold a password).
     #[arg(long, env = "ROSTER_TEST_DATABASE_URL")]
+    #[serde(skip)]
     pub postgres: Option<String>,
     /// The `scim2-server` command of the peer; none skips the peer.
     #[arg(long)]
@@ -108,6 +116,20 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&d)?);
             Ok(())
         }),
+        Command::Report { out } => {
+            let path = out.join("results.json");
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let mut results: workloads::Results = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a run's results", path.display()))?;
+            results.args.out = out;
+            report::write(&results.args, &results)?;
+            println!(
+                "report written to {}",
+                results.args.out.join("REPORT.md").display()
+            );
+            Ok(())
+        }
         Command::Run(mut args) => {
             if args.smoke {
                 args.users = args.users.min(2_000);

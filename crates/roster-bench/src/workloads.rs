@@ -3,14 +3,14 @@
 use crate::RunArgs;
 use crate::generate::{self, Directory};
 use anyhow::{Context, bail};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// One `wrk` measurement.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Wrk {
     pub requests: u64,
     pub seconds: f64,
@@ -24,7 +24,7 @@ pub struct Wrk {
 }
 
 /// Latencies of a measured-by-us workload.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Latency {
     pub n: usize,
     pub p50_ms: f64,
@@ -49,7 +49,7 @@ impl Latency {
 }
 
 /// Everything measured for one server.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Target {
     pub name: String,
     pub users: usize,
@@ -68,8 +68,10 @@ pub struct Target {
     pub entra_cycle: Option<Latency>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Results {
+    /// How the run was made (`roster-bench report` renders the report again from this file).
+    pub args: RunArgs,
     pub machine: Value,
     pub ceiling: Wrk,
     pub targets: Vec<Target>,
@@ -700,12 +702,27 @@ async fn run_in(args: &RunArgs, tmp: &Path) -> anyhow::Result<Results> {
         targets.push(peer(args, p, tmp).await?);
     }
     Ok(Results {
+        args: args.clone(),
         machine: machine(),
         ceiling,
         targets,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: std::env::args()
+            .map(|a| redact_password(&a))
+            .collect::<Vec<_>>()
+            .join(" "),
         smoke: args.smoke,
     })
+}
+
+/// `scheme://user:password@host…` with the password masked (the command goes into the report).
+fn redact_password(arg: &str) -> String {
+    if let Some((scheme, rest)) = arg.split_once("://")
+        && let Some((userinfo, host)) = rest.split_once('@')
+        && let Some((user, _)) = userinfo.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    arg.to_string()
 }
 
 fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
@@ -720,5 +737,21 @@ fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
         Ok(())
     } else {
         bail!("psql failed: {sql}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_the_report() {
+        assert_eq!(
+            super::redact_password("postgres://roster:s3cret@db:5432/x"),
+            "postgres://roster:***@db:5432/x"
+        );
+        assert_eq!(
+            super::redact_password("postgres://postgres@127.0.0.1:5432/test"),
+            "postgres://postgres@127.0.0.1:5432/test"
+        );
+        assert_eq!(super::redact_password("--users"), "--users");
     }
 }
