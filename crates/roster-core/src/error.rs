@@ -88,6 +88,9 @@ pub enum CoreError {
     /// The resource changed since the caller read it (version check failed).
     #[error("The resource was modified concurrently; read it again and retry.")]
     PreconditionFailed,
+    /// Overloaded for now (the store had no connection free in time): 503 with `Retry-After`.
+    #[error("The service is busy; retry shortly.")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -111,6 +114,7 @@ impl From<StoreError> for CoreError {
                 }
             }
             StoreError::UnsupportedFilter(m) => FieldErrors::single("filter", m),
+            StoreError::Busy(m) => CoreError::Unavailable(m),
             StoreError::Other(m) => CoreError::Internal(m),
         }
     }

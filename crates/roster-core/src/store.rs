@@ -61,6 +61,9 @@ pub enum StoreError {
     /// A valid SCIM filter this store cannot answer exactly (answered as `400 invalidFilter`).
     #[error("unsupported filter: {0}")]
     UnsupportedFilter(String),
+    /// No database connection came free in time (overload): worth retrying shortly.
+    #[error("storage busy: {0}")]
+    Busy(String),
     #[error("storage error: {0}")]
     Other(String),
 }

@@ -221,6 +221,8 @@ impl ScimError {
         internal, 500);
     status_constructor!(/// 501: the service provider does not support the requested operation.
         not_implemented, 501);
+    status_constructor!(/// 503: overloaded for now; the server adds `Retry-After`.
+        unavailable, 503);
 
     /// The RFC 7644 §3.12 JSON body.
     pub fn to_json(&self) -> serde_json::Value {

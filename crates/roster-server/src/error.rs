@@ -51,6 +51,10 @@ impl ErrorInfo {
                 fields: vec![((*field).to_string(), message.clone())],
             },
             CoreError::PreconditionFailed => Self::new(StatusCode::CONFLICT, e.to_string()),
+            CoreError::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is busy (no database connection came free in time); retry shortly.",
+            ),
             CoreError::Internal(_) => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
             }
@@ -87,6 +91,7 @@ impl ErrorInfo {
             409 => ("10009", "Conflict"),
             413 => ("10013", "Payload Too Large"),
             429 => ("10010", "Throttled"),
+            503 => ("10503", "Service Unavailable"),
             _ => ("10500", "Internal Server Error"),
         };
         let status = self.status.as_u16().to_string();
@@ -126,8 +131,10 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let CoreError::Internal(cause) = &self.0 {
-            tracing::error!(%cause, "internal error");
+        match &self.0 {
+            CoreError::Internal(cause) => tracing::error!(%cause, "internal error"),
+            CoreError::Unavailable(cause) => tracing::warn!(%cause, "request refused: busy"),
+            _ => {}
         }
         info_response(ErrorInfo::from_core(&self.0))
     }
@@ -139,6 +146,10 @@ pub fn info_response(info: ErrorInfo) -> Response {
     if info.status == StatusCode::UNAUTHORIZED {
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Token"));
+    }
+    if info.status == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     resp.extensions_mut().insert(info);
     resp
@@ -217,4 +228,22 @@ pub async fn method_not_allowed() -> Response {
         StatusCode::METHOD_NOT_ALLOWED,
         "Method not allowed.",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_is_503_with_retry_after_in_both_wire_formats() {
+        let resp = AppError(CoreError::Unavailable("pool timed out".into())).into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        let info = ErrorInfo::from_core(&CoreError::Unavailable("x".into()));
+        assert!(!info.detail.contains("pool"), "the cause stays in the log");
+        assert_eq!(info.jsonapi_body()["errors"][0]["code"], "10503");
+        let scim = crate::scim::error_response(&roster_scim::ScimError::unavailable("busy"));
+        assert_eq!(scim.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(scim.headers()[header::RETRY_AFTER], "1");
+    }
 }

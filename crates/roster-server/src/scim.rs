@@ -82,6 +82,9 @@ pub fn error_response(e: &ScimError) -> Response {
             HeaderValue::from_static("Bearer realm=\"roster\""),
         );
     }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     resp.extensions_mut().insert(ScimRendered);
     resp
 }

@@ -26,6 +26,9 @@ macro_rules! sql_store_tx {
                     return StoreError::NotFound;
                 }
             }
+            if matches!(e, ::sqlx::Error::PoolTimedOut) {
+                return StoreError::Busy(e.to_string());
+            }
             StoreError::Other(e.to_string())
         }
 

@@ -141,3 +141,21 @@ impl Store for SqliteStore {
         "sqlite"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No connection free within the pool's wait is overload (503, retry), not an internal error.
+    #[test]
+    fn a_pool_timeout_is_busy() {
+        assert!(matches!(
+            map_err(sqlx::Error::PoolTimedOut),
+            StoreError::Busy(_)
+        ));
+        assert!(matches!(
+            map_err(sqlx::Error::RowNotFound),
+            StoreError::Other(_)
+        ));
+    }
+}

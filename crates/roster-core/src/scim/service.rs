@@ -203,6 +203,7 @@ fn store_err(e: StoreError) -> ScimError {
         ),
         StoreError::UnsupportedFilter(m) => ScimError::invalid_filter(m),
         StoreError::Conflict(c) => conflict(c, ""),
+        StoreError::Busy(m) => busy(&m),
         StoreError::Other(m) => {
             tracing::error!(cause = %m, "storage error in SCIM request");
             ScimError::internal("Internal server error")
@@ -232,11 +233,19 @@ fn core_err(e: CoreError) -> ScimError {
         CoreError::PreconditionFailed => {
             ScimError::precondition_failed("The resource changed: read it again")
         }
+        CoreError::Unavailable(m) => busy(&m),
         CoreError::Internal(m) => {
             tracing::error!(cause = %m, "internal error in SCIM request");
             ScimError::internal("Internal server error")
         }
     }
+}
+
+fn busy(cause: &str) -> ScimError {
+    tracing::warn!(%cause, "SCIM request refused: the store is busy");
+    ScimError::unavailable(
+        "The directory is busy (no database connection came free in time): retry after the Retry-After delay",
+    )
 }
 
 /// Weak comparison of an `If-Match` / `If-None-Match` list with a version.
