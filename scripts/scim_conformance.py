@@ -60,11 +60,14 @@ def main() -> int:
         log = open(os.path.join(tmp, "server.log"), "w")
         server = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
         try:
+            # Ready when /health answers: the port is bound before the owner's token is written,
+            # and HTTP is served only after it.
             deadline = time.time() + 60
             while True:
                 try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
+                    with urllib.request.urlopen(f"{base}/health", timeout=1) as resp:
+                        if resp.status == 200:
+                            break
                 except OSError:
                     if server.poll() is not None or time.time() > deadline:
                         log.flush()

@@ -714,15 +714,22 @@ async fn run_in(args: &RunArgs, tmp: &Path) -> anyhow::Result<Results> {
     })
 }
 
-/// `scheme://user:password@host…` with the password masked (the command goes into the report).
+/// A URL's password masked, whether written `user:password@host` or `?password=…` (the command
+/// goes into the report).
 fn redact_password(arg: &str) -> String {
-    if let Some((scheme, rest)) = arg.split_once("://")
+    let mut out = arg.to_string();
+    if let Some((scheme, rest)) = out.split_once("://")
         && let Some((userinfo, host)) = rest.split_once('@')
         && let Some((user, _)) = userinfo.split_once(':')
     {
-        return format!("{scheme}://{user}:***@{host}");
+        out = format!("{scheme}://{user}:***@{host}");
     }
-    arg.to_string()
+    if let Some(at) = out.find("password=") {
+        let start = at + "password=".len();
+        let end = out[start..].find('&').map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "***");
+    }
+    out
 }
 
 fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
@@ -751,6 +758,10 @@ mod tests {
         assert_eq!(
             super::redact_password("postgres://postgres@127.0.0.1:5432/test"),
             "postgres://postgres@127.0.0.1:5432/test"
+        );
+        assert_eq!(
+            super::redact_password("postgres://roster@db/x?sslmode=require&password=s3cret&a=b"),
+            "postgres://roster@db/x?sslmode=require&password=***&a=b"
         );
         assert_eq!(super::redact_password("--users"), "--users");
     }

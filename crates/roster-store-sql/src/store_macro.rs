@@ -357,7 +357,9 @@ macro_rules! sql_store_tx {
                         "INSERT INTO user_emails (account_id, user_id, position, value_folded, type_folded, is_primary) VALUES {}",
                         values.join(", ")
                     );
-                    let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(account).bind(user);
+                    // Prepared (kept in the statement cache) only for the usual few addresses:
+                    // each count is a statement text of its own.
+                    let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(account).bind(user).persistent(chunk.len() <= 4);
                     for (i, e) in chunk.iter().enumerate() {
                         q = q.bind((c * 500 + i) as i64).bind(e.value.clone()).bind(e.kind.clone()).bind(e.primary);
                     }

@@ -241,6 +241,13 @@ fn core_err(e: CoreError) -> ScimError {
     }
 }
 
+/// An overload refusal (503) is not written to the provisioning log: that would wait again for
+/// the connection that was not there, delaying the answer and adding to the load. The server log
+/// has it (see [`busy`]).
+fn is_overload(e: &ScimError) -> bool {
+    e.status == 503
+}
+
 fn busy(cause: &str) -> ScimError {
     tracing::warn!(%cause, "SCIM request refused: the store is busy");
     ScimError::unavailable(
@@ -514,7 +521,9 @@ impl Roster {
         {
             Ok(c) => c,
             Err(e) => {
-                self.log_unattributed(&call, &e).await;
+                if !is_overload(&e) {
+                    self.log_unattributed(&call, &e).await;
+                }
                 return Err(e);
             }
         };
@@ -598,7 +607,9 @@ impl Roster {
             }
             Err(err) => Err(err),
         };
-        if let Err(err) = &result {
+        if let Err(err) = &result
+            && !is_overload(err)
+        {
             // The write (if any) rolled back: the failure is recorded on its own.
             let e = entry(
                 i64::from(err.status),
@@ -1409,9 +1420,9 @@ impl Roster {
     }
 
     /// A group PATCH answers 204, as Entra's documentation asks ("returning a body with a list of
-    /// all the members isn't advisable"; RFC 7644 §3.5.2 allows it). A client that names
-    /// `attributes` or `excludedAttributes` gets 200 with the group as it asked to see it, unless
-    /// that would still list more than 1,000 members.
+    /// all the members isn't advisable"; RFC 7644 §3.5.2 allows it). With `attributes` the answer
+    /// is 200 with the group as asked, which §3.5.2 requires. With only `excludedAttributes` it is
+    /// 200 too, unless that would still list more than 1,000 members.
     async fn group_patch_reply(
         &self,
         tx: &mut dyn Tx,
@@ -1420,25 +1431,23 @@ impl Roster {
         projection: &Projection,
     ) -> Result<ScimReply, ScimError> {
         let etag = Some(view::etag(loaded.version()));
-        if projection.attributes().is_empty() && projection.excluded_attributes().is_empty() {
-            return Ok(ScimReply {
-                status: 204,
-                body: None,
-                etag,
-                location: None,
-            });
-        }
-        let size = tx
-            .team_member_count(c.idp.account_id, loaded.id(), GROUP_PATCH_BODY_LIMIT + 1)
-            .await
-            .map_err(store_err)?;
-        if size > GROUP_PATCH_BODY_LIMIT && projection.includes(super::group_ctx(), "members") {
-            return Ok(ScimReply {
-                status: 204,
-                body: None,
-                etag,
-                location: None,
-            });
+        let no_content = ScimReply {
+            status: 204,
+            body: None,
+            etag: etag.clone(),
+            location: None,
+        };
+        if projection.attributes().is_empty() {
+            if projection.excluded_attributes().is_empty() {
+                return Ok(no_content);
+            }
+            let size = tx
+                .team_member_count(c.idp.account_id, loaded.id(), GROUP_PATCH_BODY_LIMIT + 1)
+                .await
+                .map_err(store_err)?;
+            if size > GROUP_PATCH_BODY_LIMIT && projection.includes(super::group_ctx(), "members") {
+                return Ok(no_content);
+            }
         }
         let body = self.render(tx, c, loaded, projection).await?;
         Ok(ScimReply {

@@ -1114,7 +1114,7 @@ async fn concurrent_if_match(app: &TestApp) {
     assert_eq!(s.get(&p).await.body["emails"].as_array().unwrap().len(), 6);
 }
 
-/// Large groups: a membership PATCH never sends back more than 1,000 members, even when asked.
+/// Large groups: a membership PATCH sends back more than 1,000 members only when `attributes` asks.
 async fn large_group_patch(app: &TestApp) {
     let s = app.scim().await;
     let gid = s.group("Big").await;
@@ -1151,14 +1151,23 @@ async fn large_group_patch(app: &TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     assert!(r.headers.get("etag").is_some());
-    // Even asked for, more than 1,000 members are never sent back.
+    // Only excludedAttributes that keep the members: still no member list.
+    let r = s
+        .patch_ops(
+            &format!("/Groups/{gid}?excludedAttributes=externalId"),
+            json!([{"op": "add", "path": "members", "value": values[..1]}]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    // Named in `attributes`, RFC 7644 §3.5.2 requires 200 with them: the client asked.
     let r = s
         .patch_ops(
             &format!("/Groups/{gid}?attributes=members"),
             json!([{"op": "add", "path": "members", "value": values[..1]}]),
         )
         .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["members"].as_array().map(Vec::len), Some(1001));
     let r = s
         .patch_ops(
             &format!("/Groups/{gid}?excludedAttributes=members"),

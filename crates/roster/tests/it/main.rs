@@ -33,6 +33,22 @@ struct Server {
     base: String,
 }
 
+/// `GET /health` over a plain socket: did it answer 200?
+fn health_ok(port: u16) -> bool {
+    use std::io::Write;
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut status = [0u8; 12];
+    s.read_exact(&mut status).is_ok() && status.ends_with(b" 200")
+}
+
 impl Server {
     fn start(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Server, String) {
         let port = free_port();
@@ -63,6 +79,12 @@ impl Server {
                     .unwrap();
                 panic!("server exited with {status}: {err}");
             }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The port is bound before the first start writes the owner's token; HTTP is served only
+        // after. Ready means /health answers 200.
+        while !health_ok(port) {
+            assert!(Instant::now() < deadline, "server did not answer /health");
             std::thread::sleep(Duration::from_millis(50));
         }
         // First lines of stdout, if any, without blocking forever.
