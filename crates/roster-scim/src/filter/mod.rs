@@ -153,20 +153,23 @@ impl CompareOp {
         }
     }
 
+    /// Every comparison operator of RFC 7644 §3.4.2.2.
+    pub const ALL: [CompareOp; 9] = [
+        CompareOp::Eq,
+        CompareOp::Ne,
+        CompareOp::Co,
+        CompareOp::Sw,
+        CompareOp::Ew,
+        CompareOp::Gt,
+        CompareOp::Ge,
+        CompareOp::Lt,
+        CompareOp::Le,
+    ];
+
     /// Parses a keyword, case-insensitively.
     pub fn from_keyword(s: &str) -> Option<CompareOp> {
-        const ALL: [CompareOp; 9] = [
-            CompareOp::Eq,
-            CompareOp::Ne,
-            CompareOp::Co,
-            CompareOp::Sw,
-            CompareOp::Ew,
-            CompareOp::Gt,
-            CompareOp::Ge,
-            CompareOp::Lt,
-            CompareOp::Le,
-        ];
-        ALL.into_iter()
+        Self::ALL
+            .into_iter()
             .find(|op| op.as_str().eq_ignore_ascii_case(s))
     }
 

@@ -53,17 +53,7 @@ fn comp_value() -> impl Strategy<Value = CompValue> {
 }
 
 fn op() -> impl Strategy<Value = CompareOp> {
-    prop_oneof![
-        Just(CompareOp::Eq),
-        Just(CompareOp::Ne),
-        Just(CompareOp::Co),
-        Just(CompareOp::Sw),
-        Just(CompareOp::Ew),
-        Just(CompareOp::Gt),
-        Just(CompareOp::Ge),
-        Just(CompareOp::Lt),
-        Just(CompareOp::Le),
-    ]
+    prop::sample::select(CompareOp::ALL.to_vec())
 }
 
 fn leaf(path: BoxedStrategy<AttrPath>) -> impl Strategy<Value = Filter> {
