@@ -14,7 +14,9 @@ use roster_scim::{ResourceContext, SchemaRegistry};
 use std::sync::LazyLock;
 
 static REGISTRY: LazyLock<SchemaRegistry> = LazyLock::new(SchemaRegistry::core);
-#[allow(clippy::expect_used)] // the core registry always holds User and Group (tested below)
+// The core registry always holds User and Group (tested below); `Roster::new` builds both
+// contexts at start-up, so these never run on a request.
+#[allow(clippy::expect_used)]
 static USER: LazyLock<ResourceContext<'static>> = LazyLock::new(|| {
     REGISTRY
         .context("User")

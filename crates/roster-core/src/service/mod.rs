@@ -81,6 +81,10 @@ impl std::fmt::Debug for Roster {
 
 impl Roster {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, urls: PublicUrls) -> Self {
+        // The SCIM resource contexts are built here, at start-up, not on a first request: their
+        // one invariant (the core registry holds User and Group) is checked before serving.
+        crate::scim::user_ctx();
+        crate::scim::group_ctx();
         Self { store, clock, urls }
     }
     pub fn urls(&self) -> &PublicUrls {
