@@ -244,6 +244,66 @@ fn same_element(def: &AttributeDef, a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A key equal for two values exactly when [`text_eq`] holds between them.
+fn text_key(v: &Value, case_exact: bool) -> String {
+    match v {
+        Value::String(s) if case_exact => format!("s{s}"),
+        Value::String(s) => format!("s{}", s.to_lowercase()),
+        other => format!("j{other}"),
+    }
+}
+
+/// Multi-valued attributes other than a group's `members` hold at most
+/// [`MAX_VALUES`](super::MAX_VALUES) values: past that, `invalidValue` naming the attribute.
+fn check_size(def: &AttributeDef, n: usize) -> Result<(), ScimError> {
+    if n > super::MAX_VALUES && !def.name.eq_ignore_ascii_case("members") {
+        return Err(ScimError::invalid_value(format!(
+            "`{}` has {n} values; at most {} are accepted",
+            def.name,
+            super::MAX_VALUES
+        )));
+    }
+    Ok(())
+}
+
+/// Elements of a multi-valued attribute bucketed by the key [`same_element`] compares first (the
+/// `value`, folded unless case-exact), so duplicate detection costs one bucket, not the whole list.
+#[derive(Default)]
+struct ElementIndex {
+    buckets: std::collections::HashMap<String, Vec<usize>>,
+}
+
+impl ElementIndex {
+    /// The bucket key: equal keys are necessary for [`same_element`] (objects without a `value`
+    /// all share one bucket: they are the same only when wholly equal).
+    fn key(def: &AttributeDef, v: &Value) -> String {
+        let text = text_key;
+        match v {
+            Value::Object(o) => match get_ci(o, "value") {
+                Some(val) => text(
+                    val,
+                    def.sub_attribute("value").is_some_and(|d| d.case_exact),
+                ),
+                None => "o".to_owned(),
+            },
+            other => text(other, def.case_exact),
+        }
+    }
+
+    fn insert(&mut self, def: &AttributeDef, v: &Value, at: usize) {
+        self.buckets.entry(Self::key(def, v)).or_default().push(at);
+    }
+
+    /// The position in `items` of the first element that is the same value as `v`.
+    fn find(&self, def: &AttributeDef, items: &[Value], v: &Value) -> Option<usize> {
+        self.buckets
+            .get(&Self::key(def, v))?
+            .iter()
+            .copied()
+            .find(|i| items.get(*i).is_some_and(|x| same_element(def, x, v)))
+    }
+}
+
 /// The `value` an item of a Remove-with-value list designates.
 fn item_value(item: &Value) -> Option<&Value> {
     match item {
@@ -507,11 +567,14 @@ impl<'a> Engine<'a> {
                     vec![other]
                 }
             };
+            check_size(def, items.len())?;
             let mut out: Vec<Value> = Vec::with_capacity(items.len());
+            let mut index = ElementIndex::default();
             for item in items {
                 if let Some(c) = self.canon_single(def, item)?
-                    && !out.iter().any(|e| same_element(def, e, &c))
+                    && index.find(def, &out, &c).is_none()
                 {
+                    index.insert(def, &c, out.len());
                     out.push(c);
                 }
             }
@@ -757,18 +820,24 @@ impl<'a> Engine<'a> {
                 _ => Vec::new(),
             };
             let mut written = Vec::new();
+            let mut index = ElementIndex::default();
+            for (i, x) in items.iter().enumerate() {
+                index.insert(attr, x, i);
+            }
             for e in as_array(new) {
-                match items.iter().position(|x| same_element(attr, x, &e)) {
+                match index.find(attr, &items, &e) {
                     Some(i) => {
                         merge_into(&mut items[i], e);
                         written.push(i);
                     }
                     None => {
+                        index.insert(attr, &e, items.len());
                         items.push(e);
                         written.push(items.len() - 1);
                     }
                 }
             }
+            check_size(attr, items.len())?;
             fix_primary(&mut items, &written);
             let whole = Value::Array(items);
             if !self.check_writable(t, Some(&whole))? {
@@ -942,6 +1011,7 @@ impl<'a> Engine<'a> {
             }
         }
         items.retain(is_present);
+        check_size(attr, items.len())?;
         let written: Vec<usize> = written.into_iter().filter(|i| *i < items.len()).collect();
         fix_primary(&mut items, &written);
         self.with_holder(t.container, |h| {
@@ -978,6 +1048,12 @@ impl<'a> Engine<'a> {
                     let vdef = attr.sub_attribute("value");
                     let case_exact = vdef.map_or(attr.case_exact, |d| d.case_exact);
                     let complex = attr.is_complex();
+                    // One hashed set of the values to remove: linear in the list and the attribute.
+                    let doomed: HashSet<String> = targets
+                        .iter()
+                        .filter_map(item_value)
+                        .map(|tv| text_key(tv, case_exact))
+                        .collect();
                     let emptied = self.with_holder(t.container, |h| {
                         let Some(cur) = remove_ci(h, &name) else {
                             return false;
@@ -992,10 +1068,7 @@ impl<'a> Engine<'a> {
                             } else {
                                 Some(e)
                             };
-                            !targets
-                                .iter()
-                                .filter_map(item_value)
-                                .any(|tv| ev.is_some_and(|ev| text_eq(ev, tv, case_exact)))
+                            ev.is_none_or(|ev| !doomed.contains(&text_key(ev, case_exact)))
                         });
                         let empty = items.is_empty();
                         if !empty {

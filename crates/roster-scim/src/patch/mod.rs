@@ -60,6 +60,13 @@ use serde_json::{Map, Value};
 pub use apply::{Normalized, apply, apply_with, normalize, normalize_with};
 pub use members::{MemberOp, MembersPlan, apply_member_ops, plan_members};
 
+/// The most operations one PATCH request may carry (`invalidValue` past it). Entra and Okta send
+/// a few; the bound keeps one request's work bounded.
+pub const MAX_OPERATIONS: usize = 1000;
+/// The most values a multi-valued attribute other than a group's `members` may hold, in a POST,
+/// PUT or PATCH value and in the result of a PATCH (`invalidValue` naming the attribute past it).
+pub const MAX_VALUES: usize = 100;
+
 use crate::error::ScimError;
 use crate::tolerance::{Tolerance, Tolerances};
 use crate::urn;
@@ -217,6 +224,12 @@ impl PatchOp {
             _ => Vec::new(),
         };
         let ops = match get_ci(obj, "Operations") {
+            Some(Value::Array(a)) if a.len() > MAX_OPERATIONS => {
+                return Err(ScimError::invalid_value(format!(
+                    "the PATCH has {} operations; at most {MAX_OPERATIONS} are accepted in one request",
+                    a.len()
+                )));
+            }
             Some(Value::Array(a)) => a,
             Some(_) => return Err(ScimError::invalid_syntax("\"Operations\" must be an array")),
             None => {

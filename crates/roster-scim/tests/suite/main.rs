@@ -6,6 +6,7 @@ mod entra_fixtures;
 mod errors_messages;
 mod filter_rfc;
 mod hygiene;
+mod limits;
 mod patch_rfc;
 mod projection;
 mod props;
