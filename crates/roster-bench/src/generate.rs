@@ -136,6 +136,7 @@ pub async fn directory(
         )
         .await?;
     let account = boot.account.id;
+    let idp_uuid = idp.uuid;
     let bar = if progress {
         ProgressBar::new(users as u64)
     } else {
@@ -167,7 +168,7 @@ pub async fn directory(
                 let now = chrono::Utc::now();
                 let mut tx = store.begin().await?;
                 for i in from..to {
-                    let u = roster_core::scim::user_from_resource(account, &resource(i), now)
+                    let u = roster_core::scim::user_from_resource(account, idp_uuid, &resource(i), now)
                         .map_err(|e| anyhow::anyhow!("{e}"))?;
                     tx.insert_user(&u).await?;
                 }
@@ -187,18 +188,18 @@ pub async fn directory(
     for (n, size) in groups.iter().enumerate() {
         let size = (*size).min(users);
         let mut tx = store.begin().await?;
-        let team = tx
-            .insert_team(&Team::new(
-                account,
-                format!("Group {n} ({size} members)"),
-                now,
-            ))
-            .await?;
+        let mut new_team = Team::new(account, format!("Group {n} ({size} members)"), now);
+        new_team.provisioning.idp_uuid = Some(idp_uuid);
+        let team = tx.insert_team(&new_team).await?;
         tx.commit().await?;
-        let ids: Vec<(i64, Option<String>)> = (lo..lo + size as i64).map(|i| (i, None)).collect();
+        let ids: Vec<i64> = (lo..lo + size as i64).collect();
+        let scope = roster_core::store::ScimScope {
+            account,
+            idp: idp_uuid,
+        };
         for chunk in ids.chunks(10_000) {
             let mut tx = store.begin().await?;
-            tx.add_team_members(account, team, chunk).await?;
+            tx.add_team_members(&scope, team, chunk).await?;
             tx.commit().await?;
         }
         made.push((team, size));

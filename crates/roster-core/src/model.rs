@@ -28,6 +28,8 @@ pub struct TeamRef {
     pub id: TeamId,
     pub name: String,
     pub is_active: bool,
+    /// The identity provider that provisioned the team, if one did.
+    pub provisioned_by: Option<Uuid>,
 }
 
 /// Which identity provider created (and manages) a user or team, and its id there.

@@ -151,7 +151,17 @@ pub struct ScimQuery {
     pub after_id: Option<i64>,
 }
 
-/// A member of a team, as SCIM shows it.
+/// What one identity provider's SCIM endpoint may address: the users and teams of `account` that
+/// `idp` provisioned (`provisioned_by_idp`). Users made by hand, teams made through the IAM API
+/// and other providers' resources are outside it: SCIM neither sees nor changes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScimScope {
+    pub account: AccountId,
+    pub idp: Uuid,
+}
+
+/// A member of a team, as SCIM shows it: `display` is the user's `displayName`, or its
+/// `userName` when it has none (never what a client sent with the member).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub user_id: UserId,
@@ -310,36 +320,36 @@ pub trait Tx: Send {
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
 
-    // SCIM
-    /// Users matching a SCIM query, and how many match in all.
-    async fn scim_users(&mut self, account: AccountId, q: &ScimQuery) -> StoreResult<Page<User>>;
-    /// Teams matching a SCIM query, and how many match in all.
-    async fn scim_teams(&mut self, account: AccountId, q: &ScimQuery) -> StoreResult<Page<Team>>;
-    /// Members of each team, by team id, in user id order.
+    // SCIM: everything here stays inside one provider's scope.
+    /// The scope's users matching a SCIM query, and how many match in all.
+    async fn scim_users(&mut self, scope: &ScimScope, q: &ScimQuery) -> StoreResult<Page<User>>;
+    /// The scope's teams matching a SCIM query, and how many match in all.
+    async fn scim_teams(&mut self, scope: &ScimScope, q: &ScimQuery) -> StoreResult<Page<Team>>;
+    /// The scope's members of each team (users of the scope only), by team id, in user id order.
     async fn team_members(
         &mut self,
-        account: AccountId,
+        scope: &ScimScope,
         teams: &[TeamId],
     ) -> StoreResult<std::collections::HashMap<TeamId, Vec<Member>>>;
-    /// Add the users of the account among `members` (id, display as the client sent it) that are
-    /// not members yet; answer those added. A display sent for an existing member replaces its own.
+    /// Add the scope's users among `users` that are not members yet; answer those added (ids
+    /// outside the scope are not added).
     async fn add_team_members(
         &mut self,
-        account: AccountId,
-        team: TeamId,
-        members: &[(UserId, Option<String>)],
-    ) -> StoreResult<Vec<UserId>>;
-    /// Remove those of `users` that are members; answer those removed.
-    async fn remove_team_members(
-        &mut self,
-        account: AccountId,
+        scope: &ScimScope,
         team: TeamId,
         users: &[UserId],
     ) -> StoreResult<Vec<UserId>>;
-    /// Remove every member; answer those removed.
+    /// Remove those of `users` that are members and in the scope; answer those removed.
+    async fn remove_team_members(
+        &mut self,
+        scope: &ScimScope,
+        team: TeamId,
+        users: &[UserId],
+    ) -> StoreResult<Vec<UserId>>;
+    /// Remove every member that is in the scope (members added by hand stay); answer those removed.
     async fn clear_team_members(
         &mut self,
-        account: AccountId,
+        scope: &ScimScope,
         team: TeamId,
     ) -> StoreResult<Vec<UserId>>;
     /// Record a provisioning log entry (its `id` is ignored).

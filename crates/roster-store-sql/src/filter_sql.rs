@@ -70,14 +70,17 @@ pub fn is_lookup(filter: &Filter) -> bool {
     }
 }
 
-/// Compile `filter` for `resource`. `account_param` is the placeholder number already bound to the
-/// account id; new placeholders start at `first_param`.
+/// Compile `filter` for `resource`. `account_param` and `owner_param` are the placeholder numbers
+/// already bound to the account id and to the identity provider whose scope the query is in (group
+/// membership counts only between that provider's users and teams); new placeholders start at
+/// `first_param`.
 pub fn compile(
     filter: &Filter,
     resource: Resource,
     ctx: &ResourceContext<'_>,
     dialect: Dialect,
     account_param: usize,
+    owner_param: usize,
     first_param: usize,
 ) -> Result<Compiled, String> {
     let mut c = Compiler {
@@ -85,6 +88,7 @@ pub fn compile(
         dialect,
         resource,
         account_param,
+        owner_param,
         next: first_param,
         binds: Vec::new(),
         alias: 0,
@@ -104,6 +108,7 @@ struct Compiler<'a, 'c> {
     dialect: Dialect,
     resource: Resource,
     account_param: usize,
+    owner_param: usize,
     next: usize,
     binds: Vec<Bind>,
     alias: usize,
@@ -776,8 +781,12 @@ impl Compiler<'_, '_> {
         let (mine, other) = self.membership_columns();
         let t = self.table();
         let a = self.account_param;
-        let any =
-            format!("({t}.id IN (SELECT m.{mine} FROM team_members m WHERE m.account_id = ${a}))");
+        // Memberships whose other side is in the provider's scope.
+        let (other_table, o) = (self.membership_other_table(), self.owner_param);
+        let rows = format!(
+            "team_members m JOIN {other_table} o ON o.id = m.{other} AND o.provisioned_by_idp = ${o}"
+        );
+        let any = format!("({t}.id IN (SELECT m.{mine} FROM {rows} WHERE m.account_id = ${a}))");
         let Some((op, value)) = cmp else {
             return Ok(any);
         };
@@ -793,14 +802,14 @@ impl Compiler<'_, '_> {
             let cast = format!("CAST(m.{other} AS TEXT)");
             let cond = self.string(&Source::Text(cast), true, Some((op, value)))?;
             return Ok(format!(
-                "({t}.id IN (SELECT m.{mine} FROM team_members m WHERE m.account_id = ${a} AND {cond}))"
+                "({t}.id IN (SELECT m.{mine} FROM {rows} WHERE m.account_id = ${a} AND {cond}))"
             ));
         }
         let id = text.parse::<i64>().ok().filter(|n| n.to_string() == text);
         let with = |c: &mut Self, n: i64| {
             let p = c.bind(Bind::Int(n));
             format!(
-                "({t}.id IN (SELECT m.{mine} FROM team_members m WHERE m.account_id = ${a} AND m.{other} = {p}))"
+                "({t}.id IN (SELECT m.{mine} FROM {rows} WHERE m.account_id = ${a} AND m.{other} = {p}))"
             )
         };
         match (op, id) {
@@ -828,6 +837,13 @@ impl Compiler<'_, '_> {
             _ => Err(format!(
                 "Only [value eq \"…\"] is supported inside \"{path}[…]\""
             )),
+        }
+    }
+
+    fn membership_other_table(&self) -> &'static str {
+        match self.resource {
+            Resource::Users => "teams",
+            Resource::Groups => "users",
         }
     }
 

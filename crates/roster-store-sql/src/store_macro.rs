@@ -296,7 +296,7 @@ macro_rules! sql_store_tx {
                     return Ok(out);
                 }
                 let sql = format!(
-                    "SELECT m.user_id, t.id, t.name, t.is_active FROM team_members m JOIN teams t ON t.id = m.team_id \
+                    "SELECT m.user_id, t.id, t.name, t.is_active, t.provisioned_by_idp FROM team_members m JOIN teams t ON t.id = m.team_id \
                      WHERE m.user_id IN ({}) ORDER BY t.name_folded, t.id",
                     $crate::placeholders(1, ids.len())
                 );
@@ -309,6 +309,7 @@ macro_rules! sql_store_tx {
                         id: get(&r, "id")?,
                         name: get(&r, "name")?,
                         is_active: get(&r, "is_active")?,
+                        provisioned_by: opt_uuid(get(&r, "provisioned_by_idp")?)?,
                     });
                 }
                 Ok(out)
@@ -372,7 +373,7 @@ macro_rules! sql_store_tx {
             async fn scim_page(
                 &mut self,
                 resource: Resource,
-                account: AccountId,
+                scope: &::roster_core::store::ScimScope,
                 q: &::roster_core::store::ScimQuery,
             ) -> StoreResult<(Vec<DbRow>, i64)> {
                 let (table, cols, ctx) = match resource {
@@ -382,13 +383,13 @@ macro_rules! sql_store_tx {
                 let alias = if resource == Resource::Users { "u" } else { "t" };
                 let (cond, binds) = match &q.filter {
                     Some(f) => {
-                        let c = $crate::filter_sql::compile(f, resource, ctx, $dialect, 1, 2)
+                        let c = $crate::filter_sql::compile(f, resource, ctx, $dialect, 1, 2, 3)
                             .map_err(StoreError::UnsupportedFilter)?;
                         (format!(" AND {}", c.sql), c.binds)
                     }
                     None => (String::new(), Vec::new()),
                 };
-                let mut n = 2 + binds.len();
+                let mut n = 3 + binds.len();
                 let after = match q.after_id {
                     Some(_) => {
                         let s = format!(" AND {alias}.id > ${n}");
@@ -399,7 +400,7 @@ macro_rules! sql_store_tx {
                 };
                 let order = $crate::scim_order(resource, &q.sort, q.descending, $dialect)?;
                 let page = format!(
-                    "FROM {table} WHERE {alias}.account_id = $1{cond}{after} {order} LIMIT ${} OFFSET ${}",
+                    "FROM {table} WHERE {alias}.account_id = $1 AND {alias}.provisioned_by_idp = $2{cond}{after} {order} LIMIT ${} OFFSET ${}",
                     n,
                     n + 1
                 );
@@ -416,7 +417,7 @@ macro_rules! sql_store_tx {
                 // differential test.
                 let persistent = $dialect == $crate::filter_sql::Dialect::Sqlite
                     || q.filter.as_ref().is_some_and($crate::filter_sql::is_lookup);
-                let mut rq = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(account).persistent(persistent);
+                let mut rq = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(scope.account).bind(scope.idp.to_string()).persistent(persistent);
                 for b in &binds {
                     rq = match b {
                         Bind::Text(v) => rq.bind(v.clone()),
@@ -432,8 +433,8 @@ macro_rules! sql_store_tx {
                     let total = rows.len() as i64;
                     return Ok((rows, total));
                 }
-                let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {alias}.account_id = $1{cond}");
-                let mut cq = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(count_sql)).bind(account).persistent(persistent);
+                let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {alias}.account_id = $1 AND {alias}.provisioned_by_idp = $2{cond}");
+                let mut cq = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(count_sql)).bind(scope.account).bind(scope.idp.to_string()).persistent(persistent);
                 for b in &binds {
                     cq = match b {
                         Bind::Text(v) => cq.bind(v.clone()),
@@ -444,12 +445,13 @@ macro_rules! sql_store_tx {
                 Ok((rows, total))
             }
 
-            /// Run `sql` (with `$1` = account, `$2` = team, then the ids) per chunk of ids; collect `user_id`s.
-            async fn member_rows(&mut self, sql: &str, account: AccountId, team: TeamId, ids: &[UserId]) -> StoreResult<Vec<UserId>> {
+            /// Run `sql` (with `$1` = account, `$2` = team, `$3` = the scope's provider, then the ids)
+            /// per chunk of ids; collect `user_id`s.
+            async fn member_rows(&mut self, sql: &str, scope: &::roster_core::store::ScimScope, team: TeamId, ids: &[UserId]) -> StoreResult<Vec<UserId>> {
                 let mut out = Vec::new();
                 for chunk in ids.chunks(500) {
-                    let full = sql.replace("{ids}", &$crate::placeholders(3, chunk.len()));
-                    let mut q = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(full)).bind(account).bind(team);
+                    let full = sql.replace("{ids}", &$crate::placeholders(4, chunk.len()));
+                    let mut q = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(full)).bind(scope.account).bind(team).bind(scope.idp.to_string());
                     for id in chunk {
                         q = q.bind(*id);
                     }
@@ -1130,8 +1132,8 @@ macro_rules! sql_store_tx {
             }
 
             // ---- SCIM ----
-            async fn scim_users(&mut self, account: AccountId, q: &::roster_core::store::ScimQuery) -> StoreResult<Page<User>> {
-                let (rows, total) = self.scim_page(Resource::Users, account, q).await?;
+            async fn scim_users(&mut self, scope: &::roster_core::store::ScimScope, q: &::roster_core::store::ScimQuery) -> StoreResult<Page<User>> {
+                let (rows, total) = self.scim_page(Resource::Users, scope, q).await?;
                 let mut items = rows.iter().map(user_from_row).collect::<StoreResult<Vec<_>>>()?;
                 let ids: Vec<UserId> = items.iter().map(|u| u.id).collect();
                 let mut teams = self.teams_of(&ids).await?;
@@ -1141,38 +1143,39 @@ macro_rules! sql_store_tx {
                 Ok(Page { items, total })
             }
 
-            async fn scim_teams(&mut self, account: AccountId, q: &::roster_core::store::ScimQuery) -> StoreResult<Page<Team>> {
-                let (rows, total) = self.scim_page(Resource::Groups, account, q).await?;
+            async fn scim_teams(&mut self, scope: &::roster_core::store::ScimScope, q: &::roster_core::store::ScimQuery) -> StoreResult<Page<Team>> {
+                let (rows, total) = self.scim_page(Resource::Groups, scope, q).await?;
                 let items = rows.iter().map(team_from_row).collect::<StoreResult<Vec<_>>>()?;
                 Ok(Page { items, total })
             }
 
             async fn team_members(
                 &mut self,
-                account: AccountId,
+                scope: &::roster_core::store::ScimScope,
                 teams: &[TeamId],
             ) -> StoreResult<::std::collections::HashMap<TeamId, Vec<::roster_core::store::Member>>> {
                 let mut out: ::std::collections::HashMap<TeamId, Vec<::roster_core::store::Member>> = Default::default();
+                // A member's display is the user's own: `displayName`, or `userName` without one.
+                let display = if $dialect == $crate::filter_sql::Dialect::Postgres {
+                    "CASE WHEN jsonb_typeof(u.scim_doc -> 'displayName') = 'string' THEN u.scim_doc ->> 'displayName' END"
+                } else {
+                    "CASE WHEN json_type(u.scim_doc, '$.displayName') = 'text' THEN json_extract(u.scim_doc, '$.displayName') END"
+                };
                 for chunk in teams.chunks(500) {
                     let sql = format!(
-                        "SELECT m.team_id, m.display, u.id, u.email, u.first_name, u.last_name FROM team_members m \
-                         JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND m.team_id IN ({}) \
-                         ORDER BY m.team_id, u.id",
-                        $crate::placeholders(2, chunk.len())
+                        "SELECT m.team_id, u.id, u.email, {display} AS display_name FROM team_members m \
+                         JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND u.provisioned_by_idp = $2 \
+                         AND m.team_id IN ({}) ORDER BY m.team_id, u.id",
+                        $crate::placeholders(3, chunk.len())
                     );
-                    let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(account);
+                    let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(scope.account).bind(scope.idp.to_string());
                     for t in chunk {
                         q = q.bind(*t);
                     }
                     for r in q.fetch_all(&mut *self.tx).await.map_err(map_err)? {
-                        let first: String = get(&r, "first_name")?;
-                        let last: String = get(&r, "last_name")?;
-                        let name = format!("{first} {last}").trim().to_string();
-let sent: Option<String> = get(&r, "display")?;
-                        let display = match sent {
-                            Some(d) => d,
-                            None if name.is_empty() => get(&r, "email")?,
-                            None => name,
+                        let display = match get::<Option<String>>(&r, "display_name")? {
+                            Some(d) if !d.trim().is_empty() => d,
+                            _ => get(&r, "email")?,
                         };
                         out.entry(get(&r, "team_id")?)
                             .or_default()
@@ -1184,49 +1187,40 @@ let sent: Option<String> = get(&r, "display")?;
 
             async fn add_team_members(
                 &mut self,
-                account: AccountId,
+                scope: &::roster_core::store::ScimScope,
                 team: TeamId,
-                members: &[(UserId, Option<String>)],
+                users: &[UserId],
             ) -> StoreResult<Vec<UserId>> {
-                let ids: Vec<UserId> = members.iter().map(|(id, _)| *id).collect();
-                let added = self
-                    .member_rows(
-                        "INSERT INTO team_members (account_id, team_id, user_id) SELECT $1, $2, u.id FROM users u \
-                         WHERE u.account_id = $1 AND u.id IN ({ids}) ON CONFLICT DO NOTHING RETURNING user_id",
-                        account,
-                        team,
-                        &ids,
-                    )
-                    .await?;
-                for (id, display) in members {
-                    if let Some(d) = display {
-                        ::sqlx::query("UPDATE team_members SET display = $4 WHERE account_id = $1 AND team_id = $2 AND user_id = $3")
-                            .bind(account)
-                            .bind(team)
-                            .bind(*id)
-                            .bind(d)
-                            .execute(&mut *self.tx)
-                            .await
-                            .map_err(map_err)?;
-                    }
-                }
-                Ok(added)
-            }
-
-            async fn remove_team_members(&mut self, account: AccountId, team: TeamId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
                 self.member_rows(
-                    "DELETE FROM team_members WHERE account_id = $1 AND team_id = $2 AND user_id IN ({ids}) RETURNING user_id",
-                    account,
+                    "INSERT INTO team_members (account_id, team_id, user_id) SELECT $1, $2, u.id FROM users u \
+                     WHERE u.account_id = $1 AND u.provisioned_by_idp = $3 AND u.id IN ({ids}) \
+                     ON CONFLICT DO NOTHING RETURNING user_id",
+                    scope,
                     team,
                     users,
                 )
                 .await
             }
 
-            async fn clear_team_members(&mut self, account: AccountId, team: TeamId) -> StoreResult<Vec<UserId>> {
-                ::sqlx::query_scalar("DELETE FROM team_members WHERE account_id = $1 AND team_id = $2 RETURNING user_id")
-                    .bind(account)
+            async fn remove_team_members(&mut self, scope: &::roster_core::store::ScimScope, team: TeamId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
+                self.member_rows(
+                    "DELETE FROM team_members WHERE account_id = $1 AND team_id = $2 AND user_id IN ({ids}) \
+                     AND user_id IN (SELECT u.id FROM users u WHERE u.account_id = $1 AND u.provisioned_by_idp = $3) RETURNING user_id",
+                    scope,
+                    team,
+                    users,
+                )
+                .await
+            }
+
+            async fn clear_team_members(&mut self, scope: &::roster_core::store::ScimScope, team: TeamId) -> StoreResult<Vec<UserId>> {
+                ::sqlx::query_scalar(
+                    "DELETE FROM team_members WHERE account_id = $1 AND team_id = $2 \
+                     AND user_id IN (SELECT u.id FROM users u WHERE u.account_id = $1 AND u.provisioned_by_idp = $3) RETURNING user_id",
+                )
+                    .bind(scope.account)
                     .bind(team)
+                    .bind(scope.idp.to_string())
                     .fetch_all(&mut *self.tx)
                     .await
                     .map_err(map_err)

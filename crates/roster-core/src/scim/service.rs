@@ -7,7 +7,7 @@ use super::view;
 use crate::error::{AuthFailure, CoreError};
 use crate::model::{IdentityProvider, Team, User, perm};
 use crate::service::{Principal, Roster};
-use crate::store::{Conflict, LogEntry, ScimQuery, ScimSort, StoreError, Tx};
+use crate::store::{Conflict, LogEntry, ScimQuery, ScimScope, ScimSort, StoreError, Tx};
 use roster_scim::messages::{ListResponse, Pagination, SearchRequest};
 use roster_scim::patch::MemberOp;
 use roster_scim::patch::{self, PatchOp};
@@ -174,6 +174,16 @@ pub struct ScimCaller {
     pub idp: IdentityProvider,
     /// `…/v4/users/scim/{uuid}`: the base of `location` and `$ref` URLs.
     pub base: String,
+}
+
+impl ScimCaller {
+    /// What this endpoint may address: the users and teams its provider made.
+    pub fn scope(&self) -> ScimScope {
+        ScimScope {
+            account: self.idp.account_id,
+            idp: self.idp.uuid,
+        }
+    }
 }
 
 /// Where a request came from, for the log.
@@ -388,14 +398,17 @@ fn loggable(changes: &[roster_scim::patch::Change], ctx: &ResourceContext<'_>) -
     )
 }
 
-/// A new user of `account` from a SCIM User resource, exactly as `POST /Users` would store it.
+/// A new user of `account` from a SCIM User resource, exactly as `POST /Users` on identity
+/// provider `idp`'s endpoint would store it.
 pub fn user_from_resource(
     account: i64,
+    idp: Uuid,
     body: &Value,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<User, ScimError> {
     let normalized = patch::normalize(body, super::user_ctx())?;
     let mut u = User::new(account, "", "", "", now);
+    u.provisioning.idp_uuid = Some(idp);
     apply_user_doc(&mut u, normalized.resource)?;
     Ok(u)
 }
@@ -435,23 +448,22 @@ fn entries(members: &[Value]) -> Vec<Entry> {
         .collect()
 }
 
-fn user_ids(entries: &[Entry]) -> (Vec<(i64, Option<String>)>, Vec<String>) {
+fn user_ids(entries: &[Entry]) -> (Vec<i64>, Vec<String>) {
+    let ids: Vec<String> = entries.iter().map(|(id, _)| id.clone()).collect();
+    remove_ids(&ids)
+}
+
+/// The ids that name users (the rest are reported as ignored).
+fn remove_ids(ids: &[String]) -> (Vec<i64>, Vec<String>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
-    for (s, display) in entries {
+    for s in ids {
         match s.parse::<i64>() {
-            Ok(n) if n > 0 && n.to_string() == *s => ok.push((n, display.clone())),
+            Ok(n) if n > 0 && n.to_string() == *s => ok.push(n),
             _ => bad.push(s.clone()),
         }
     }
     (ok, bad)
-}
-
-/// The ids of members to remove.
-fn remove_ids(ids: &[String]) -> (Vec<i64>, Vec<String>) {
-    let list: Vec<Entry> = ids.iter().map(|i| (i.clone(), None)).collect();
-    let (ok, bad) = user_ids(&list);
-    (ok.into_iter().map(|(i, _)| i).collect(), bad)
 }
 
 fn sort_of(kind: Kind, sort_by: &str) -> Result<ScimSort, ScimError> {
@@ -911,26 +923,26 @@ impl Roster {
         projection: &Projection,
     ) -> Result<(Vec<Value>, i64, Option<i64>), ScimError> {
         let ctx = kind.ctx();
-        let account = c.idp.account_id;
+        let scope = c.scope();
         Ok(match kind {
             Kind::Users => {
-                let p = tx.scim_users(account, q).await.map_err(store_err)?;
+                let p = tx.scim_users(&scope, q).await.map_err(store_err)?;
                 let last = p.items.last().map(|u| u.id);
                 (
                     p.items
                         .iter()
-                        .map(|u| projection.apply(&view::user(u, &c.base), ctx))
+                        .map(|u| projection.apply(&view::user(u, &c.base, c.idp.uuid), ctx))
                         .collect(),
                     p.total,
                     last,
                 )
             }
             Kind::Groups => {
-                let p = tx.scim_teams(account, q).await.map_err(store_err)?;
+                let p = tx.scim_teams(&scope, q).await.map_err(store_err)?;
                 let last = p.items.last().map(|t| t.id);
                 let mut members = if projection.includes(ctx, "members") {
                     let ids: Vec<i64> = p.items.iter().map(|t| t.id).collect();
-                    Some(tx.team_members(account, &ids).await.map_err(store_err)?)
+                    Some(tx.team_members(&scope, &ids).await.map_err(store_err)?)
                 } else {
                     None
                 };
@@ -1030,17 +1042,21 @@ impl Roster {
     ) -> Result<Loaded, ScimError> {
         let n = parse_id(id, kind)?;
         let missing = || ScimError::not_found(format!("{} {id} not found", kind.name()));
+        // Outside the provider's scope is the same as absent: SCIM cannot tell that it exists.
+        let mine = |p: &crate::model::Provisioning| p.idp_uuid == Some(c.idp.uuid);
         Ok(match kind {
             Kind::Users => Loaded::User(
                 tx.user(c.idp.account_id, n)
                     .await
                     .map_err(store_err)?
+                    .filter(|u| mine(&u.provisioning))
                     .ok_or_else(missing)?,
             ),
             Kind::Groups => Loaded::Team(
                 tx.team(c.idp.account_id, n)
                     .await
                     .map_err(store_err)?
+                    .filter(|t| mine(&t.provisioning))
                     .ok_or_else(missing)?,
             ),
         })
@@ -1055,12 +1071,15 @@ impl Roster {
         projection: &Projection,
     ) -> Result<Value, ScimError> {
         Ok(match loaded {
-            Loaded::User(u) => projection.apply(&view::user(u, &c.base), super::user_ctx()),
+            Loaded::User(u) => projection.apply(
+                &view::user(u, &c.base, c.idp.uuid),
+                super::user_ctx(),
+            ),
             Loaded::Team(t) => {
                 let ctx = super::group_ctx();
                 let members = if projection.includes(ctx, "members") {
                     Some(
-                        tx.team_members(c.idp.account_id, &[t.id])
+                        tx.team_members(&c.scope(), &[t.id])
                             .await
                             .map_err(store_err)?
                             .remove(&t.id)
@@ -1141,7 +1160,7 @@ impl Roster {
                 })?;
                 let (ids, ignored) = user_ids(&members);
                 let added = tx
-                    .add_team_members(account, id, &ids)
+                    .add_team_members(&c.scope(), id, &ids)
                     .await
                     .map_err(store_err)?;
                 let t = tx
@@ -1180,7 +1199,6 @@ impl Roster {
         projection: &Projection,
     ) -> Result<Done, ScimError> {
         let normalized = patch::normalize(body, kind.ctx())?;
-        let account = c.idp.account_id;
         let mut tx = self.store.begin().await.map_err(store_err)?;
         let before = self.load(tx.as_mut(), c, kind, id).await?;
         check_if_match(if_match, before.version())?;
@@ -1206,12 +1224,12 @@ impl Roster {
                 }
                 let saved = save_team(tx.as_mut(), &t, b.version).await?;
                 let removed = tx
-                    .clear_team_members(account, t.id)
+                    .clear_team_members(&c.scope(), t.id)
                     .await
                     .map_err(store_err)?;
                 let (ids, ignored) = user_ids(&members);
                 let added = tx
-                    .add_team_members(account, t.id, &ids)
+                    .add_team_members(&c.scope(), t.id, &ids)
                     .await
                     .map_err(store_err)?;
                 let (added, removed) = net(&added, &removed);
@@ -1243,7 +1261,7 @@ impl Roster {
         for op in &patch_op.operations {
             tolerances.extend(&op.tolerances);
         }
-        let account = c.idp.account_id;
+        let scope = c.scope();
         let mut tx = self.store.begin().await.map_err(store_err)?;
         let before = self.load(tx.as_mut(), c, kind, id).await?;
         check_if_match(if_match, before.version())?;
@@ -1302,7 +1320,7 @@ impl Roster {
                     // `members` in a path-less value): load the members and apply it in full.
                     None => {
                         let current = tx
-                            .team_members(account, &[b.id])
+                            .team_members(&c.scope(), &[b.id])
                             .await
                             .map_err(store_err)?
                             .remove(&b.id)
@@ -1334,7 +1352,7 @@ impl Roster {
                             let (ok, bad) = user_ids(&entries(list));
                             ignored_all.extend(bad);
                             added_all.extend(
-                                tx.add_team_members(account, t.id, &ok)
+                                tx.add_team_members(&scope, t.id, &ok)
                                     .await
                                     .map_err(store_err)?,
                             );
@@ -1343,28 +1361,28 @@ impl Roster {
                             let (ok, bad) = remove_ids(ids);
                             ignored_all.extend(bad);
                             removed_all.extend(
-                                tx.remove_team_members(account, t.id, &ok)
+                                tx.remove_team_members(&scope, t.id, &ok)
                                     .await
                                     .map_err(store_err)?,
                             );
                         }
                         MemberOp::RemoveAll => {
                             removed_all.extend(
-                                tx.clear_team_members(account, t.id)
+                                tx.clear_team_members(&scope, t.id)
                                     .await
                                     .map_err(store_err)?,
                             );
                         }
                         MemberOp::Replace(list) => {
                             removed_all.extend(
-                                tx.clear_team_members(account, t.id)
+                                tx.clear_team_members(&scope, t.id)
                                     .await
                                     .map_err(store_err)?,
                             );
                             let (ok, bad) = user_ids(&entries(list));
                             ignored_all.extend(bad);
                             added_all.extend(
-                                tx.add_team_members(account, t.id, &ok)
+                                tx.add_team_members(&scope, t.id, &ok)
                                     .await
                                     .map_err(store_err)?,
                             );
@@ -1477,9 +1495,7 @@ impl Roster {
                 tx.delete_user(account, u.id).await.map_err(store_err)?;
             }
             Loaded::Team(t) => {
-                tx.clear_team_members(account, t.id)
-                    .await
-                    .map_err(store_err)?;
+                // The team goes with every membership (those added by hand too, by the cascade).
                 tx.delete_team(account, t.id).await.map_err(store_err)?;
             }
         }

@@ -35,8 +35,10 @@ fn meta(
     })
 }
 
-/// The full SCIM User (before projection).
-pub fn user(u: &User, base: Base<'_>) -> Value {
+/// The full SCIM User (before projection), as the endpoint of identity provider `idp` shows it:
+/// its `groups` are the teams that provider made (teams made through the IAM API are invisible to
+/// SCIM).
+pub fn user(u: &User, base: Base<'_>, idp: uuid::Uuid) -> Value {
     let ctx = super::user_ctx();
     let mut out = Map::new();
     out.insert("schemas".into(), json!(ctx.schemas_for(&u.scim)));
@@ -50,12 +52,16 @@ pub fn user(u: &User, base: Base<'_>) -> Value {
     }
     // `active` comes from the document, which the IAM API keeps in step with the column: every
     // user Entra or the IAM API made shows it explicitly (Entra needs that on every read).
-    if !u.teams.is_empty() {
+    let mut groups = u
+        .teams
+        .iter()
+        .filter(|t| t.provisioned_by == Some(idp))
+        .peekable();
+    if groups.peek().is_some() {
         out.insert(
             "groups".into(),
             Value::Array(
-                u.teams
-                    .iter()
+                groups
                     .map(|t| {
                         json!({"value": t.id.to_string(), "display": t.name, "$ref": format!("{base}/Groups/{}", t.id), "type": "direct"})
                     })

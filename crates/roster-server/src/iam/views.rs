@@ -52,6 +52,22 @@ pub fn team(t: &Team) -> Value {
         "last_modified": time(&t.last_modified),
         "provisioned_by_idp_uuid": t.provisioning.idp_uuid,
         "scim_external_id": t.provisioning.external_id,
+        "notice": team_notice(t),
+    })
+}
+
+/// A team an identity provider made is its SCIM Group: the provider decides who is in it. Granting
+/// it permissions hands them to whoever the provider adds, and the answer says so.
+fn team_notice(t: &Team) -> Option<String> {
+    let idp = t.provisioning.idp_uuid?;
+    Some(if t.permissions.is_empty() {
+        format!(
+            "This team is managed through SCIM by identity provider {idp}: the identity provider decides its members."
+        )
+    } else {
+        format!(
+            "This team is managed through SCIM by identity provider {idp}: the identity provider decides its members, so every permission granted here goes to whoever it adds."
+        )
     })
 }
 

@@ -551,80 +551,41 @@ async fn group_lifecycle(app: &TestApp) {
     );
 }
 
-/// The account owner is never changed through SCIM; unchanged re-sends are fine.
-async fn owner_is_protected(app: &TestApp) {
+/// The account owner and every user made by hand are invisible to SCIM: not listed, not found, not
+/// changed, not deleted; a create with their userName is a uniqueness conflict that changes nothing.
+async fn hand_made_users_are_invisible(app: &TestApp) {
     let s = app.scim().await;
-    let r = s
-        .get("/Users?filter=userName+eq+%22owner@example.com%22")
-        .await;
-    let id = r.body["Resources"][0]["id"].as_str().unwrap().to_string();
-    let r = s
-        .patch_ops(
-            &format!("/Users/{id}"),
-            json!([{"op": "Replace", "path": "active", "value": "False"}]),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert!(r.body["detail"].as_str().unwrap().contains("account owner"));
-    let r = s
-        .patch_ops(
-            &format!("/Users/{id}"),
-            json!([{"op": "Replace", "path": "active", "value": "True"}]),
-        )
-        .await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "a no-op on the owner succeeds: {}",
-        r.body
-    );
-    assert_eq!(
-        s.delete(&format!("/Users/{id}")).await.status,
-        StatusCode::FORBIDDEN
-    );
-    let r = s
-        .put(
-            &format!("/Users/{id}"),
-            json!({"schemas": [USER], "userName": "owner@example.com", "active": false}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.get("/iam/user").await.1["data"]["is_active"], true);
-}
-
-/// Users made in the IAM API are matched by userName and then managed by SCIM (brown-field).
-async fn brown_field(app: &TestApp) {
-    let s = app.scim().await;
-    let id = app.create_user("existing@example.com", &[]).await;
-    let r = s
-        .get("/Users?filter=userName+eq+%22EXISTING@example.com%22")
-        .await;
+    let owner = app.get("/iam/user").await.1["data"]["id"].as_i64().unwrap();
+    let hand = app.create_user("existing@example.com", &[]).await;
+    for (id, name) in [(owner, "owner@example.com"), (hand, "existing@example.com")] {
+        assert_eq!(s.count("Users", &format!("userName eq \"{name}\"")).await, 0);
+        let path = format!("/Users/{id}");
+        assert_eq!(s.get(&path).await.status, StatusCode::NOT_FOUND);
+        let r = s
+            .patch_ops(&path, json!([{"op": "Replace", "path": "active", "value": "False"}]))
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+        let r = s.put(&path, json!({"schemas": [USER], "userName": name, "active": false})).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+        assert_eq!(s.delete(&path).await.status, StatusCode::NOT_FOUND);
+        let r = s
+            .post("/Users", json!({"schemas": [USER], "userName": name, "active": false}))
+            .await;
+        assert_eq!(
+            (r.status, r.body["scimType"].as_str()),
+            (StatusCode::CONFLICT, Some("uniqueness")),
+            "{}",
+            r.body
+        );
+        let (_, v) = app.get(&format!("/iam/users/{id}")).await;
+        assert_eq!(v["data"]["is_active"], true, "{name} was not changed");
+    }
+    assert_eq!(s.get("/Users").await.body["totalResults"], 0);
+    // Only SCIM's own users are listed.
+    let mine = s.user("scim@example.com").await;
+    let r = s.get("/Users").await;
     assert_eq!(r.body["totalResults"], 1);
-    let u = &r.body["Resources"][0];
-    assert_eq!(u["id"], id.to_string());
-    assert_eq!(u["name"]["givenName"], "Ada");
-    assert_eq!(u["active"], true);
-    let r = s
-        .patch_ops(
-            &format!("/Users/{id}"),
-            json!([{"op": "Replace", "path": "externalId", "value": "entra-1"}]),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(
-        app.get(&format!("/iam/users/{id}")).await.1["data"]["scim_external_id"],
-        "entra-1"
-    );
-    // An IAM rename shows through SCIM.
-    app.patch(
-        &format!("/iam/users/{id}"),
-        json!({"first_name": "Augusta"}),
-    )
-    .await;
-    assert_eq!(
-        s.get(&format!("/Users/{id}")).await.body["name"]["givenName"],
-        "Augusta"
-    );
+    assert_eq!(r.body["Resources"][0]["id"], mine.as_str());
 }
 
 /// [E7] Pagination by index and by cursor, and sorting.
@@ -633,7 +594,7 @@ async fn pagination_and_sorting(app: &TestApp) {
     for i in 0..7 {
         s.user(&format!("p{i}@example.com")).await;
     }
-    // 8 users with the owner.
+    // 7 users: the owner is not SCIM's.
     let r = s.get("/Users?startIndex=1&count=3&sortBy=userName").await;
     assert_eq!(
         (
@@ -641,10 +602,10 @@ async fn pagination_and_sorting(app: &TestApp) {
             r.body["itemsPerPage"].as_i64(),
             r.body["startIndex"].as_i64()
         ),
-        (Some(8), Some(3), Some(1))
+        (Some(7), Some(3), Some(1))
     );
-    assert_eq!(r.body["Resources"][0]["userName"], "owner@example.com");
-    let r = s.get("/Users?startIndex=7&count=3&sortBy=userName").await;
+    assert_eq!(r.body["Resources"][0]["userName"], "p0@example.com");
+    let r = s.get("/Users?startIndex=6&count=3&sortBy=userName").await;
     assert_eq!(r.body["itemsPerPage"], 2);
     assert_eq!(r.body["Resources"][1]["userName"], "p6@example.com");
     let r = s
@@ -657,7 +618,7 @@ async fn pagination_and_sorting(app: &TestApp) {
             r.body["totalResults"].as_i64(),
             r.body["itemsPerPage"].as_i64()
         ),
-        (Some(8), Some(0))
+        (Some(7), Some(0))
     );
     let r = s.get("/Users?startIndex=0&count=-5").await;
     assert_eq!(r.body["startIndex"], 1);
@@ -667,7 +628,7 @@ async fn pagination_and_sorting(app: &TestApp) {
     loop {
         let r = s.get(&format!("/Users?count=3&cursor={cursor}")).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        assert_eq!(r.body["totalResults"], 8);
+        assert_eq!(r.body["totalResults"], 7);
         for u in r.body["Resources"].as_array().unwrap() {
             seen.push(u["id"].as_str().unwrap().to_string());
         }
@@ -678,7 +639,7 @@ async fn pagination_and_sorting(app: &TestApp) {
     }
     let mut dedup = seen.clone();
     dedup.dedup();
-    assert_eq!((seen.len(), dedup.len()), (8, 8));
+    assert_eq!((seen.len(), dedup.len()), (7, 7));
     let r = s.get("/Users?cursor=garbage").await;
     assert_eq!(
         (r.status, r.body["scimType"].as_str()),
@@ -694,7 +655,7 @@ async fn pagination_and_sorting(app: &TestApp) {
     );
     assert!(r.body["Resources"][0].get("name").is_none());
     let r = s
-        .post("/.search", json!({"filter": "userName co \"owner\""}))
+        .post("/.search", json!({"filter": "userName co \"p6\""}))
         .await;
     assert_eq!(r.body["totalResults"], 1);
 }
@@ -709,6 +670,7 @@ async fn filters(app: &TestApp) {
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
     s.post("/Users", json!({"schemas": [USER], "userName": "ben@example.com", "title": "Manager", "active": false})).await;
+    s.post("/Users", json!({"schemas": [USER], "userName": "zed@example.com", "name": {"givenName": "Account", "familyName": "Owner"}})).await;
     for (f, n) in [
         ("userName eq \"ANN@example.com\"", 1),
         ("title co \"gine\"", 1),
@@ -1033,8 +995,7 @@ both!(
     user_lifecycle_default_dialect,
     user_compliant_dialect,
     group_lifecycle,
-    owner_is_protected,
-    brown_field,
+    hand_made_users_are_invisible,
     pagination_and_sorting,
     filters,
     etags,
@@ -1123,18 +1084,12 @@ async fn large_group_patch(app: &TestApp) {
         let mut tx = store.begin().await.unwrap();
         let mut ids = Vec::new();
         let now = roster_core::Clock::now(app.clock.as_ref());
+        let idp: uuid::Uuid = s.idp.parse().unwrap();
         for i in 0..1001 {
-            ids.push(
-                tx.insert_user(&roster_core::model::User::new(
-                    1,
-                    format!("big{i}@example.com"),
-                    "B",
-                    "G",
-                    now,
-                ))
-                .await
-                .unwrap(),
-            );
+            let mut u =
+                roster_core::model::User::new(1, format!("big{i}@example.com"), "B", "G", now);
+            u.provisioning.idp_uuid = Some(idp);
+            ids.push(tx.insert_user(&u).await.unwrap());
         }
         tx.commit().await.unwrap();
         ids

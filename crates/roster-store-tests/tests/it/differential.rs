@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 use roster_core::Store;
-use roster_core::model::{TeamRef, User};
-use roster_core::store::{NewAccount, ScimQuery, ScimSort, StoreError};
+use roster_core::model::User;
+use roster_core::store::{NewAccount, ScimQuery, ScimScope, ScimSort, StoreError};
 use roster_scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use roster_store_tests::{Backend, TestStore};
 use serde_json::{Value, json};
@@ -181,7 +181,7 @@ fn filter() -> impl Strategy<Value = Filter> {
     })
 }
 
-async fn directory(store: &Arc<dyn Store>, runner: &mut TestRunner) -> (i64, Vec<Value>) {
+async fn directory(store: &Arc<dyn Store>, runner: &mut TestRunner) -> (ScimScope, Vec<Value>) {
     let now = chrono::Utc::now();
     let mut tx = store.begin().await.unwrap();
     let account = tx
@@ -204,10 +204,17 @@ async fn directory(store: &Arc<dyn Store>, runner: &mut TestRunner) -> (i64, Vec
     tx.insert_user(&User::new(other.id, "alice0@x.test", "Alice", "O", now))
         .await
         .unwrap();
+    let idp = uuid::Uuid::new_v4();
+    let scope = ScimScope {
+        account: account.id,
+        idp,
+    };
+    // T1 is the provider's; T2 was made through the IAM API, so SCIM must not see memberships
+    // in it (neither in `groups` nor through `groups.value` filters).
+    let mut t1 = roster_core::model::Team::new(account.id, "T1", now);
+    t1.provisioning.idp_uuid = Some(idp);
     let teams = [
-        tx.insert_team(&roster_core::model::Team::new(account.id, "T1", now))
-            .await
-            .unwrap(),
+        tx.insert_team(&t1).await.unwrap(),
         tx.insert_team(&roster_core::model::Team::new(account.id, "T2", now))
             .await
             .unwrap(),
@@ -219,7 +226,7 @@ async fn directory(store: &Arc<dyn Store>, runner: &mut TestRunner) -> (i64, Vec
         r["userName"] = json!(name);
         seen.insert(name);
         let at = now + chrono::Duration::seconds(i);
-        let mut u = roster_core::scim::user_from_resource(account.id, &r, at).unwrap();
+        let mut u = roster_core::scim::user_from_resource(account.id, idp, &r, at).unwrap();
         u.last_modified = at + chrono::Duration::milliseconds(i * 7);
         let id = tx.insert_user(&u).await.unwrap();
         let member_of: Vec<i64> = teams
@@ -229,17 +236,15 @@ async fn directory(store: &Arc<dyn Store>, runner: &mut TestRunner) -> (i64, Vec
             .collect();
         tx.set_user_teams(account.id, id, &member_of).await.unwrap();
     }
-    // Users made through the IAM API carry synced documents only.
+    // Users made through the IAM API carry synced documents only: these two were later taken
+    // over by the provider. Two more, made by hand, stay outside its scope and must never match.
     for (i, (first, last)) in [("Élodie", "Zoë"), ("alice", "")].iter().enumerate() {
-        tx.insert_user(&User::new(
-            account.id,
-            format!("iam{i}@x.test"),
-            *first,
-            *last,
-            now,
-        ))
-        .await
-        .unwrap();
+        let mut u = User::new(account.id, format!("iam{i}@x.test"), *first, *last, now);
+        u.provisioning.idp_uuid = Some(idp);
+        tx.insert_user(&u).await.unwrap();
+        let hand = User::new(account.id, format!("hand{i}@x.test"), *first, *last, now);
+        let hand_id = tx.insert_user(&hand).await.unwrap();
+        tx.set_user_teams(account.id, hand_id, &teams).await.unwrap();
     }
     tx.commit().await.unwrap();
     let mut tx = store.read().await.unwrap();
@@ -251,20 +256,19 @@ async fn directory(store: &Arc<dyn Store>, runner: &mut TestRunner) -> (i64, Vec
         limit: 10_000,
         after_id: None,
     };
-    let all = tx.scim_users(account.id, &q).await.unwrap();
+    let all = tx.scim_users(&scope, &q).await.unwrap();
     tx.commit().await.unwrap();
     let views = all
         .items
         .iter()
-        .map(|u| roster_core::scim::view::user(u, "https://r.test/scim"))
+        .map(|u| roster_core::scim::view::user(u, "https://r.test/scim", idp))
         .collect();
-    let _: Vec<TeamRef> = Vec::new();
-    (account.id, views)
+    (scope, views)
 }
 
 async fn selected(
     store: &Arc<dyn Store>,
-    account: i64,
+    scope: ScimScope,
     f: &Filter,
 ) -> Result<BTreeSet<String>, String> {
     let mut tx = store.read().await.unwrap();
@@ -276,7 +280,7 @@ async fn selected(
         limit: 10_000,
         after_id: None,
     };
-    let r = tx.scim_users(account, &q).await;
+    let r = tx.scim_users(&scope, &q).await;
     tx.commit().await.unwrap();
     match r {
         Ok(p) => {

@@ -212,7 +212,7 @@ async fn everything_is_scoped_to_its_account(s: &Arc<dyn Store>) {
     tx.set_user_teams(b.id, ua, &[ta]).await.unwrap();
     assert_eq!(tx.team_member_count(a.id, ta, 10).await.unwrap(), 0);
     // Counting stops at the cap the caller names.
-    tx.add_team_members(a.id, ta, &[(ua, None)]).await.unwrap();
+    tx.set_user_teams(a.id, ua, &[ta]).await.unwrap();
     assert_eq!(tx.team_member_count(a.id, ta, 10).await.unwrap(), 1);
     assert_eq!(tx.team_member_count(a.id, ta, 0).await.unwrap(), 0);
     let page = tx.list_users(b.id, &all(SortKey::Id)).await.unwrap();
@@ -440,12 +440,14 @@ async fn permissions_flow_through_active_teams(s: &Arc<dyn Store>) {
             TeamRef {
                 id: t2,
                 name: "Off".into(),
-                is_active: false
+                is_active: false,
+                provisioned_by: None,
             },
             TeamRef {
                 id: t1,
                 name: "SCIM".into(),
-                is_active: true
+                is_active: true,
+                provisioned_by: None,
             }
         ]
     );
