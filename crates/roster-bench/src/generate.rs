@@ -112,6 +112,7 @@ pub async fn directory(
         store.clone(),
         Arc::new(SystemClock),
         PublicUrls::from_base("http://127.0.0.1"),
+        roster_core::SecretKey::generate()?,
     );
     let boot = roster
         .bootstrap("owner@bench.test")
@@ -168,8 +169,9 @@ pub async fn directory(
                 let now = chrono::Utc::now();
                 let mut tx = store.begin().await?;
                 for i in from..to {
-                    let u = roster_core::scim::user_from_resource(account, idp_uuid, &resource(i), now)
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let u =
+                        roster_core::scim::user_from_resource(account, idp_uuid, &resource(i), now)
+                            .map_err(|e| anyhow::anyhow!("{e}"))?;
                     tx.insert_user(&u).await?;
                 }
                 tx.commit().await?;

@@ -45,7 +45,9 @@ impl fmt::Display for FieldErrors {
     }
 }
 
-/// Why authentication failed. Every variant answers 401; the detail says which.
+/// Why authentication failed. Every variant answers 401. A key that was sent but does not work
+/// (unknown, expired, its user or account inactive) answers one message, so a holder cannot tell
+/// which; the server log says why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
     Missing,
@@ -62,9 +64,18 @@ impl AuthFailure {
             Self::BadScheme => {
                 "Invalid Authorization header: use 'Authorization: Token <personal token>' (or 'Bearer <personal token>')."
             }
-            Self::Invalid => "Invalid token.",
-            Self::Expired => "Token has expired.",
-            Self::InactiveUser => "User inactive or deleted.",
+            Self::Invalid | Self::Expired | Self::InactiveUser => "Invalid token.",
+        }
+    }
+
+    /// A short name for logs and samples.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::BadScheme => "bad_scheme",
+            Self::Invalid => "invalid",
+            Self::Expired => "expired",
+            Self::InactiveUser => "inactive",
         }
     }
 }

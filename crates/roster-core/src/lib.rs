@@ -9,7 +9,9 @@ pub mod clock;
 pub mod error;
 pub mod model;
 pub mod scim;
+pub mod seal;
 pub mod secret;
+pub mod security;
 pub mod service;
 pub mod store;
 pub mod token;
@@ -17,6 +19,7 @@ pub mod validate;
 
 pub use clock::{Clock, SystemClock};
 pub use error::{CoreError, FieldErrors};
+pub use seal::{Sealed, SecretKey};
 pub use secret::Secret;
 pub use service::{Principal, PublicUrls, Roster};
 pub use store::{Store, StoreError, Tx};

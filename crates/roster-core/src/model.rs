@@ -1,7 +1,6 @@
 //! Domain records, as services see them. Derived values (URLs, a user's teams, a team's
 //! permissions) are filled in by the store or computed here; nothing here knows about SQL or HTTP.
 
-use crate::secret::Secret;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -297,8 +296,8 @@ pub struct OidcConfig {
     pub userinfo_url: String,
     pub token_url: String,
     pub client_id: String,
-    /// Write-only in the API; redacted from `Debug`.
-    pub client_secret: Secret,
+    /// Write-only in the API; stored sealed (see [`crate::seal`]), redacted from `Debug`.
+    pub client_secret: crate::seal::Sealed,
     pub scopes: Vec<String>,
     pub response_mode: String,
 }

@@ -115,6 +115,13 @@ pub type NewUser = User;
 /// A team to insert: the `id`, `version` and `permissions` of `team` are ignored.
 pub type NewTeam = Team;
 
+/// Which tokens a query sees: one account's, and only one user's when `user` is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenScope {
+    pub account: AccountId,
+    pub user: Option<UserId>,
+}
+
 /// A token with the user it acts as, found by key hash.
 #[derive(Debug, Clone)]
 pub struct TokenWithUser {
@@ -285,16 +292,18 @@ pub trait Tx: Send {
         ids: &[PermissionId],
     ) -> StoreResult<Vec<PermissionId>>;
 
-    // Personal tokens (always scoped to their user)
+    // Personal tokens (always scoped to their account, and to one user unless an owner asks)
     async fn insert_token(&mut self, t: &StoredToken) -> StoreResult<()>;
-    async fn token(&mut self, user: UserId, uuid: Uuid) -> StoreResult<Option<PersonalToken>>;
+    async fn token(&mut self, scope: TokenScope, uuid: Uuid) -> StoreResult<Option<PersonalToken>>;
     async fn token_by_uuid(&mut self, uuid: Uuid) -> StoreResult<Option<PersonalToken>>;
     async fn list_tokens(
         &mut self,
-        user: UserId,
+        scope: TokenScope,
         p: &ListParams,
     ) -> StoreResult<Page<PersonalToken>>;
     async fn delete_token(&mut self, user: UserId, uuid: Uuid) -> StoreResult<()>;
+    /// Delete every token of the user; answer how many there were.
+    async fn delete_user_tokens(&mut self, account: AccountId, user: UserId) -> StoreResult<u64>;
 
     // Identity providers
     async fn insert_idp(&mut self, idp: &IdentityProvider) -> StoreResult<()>;
@@ -306,6 +315,8 @@ pub trait Tx: Send {
     /// A provider by uuid in any account (to attribute a failed SCIM request to its provider's log).
     async fn idp_by_uuid(&mut self, uuid: Uuid) -> StoreResult<Option<IdentityProvider>>;
     async fn list_idps(&mut self, account: AccountId) -> StoreResult<Vec<IdentityProvider>>;
+    /// Every identity provider of every account (start-up upkeep only).
+    async fn all_idps(&mut self) -> StoreResult<Vec<IdentityProvider>>;
     async fn update_idp(
         &mut self,
         idp: &IdentityProvider,
@@ -354,6 +365,15 @@ pub trait Tx: Send {
     ) -> StoreResult<Vec<UserId>>;
     /// Record a provisioning log entry (its `id` is ignored).
     async fn insert_log(&mut self, entry: &LogEntry) -> StoreResult<()>;
+    /// Delete up to `batch` log entries that are older than `older_than` or beyond the newest
+    /// `keep_per_idp` of their identity provider; answer how many went. Callers repeat it, one
+    /// short transaction each, until it answers 0, so the writer is never held for long.
+    async fn prune_log(
+        &mut self,
+        older_than: DateTime<Utc>,
+        keep_per_idp: i64,
+        batch: i64,
+    ) -> StoreResult<u64>;
     /// The provider's log, newest first.
     async fn list_log(
         &mut self,

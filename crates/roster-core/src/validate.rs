@@ -8,6 +8,51 @@ pub fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
+/// The uniqueness key of a `userName` (the IAM API's email): case-folded and in Unicode NFC, so
+/// `é` typed as one code point or as `e` and a combining accent is the same user. The stored
+/// value stays exactly as received.
+pub fn user_name_key(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let composed: String = s.nfc().collect();
+    composed.to_lowercase().nfc().collect()
+}
+
+/// Bidirectional formatting characters (embeddings, overrides, isolates, marks): they reorder what
+/// is displayed, so a name could show as something it is not.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
+/// What is wrong with `value` as single-line text (a name, an email, an identifier), if anything:
+/// control characters (C0 including tab, CR and LF, DEL, C1) and bidirectional formatting
+/// characters are refused. The IAM API and SCIM apply the same rule.
+pub fn single_line_problem(value: &str) -> Option<&'static str> {
+    if value.chars().any(char::is_control) {
+        Some("Control characters (line breaks and tabs included) are not allowed.")
+    } else if value.chars().any(is_bidi_control) {
+        Some("Bidirectional formatting characters are not allowed.")
+    } else {
+        None
+    }
+}
+
+pub fn single_line(errs: &mut FieldErrors, field: &str, value: &str) {
+    if let Some(m) = single_line_problem(value) {
+        errs.add(field, m);
+    }
+}
+
+/// A name: not blank, single-line, at most `max` characters.
+pub fn name(errs: &mut FieldErrors, field: &str, value: &str, max: usize) {
+    if non_blank(errs, field, value) {
+        single_line(errs, field, value);
+        max_len(errs, field, value, max);
+    }
+}
+
 pub fn max_len(errs: &mut FieldErrors, field: &str, value: &str, max: usize) {
     if value.chars().count() > max {
         errs.add(
@@ -27,7 +72,8 @@ pub fn non_blank(errs: &mut FieldErrors, field: &str, value: &str) -> bool {
 }
 
 pub fn email(errs: &mut FieldErrors, field: &str, value: &str) {
-    if value.chars().count() > 254
+    if single_line_problem(value).is_some()
+        || value.chars().count() > 254
         || !email_address::EmailAddress::is_valid(value)
         || !value.contains('@')
     {

@@ -1,10 +1,12 @@
 //! Roster's HTTP front end. Handlers extract, call one `roster_core` service function, and
 //! return; errors render once per wire format (see [`error`]).
 
+pub mod client;
 pub mod error;
 pub mod extract;
 mod health;
 mod iam;
+pub mod listen;
 mod middleware;
 pub mod scim;
 
@@ -21,9 +23,20 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Longest a request may take before it is answered 408.
     pub request_timeout: Duration,
-    /// SCIM requests per second each identity provider's endpoint accepts (bursts of twice that)
-    /// before answering 429 with `Retry-After`; 0 turns the limit off.
+    /// Longest the client may take to send a request body once the headers are in (408 past it).
+    pub body_read_timeout: Duration,
+    /// SCIM requests per second one token may make on one identity provider's endpoint (bursts of
+    /// twice that) before 429 with `Retry-After`; 0 turns the limit off.
     pub scim_rate_limit: u32,
+    /// SCIM requests per second that fail authentication one client address may make (bursts of
+    /// twice that); past it the address is answered 429 before any lookup until the wait is over.
+    /// 0 turns the limit off.
+    pub scim_unauthenticated_rate_limit: u32,
+    /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Connections served at once, and how long a connection may take to send a request's
+    /// headers (which is also how long an idle keep-alive connection is kept).
+    pub connections: listen::ConnectionLimits,
 }
 
 impl Default for ServerConfig {
@@ -31,7 +44,11 @@ impl Default for ServerConfig {
         Self {
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(15),
             scim_rate_limit: 200,
+            scim_unauthenticated_rate_limit: 10,
+            trusted_proxies: Vec::new(),
+            connections: listen::ConnectionLimits::default(),
         }
     }
 }
@@ -40,7 +57,7 @@ impl Default for ServerConfig {
 pub struct AppState {
     pub roster: Arc<Roster>,
     pub config: Arc<ServerConfig>,
-    pub scim_limiter: Option<Arc<scim::Limiter>>,
+    pub scim_limiter: Arc<scim::Limiter>,
 }
 
 /// The whole application as a router (without the trailing-slash normalisation, which must wrap
@@ -49,7 +66,10 @@ pub fn router(roster: Roster, config: ServerConfig) -> Router {
     let state = AppState {
         roster: Arc::new(roster),
         config: Arc::new(config.clone()),
-        scim_limiter: scim::Limiter::new(config.scim_rate_limit).map(Arc::new),
+        scim_limiter: Arc::new(scim::Limiter::new(
+            config.scim_rate_limit,
+            config.scim_unauthenticated_rate_limit,
+        )),
     };
     let iam = iam::routes();
     let app = Router::new()
@@ -72,12 +92,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use tower::Layer;
+    let limits = config.connections;
     let app = router(roster, config);
     let app = tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash().layer(app);
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    listen::serve(listener, app, limits, shutdown).await
 }

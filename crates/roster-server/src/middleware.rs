@@ -25,6 +25,23 @@ fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
     ))
 }
 
+/// A client's `x-request-id` is kept only when it is a short token (at most 64 characters of
+/// letters, digits, `-`, `_`, `.`, `:`); anything else is replaced by a fresh UUID, so the id
+/// logged and echoed is never the client's payload.
+async fn sanitize_request_id(mut req: Request) -> Request {
+    let ok = req.headers().get(&REQUEST_ID).is_none_or(|v| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 64
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+    });
+    if !ok {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    req
+}
+
 pub fn wrap(app: Router, config: &ServerConfig) -> Router {
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request| {
         let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -43,6 +60,9 @@ pub fn wrap(app: Router, config: &ServerConfig) -> Router {
         ))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(RequestBodyLimitLayer::new(config.body_limit))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            config.body_read_timeout,
+        ))
         .layer(trace)
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
@@ -50,6 +70,11 @@ pub fn wrap(app: Router, config: &ServerConfig) -> Router {
         ]))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(sanitize_request_id))
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(config.trusted_proxies.clone()),
+            crate::client::layer,
+        ))
         // Outermost, so that errors made by the layers above get the route's body shape too.
         .layer(axum::middleware::from_fn(render_errors))
 }

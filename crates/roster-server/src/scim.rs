@@ -13,51 +13,130 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use roster_core::scim::{Kind, ScimCall, ScimOp, ScimReply};
+use roster_core::scim::{Kind, RefusalCause, ScimCall, ScimOp, ScimReply};
 use roster_scim::ScimError;
 use roster_scim::messages::SearchRequest;
 use roster_scim::projection::Projection;
 use serde_json::Value;
+use std::net::IpAddr;
 
 pub const SCIM_JSON: &str = "application/scim+json";
 
-/// A request-rate limit per identity provider (GCRA, from `governor`).
+/// SCIM request-rate limits (GCRA, from `governor`), applied once the caller is known:
+///
+/// - an authenticated caller gets `scim_rate_limit` requests a second (bursts of twice that)
+///   per token and identity provider, so nobody else's traffic spends that budget;
+/// - requests that fail authentication spend a budget of their client address
+///   (`scim_unauthenticated_rate_limit`); once it is spent, that address is answered 429 before
+///   any lookup until the wait is over.
+///
+/// A 0 rate turns that limit off.
 pub struct Limiter {
-    inner: governor::DefaultKeyedRateLimiter<String>,
+    callers: Option<governor::DefaultKeyedRateLimiter<(uuid::Uuid, uuid::Uuid)>>,
+    strangers: Option<governor::DefaultKeyedRateLimiter<IpAddr>>,
+    /// Addresses refused before authentication, until when.
+    penalty: std::sync::Mutex<std::collections::HashMap<IpAddr, std::time::Instant>>,
     checks: std::sync::atomic::AtomicU64,
 }
 
+/// Penalised addresses remembered at most; past it expired entries are dropped first.
+const PENALTY_MAX: usize = 65_536;
+
+fn keyed<K: std::hash::Hash + Eq + Clone>(
+    per_second: u32,
+) -> Option<governor::DefaultKeyedRateLimiter<K>> {
+    let rate = std::num::NonZeroU32::new(per_second)?;
+    let burst = rate.saturating_mul(std::num::NonZeroU32::MIN.saturating_add(1));
+    Some(governor::RateLimiter::keyed(
+        governor::Quota::per_second(rate).allow_burst(burst),
+    ))
+}
+
+fn wait_secs(not_until: &governor::NotUntil<governor::clock::QuantaInstant>) -> u64 {
+    use governor::clock::{Clock, DefaultClock};
+    let wait = not_until.wait_time_from(DefaultClock::default().now());
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
 impl Limiter {
-    /// `per_second` requests a second, bursts of twice that; `None` for 0 (no limit).
-    pub fn new(per_second: u32) -> Option<Limiter> {
-        let rate = std::num::NonZeroU32::new(per_second)?;
-        let burst = rate.saturating_mul(std::num::NonZeroU32::MIN.saturating_add(1));
-        let quota = governor::Quota::per_second(rate).allow_burst(burst);
-        Some(Limiter {
-            inner: governor::RateLimiter::keyed(quota),
+    pub fn new(per_second: u32, unauthenticated_per_second: u32) -> Limiter {
+        Limiter {
+            callers: keyed(per_second),
+            strangers: keyed(unauthenticated_per_second),
+            penalty: Default::default(),
             checks: std::sync::atomic::AtomicU64::new(0),
-        })
+        }
     }
 
-    /// `Err(seconds to wait)` when the provider's budget is spent.
-    fn check(&self, idp: &str) -> Result<(), u64> {
-        use governor::clock::{Clock, DefaultClock};
-        // Forget idle keys now and then, so made-up provider ids cannot grow the table for ever.
-        if self
+    /// Forget idle keys now and then, so made-up tokens or addresses cannot grow the tables.
+    fn tidy(&self) {
+        let n = self
             .checks
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            % 4096
-            == 4095
-        {
-            self.inner.retain_recent();
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % 4096 == 4095 {
+            if let Some(l) = &self.callers {
+                l.retain_recent();
+            }
+            if let Some(l) = &self.strangers {
+                l.retain_recent();
+            }
         }
-        self.inner
-            .check_key(&idp.to_ascii_lowercase())
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-            })
     }
+
+    /// `Err(seconds)` while this address is refused before authentication.
+    fn penalised(&self, ip: IpAddr) -> Result<(), u64> {
+        let now = std::time::Instant::now();
+        let Ok(p) = self.penalty.lock() else {
+            return Ok(());
+        };
+        match p.get(&ip) {
+            Some(until) if *until > now => {
+                let left = *until - now;
+                Err((left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A failed authentication from `ip`: `Err(seconds)` once its budget is spent (and from then
+    /// on it is refused before authentication until the wait is over).
+    fn refused(&self, ip: IpAddr) -> Result<(), u64> {
+        self.tidy();
+        let Some(l) = &self.strangers else {
+            return Ok(());
+        };
+        let wait = match l.check_key(&ip) {
+            Ok(()) => return Ok(()),
+            Err(not_until) => wait_secs(&not_until),
+        };
+        if let Ok(mut p) = self.penalty.lock() {
+            let now = std::time::Instant::now();
+            if p.len() >= PENALTY_MAX {
+                p.retain(|_, until| *until > now);
+            }
+            if p.len() < PENALTY_MAX {
+                p.insert(ip, now + std::time::Duration::from_secs(wait));
+            }
+        }
+        Err(wait)
+    }
+
+    /// `Err(seconds)` when this token's budget on this provider is spent.
+    fn admitted(&self, token: uuid::Uuid, idp: uuid::Uuid) -> Result<(), u64> {
+        self.tidy();
+        match &self.callers {
+            Some(l) => l.check_key(&(token, idp)).map_err(|n| wait_secs(&n)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn too_many(detail: String, wait: u64) -> Response {
+    let mut resp = error_response(&ScimError::too_many_requests(detail));
+    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 /// Marks a response whose body is already SCIM-shaped.
@@ -141,18 +220,32 @@ const ENDPOINTS: &[&str] = &[
     "me",
 ];
 
+/// The identity provider's id exactly as its `scim_url` writes it (lowercase, hyphenated): one
+/// spelling per endpoint, so nothing keyed on it can be multiplied by writing it differently.
+fn canonical_idp(idp: &str) -> Option<uuid::Uuid> {
+    uuid::Uuid::parse_str(idp)
+        .ok()
+        .filter(|u| u.hyphenated().to_string() == idp)
+}
+
 async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Response {
-    if let Some(limiter) = &s.scim_limiter
-        && let Err(wait) = limiter.check(&idp)
-    {
-        let mut resp = error_response(&ScimError::too_many_requests(format!(
-            "Too many requests for this identity provider: retry in {wait} s (the limit is {} per second)",
-            s.config.scim_rate_limit
-        )));
-        if let Ok(v) = HeaderValue::from_str(&wait.max(1).to_string()) {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return resp;
+    if canonical_idp(&idp).is_none() {
+        return error_response(&ScimError::not_found(
+            "No SCIM endpoint here: the identity provider id in the path must be written as in its scim_url (lowercase, with hyphens)",
+        ));
+    }
+    let client = req
+        .extensions()
+        .get::<crate::client::Client>()
+        .and_then(|c| c.addr)
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    if let Err(wait) = s.scim_limiter.penalised(client) {
+        return too_many(
+            format!(
+                "Too many unauthenticated requests from {client}: retry in {wait} s with a valid token"
+            ),
+            wait,
+        );
     }
     let (parts, body) = req.into_parts();
     let mut segs: Vec<String> = rest
@@ -329,8 +422,42 @@ async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Respo
         method: method.to_string(),
         path: parts.uri.path().to_string(),
         request_id: header(REQUEST_ID),
+        client: Some(client.to_string()),
     };
-    match s.roster.scim(call).await {
+    run(&s, client, call).await
+}
+
+/// Admit (authenticate, authorise), rate-limit by who the caller turned out to be, then run.
+async fn run(s: &AppState, client: IpAddr, call: ScimCall) -> Response {
+    let caller = match s.roster.scim_admit(&call).await {
+        Ok(c) => c,
+        Err(refused) => {
+            if matches!(refused.cause, RefusalCause::Unauthenticated(_))
+                && let Err(wait) = s.scim_limiter.refused(client)
+            {
+                return too_many(
+                    format!(
+                        "Too many unauthenticated requests from {client}: retry in {wait} s with a valid token"
+                    ),
+                    wait,
+                );
+            }
+            return error_response(&refused.error);
+        }
+    };
+    if let Err(wait) = s
+        .scim_limiter
+        .admitted(caller.principal.token(), caller.idp.uuid)
+    {
+        return too_many(
+            format!(
+                "Too many requests with this token for this identity provider: retry in {wait} s (the limit is {} per second)",
+                s.config.scim_rate_limit
+            ),
+            wait,
+        );
+    }
+    match s.roster.scim_run(&caller, call).await {
         Ok(r) => reply_response(r),
         Err(e) => error_response(&e),
     }

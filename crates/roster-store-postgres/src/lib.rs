@@ -55,7 +55,8 @@ impl PgStore {
         MIGRATOR
             .run(&self.pool)
             .await
-            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+        after_migrations(&self.pool).await
     }
 
     pub async fn close(&self) {

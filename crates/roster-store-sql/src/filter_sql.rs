@@ -51,6 +51,15 @@ pub struct Compiled {
     pub binds: Vec<Bind>,
 }
 
+/// A `userName` literal in the form of the stored key's (NFC; `string` folds the case).
+fn user_name_literal(v: &CompValue) -> CompValue {
+    use unicode_normalization::UnicodeNormalization;
+    match v {
+        CompValue::String(s) => CompValue::String(s.nfc().collect()),
+        other => other.clone(),
+    }
+}
+
 /// Is this one of the identity providers' lookups (`userName`, `externalId`, `id` or `displayName`
 /// `eq` a value)? Their SQL comes in a handful of texts, so it is worth keeping prepared on every
 /// backend; other filters' texts are unbounded and stay out of PostgreSQL's statement cache.
@@ -211,6 +220,9 @@ impl Compiler<'_, '_> {
             match (self.resource, attr, sub) {
                 (_, "id", None) => return Ok(self.id_column(&format!("{t}.id"), cmp)),
                 (Resource::Users, "userName", None) => {
+                    // The uniqueness key: case-folded and NFC (see `validate::user_name_key`).
+                    let cmp = cmp.map(|(op, v)| (op, user_name_literal(v)));
+                    let cmp = cmp.as_ref().map(|(op, v)| (*op, v));
                     return self.string(&Source::Text(format!("{t}.email_folded")), false, cmp);
                 }
                 (Resource::Groups, "displayName", None) => {

@@ -141,7 +141,7 @@ macro_rules! sql_store_tx {
                     userinfo_url: s("userinfo_url")?,
                     token_url: s("token_url")?,
                     client_id: s("client_id")?,
-                    client_secret: ::roster_core::Secret::new(s("client_secret")?),
+                    client_secret: ::roster_core::Sealed::from_stored(s("client_secret")?),
                     scopes: $crate::scopes_from_text(&s("scopes")?)?,
                     response_mode: s("response_mode")?,
                 }),
@@ -202,6 +202,47 @@ macro_rules! sql_store_tx {
                 account_active: get(&r, "account_active")?,
                 idp: found_idp,
             }))
+        }
+
+        /// Data steps that SQL alone cannot do, run once after the migrations (recorded in
+        /// `roster_meta`): userName keys made before they were NFC get their NFC key. Only users
+        /// with non-ASCII userNames can differ, so only those are read.
+        pub(crate) async fn after_migrations(pool: &::sqlx::Pool<$db>) -> StoreResult<()> {
+            const STEP: &str = "user_name_key_nfc";
+            let done: Option<String> = ::sqlx::query_scalar("SELECT value FROM roster_meta WHERE key = $1")
+                .bind(STEP)
+                .fetch_optional(pool)
+                .await
+                .map_err(map_err)?;
+            if done.is_some() {
+                return Ok(());
+            }
+            let non_ascii = if $dialect == $crate::filter_sql::Dialect::Postgres {
+                "SELECT id, email, email_folded FROM users WHERE email ~ '[^ -~]'"
+            } else {
+                "SELECT id, email, email_folded FROM users WHERE email GLOB '*[^ -~]*'"
+            };
+            let mut tx = pool.begin().await.map_err(map_err)?;
+            let rows = ::sqlx::query(non_ascii).fetch_all(&mut *tx).await.map_err(map_err)?;
+            for r in &rows {
+                let email: String = get(r, "email")?;
+                let old: String = get(r, "email_folded")?;
+                let key = ::roster_core::validate::user_name_key(&email);
+                if key != old {
+                    ::sqlx::query("UPDATE users SET email_folded = $1 WHERE id = $2")
+                        .bind(key)
+                        .bind(get::<i64>(r, "id")?)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                }
+            }
+            ::sqlx::query("INSERT INTO roster_meta (key, value) VALUES ($1, 'done') ON CONFLICT DO NOTHING")
+                .bind(STEP)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            tx.commit().await.map_err(map_err)
         }
 
         /// Begin a transaction in a task of its own, so that a caller cancelled half-way (a client
@@ -560,7 +601,7 @@ macro_rules! sql_store_tx {
                 )
                 .bind(u.account_id)
                 .bind(&u.email)
-                .bind(::roster_core::validate::fold(&u.email))
+                .bind(::roster_core::validate::user_name_key(&u.email))
                 .bind(&u.first_name)
                 .bind(&u.last_name)
                 .bind($crate::user_search_text(&u.email, &u.first_name, &u.last_name))
@@ -604,7 +645,7 @@ macro_rules! sql_store_tx {
                     "SELECT ", $crate::user_cols!(), " FROM users u WHERE u.account_id = $1 AND u.email_folded = $2"
                 ))
                 .bind(account)
-                .bind(::roster_core::validate::fold(email))
+                .bind(::roster_core::validate::user_name_key(email))
                 .fetch_optional(&mut *self.tx)
                 .await
                 .map_err(map_err)?;
@@ -657,7 +698,7 @@ macro_rules! sql_store_tx {
                 .bind(u.account_id)
                 .bind(u.id)
                 .bind(&u.email)
-                .bind(::roster_core::validate::fold(&u.email))
+                .bind(::roster_core::validate::user_name_key(&u.email))
                 .bind(&u.first_name)
                 .bind(&u.last_name)
                 .bind($crate::user_search_text(&u.email, &u.first_name, &u.last_name))
@@ -958,11 +999,13 @@ macro_rules! sql_store_tx {
                 Ok(())
             }
 
-            async fn token(&mut self, user: UserId, uuid: ::uuid::Uuid) -> StoreResult<Option<PersonalToken>> {
+            async fn token(&mut self, scope: ::roster_core::store::TokenScope, uuid: ::uuid::Uuid) -> StoreResult<Option<PersonalToken>> {
                 let r = ::sqlx::query(concat!(
-                    "SELECT ", $crate::token_cols!(), " FROM personal_tokens t WHERE t.user_id = $1 AND t.uuid = $2"
+                    "SELECT ", $crate::token_cols!(), " FROM personal_tokens t ",
+                    "WHERE t.account_id = $1 AND ($2 IS NULL OR t.user_id = $2) AND t.uuid = $3"
                 ))
-                .bind(user)
+                .bind(scope.account)
+                .bind(scope.user)
                 .bind(uuid.to_string())
                 .fetch_optional(&mut *self.tx)
                 .await
@@ -979,26 +1022,27 @@ macro_rules! sql_store_tx {
                 r.as_ref().map(token_from_row).transpose()
             }
 
-            async fn list_tokens(&mut self, user: UserId, p: &ListParams) -> StoreResult<Page<PersonalToken>> {
-                let filter = if p.search.is_some() { " AND t.name_folded LIKE $2 ESCAPE '\\'" } else { "" };
+            async fn list_tokens(&mut self, scope: ::roster_core::store::TokenScope, p: &ListParams) -> StoreResult<Page<PersonalToken>> {
+                let filter = if p.search.is_some() { " AND t.name_folded LIKE $3 ESCAPE '\\'" } else { "" };
                 let pattern = p.search.as_deref().map($crate::contains_pattern);
                 let mut cq = ::sqlx::query_scalar(::sqlx::AssertSqlSafe(format!(
-                    "SELECT COUNT(*) FROM personal_tokens t WHERE t.user_id = $1{filter}"
+                    "SELECT COUNT(*) FROM personal_tokens t WHERE t.account_id = $1 AND ($2 IS NULL OR t.user_id = $2){filter}"
                 )))
-                .bind(user);
+                .bind(scope.account)
+                .bind(scope.user);
                 if let Some(pat) = &pattern {
                     cq = cq.bind(pat.clone());
                 }
                 let total: i64 = cq.fetch_one(&mut *self.tx).await.map_err(map_err)?;
-                let n = if pattern.is_some() { 3 } else { 2 };
+                let n = if pattern.is_some() { 4 } else { 3 };
                 let sql = format!(
-                    "SELECT {} FROM personal_tokens t WHERE t.user_id = $1{filter} {} LIMIT ${} OFFSET ${}",
+                    "SELECT {} FROM personal_tokens t WHERE t.account_id = $1 AND ($2 IS NULL OR t.user_id = $2){filter} {} LIMIT ${} OFFSET ${}",
                     $crate::token_cols!(),
                     $crate::order_by(Listing::Tokens, p.sort, p.descending),
                     n,
                     n + 1
                 );
-                let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(user);
+                let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(scope.account).bind(scope.user);
                 if let Some(pat) = &pattern {
                     q = q.bind(pat.clone());
                 }
@@ -1015,6 +1059,16 @@ macro_rules! sql_store_tx {
                     .await
                     .map_err(map_err)?;
                 if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            }
+
+            async fn delete_user_tokens(&mut self, account: AccountId, user: UserId) -> StoreResult<u64> {
+                let done = ::sqlx::query("DELETE FROM personal_tokens WHERE account_id = $1 AND user_id = $2")
+                    .bind(account)
+                    .bind(user)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(map_err)?;
+                Ok(done.rows_affected())
             }
 
             // ---- identity providers ----
@@ -1062,6 +1116,16 @@ macro_rules! sql_store_tx {
                     "SELECT ", $crate::idp_cols!(), " FROM identity_providers WHERE account_id = $1 ORDER BY created, uuid"
                 ))
                 .bind(account)
+                .fetch_all(&mut *self.tx)
+                .await
+                .map_err(map_err)?;
+                rows.iter().map(idp_from_row).collect()
+            }
+
+            async fn all_idps(&mut self) -> StoreResult<Vec<IdentityProvider>> {
+                let rows = ::sqlx::query(concat!(
+                    "SELECT ", $crate::idp_cols!(), " FROM identity_providers ORDER BY account_id, created, uuid"
+                ))
                 .fetch_all(&mut *self.tx)
                 .await
                 .map_err(map_err)?;
@@ -1252,6 +1316,64 @@ macro_rules! sql_store_tx {
                 Ok(())
             }
 
+            async fn prune_log(
+                &mut self,
+                older_than: ::chrono::DateTime<::chrono::Utc>,
+                keep_per_idp: i64,
+                batch: i64,
+            ) -> StoreResult<u64> {
+                let old = ::sqlx::query(
+                    "DELETE FROM provisioning_log WHERE id IN \
+                     (SELECT id FROM provisioning_log WHERE at < $1 ORDER BY at LIMIT $2)",
+                )
+                .bind($crate::ts(&older_than))
+                .bind(batch)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+                if old > 0 {
+                    return Ok(old);
+                }
+                // Past the size bound: per provider, everything older than its newest
+                // `keep_per_idp` entries.
+                let idps: Vec<(i64, String)> = ::sqlx::query_as(
+                    "SELECT account_id, uuid FROM identity_providers ORDER BY account_id, uuid",
+                )
+                .fetch_all(&mut *self.tx)
+                .await
+                .map_err(map_err)?;
+                for (account, idp) in idps {
+                    let cutoff: Option<i64> = ::sqlx::query_scalar(
+                        "SELECT id FROM provisioning_log WHERE account_id = $1 AND idp_uuid = $2 \
+                         ORDER BY id DESC LIMIT 1 OFFSET $3",
+                    )
+                    .bind(account)
+                    .bind(&idp)
+                    .bind(keep_per_idp)
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err(map_err)?;
+                    let Some(cutoff) = cutoff else { continue };
+                    let n = ::sqlx::query(
+                        "DELETE FROM provisioning_log WHERE id IN (SELECT id FROM provisioning_log \
+                         WHERE account_id = $1 AND idp_uuid = $2 AND id <= $3 ORDER BY id LIMIT $4)",
+                    )
+                    .bind(account)
+                    .bind(&idp)
+                    .bind(cutoff)
+                    .bind(batch)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+                    if n > 0 {
+                        return Ok(n);
+                    }
+                }
+                Ok(0)
+            }
+
             async fn list_log(
                 &mut self,
                 account: AccountId,
@@ -1322,7 +1444,7 @@ macro_rules! bind_idp_config_impl {
             .bind(oidc.map(|c| c.userinfo_url.clone()))
             .bind(oidc.map(|c| c.token_url.clone()))
             .bind(oidc.map(|c| c.client_id.clone()))
-            .bind(oidc.map(|c| c.client_secret.expose().to_string()))
+            .bind(oidc.map(|c| c.client_secret.stored().to_string()))
             .bind(oidc.map(|c| $crate::scopes_to_text(&c.scopes)))
             .bind(oidc.map(|c| c.response_mode.clone()))
     }};

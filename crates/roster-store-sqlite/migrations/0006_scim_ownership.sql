@@ -37,3 +37,7 @@ CREATE INDEX users_account_idp ON users (account_id, provisioned_by_idp);
 CREATE INDEX teams_account_idp ON teams (account_id, provisioned_by_idp);
 -- Retention: the oldest entries first.
 CREATE INDEX provisioning_log_at ON provisioning_log (at);
+-- Owners list every token of their account.
+CREATE INDEX personal_tokens_account ON personal_tokens (account_id, created);
+-- One-off data steps done in Rust after the migrations (such as re-keying userNames), by name.
+CREATE TABLE roster_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -19,6 +19,35 @@ roster_store_sql::sql_store_tx!(
     roster_store_sql::filter_sql::Dialect::Sqlite
 );
 
+/// The database file and its WAL and shared-memory files readable by their owner only (0600):
+/// the file is created so before SQLite opens it (SQLite gives the WAL files the database's
+/// mode), and files left more open by an earlier release are narrowed.
+fn private_files(db: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if !db.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(db)?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = db.as_os_str().to_os_string();
+            p.push(suffix);
+            let p = std::path::PathBuf::from(p);
+            if p.exists() {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db;
+    Ok(())
+}
+
 /// The store's migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -46,6 +75,14 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .statement_cache_capacity(500);
         let memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !memory {
+            private_files(opts.get_filename()).map_err(|e| {
+                StoreError::Other(format!(
+                    "making {} private: {e}",
+                    opts.get_filename().display()
+                ))
+            })?;
+        }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -77,7 +114,8 @@ impl SqliteStore {
         MIGRATOR
             .run(&self.writer)
             .await
-            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+        after_migrations(&self.writer).await
     }
 
     pub async fn close(&self) {

@@ -31,8 +31,32 @@ pub struct Config {
     pub body_limit: usize,
     /// Seconds a request may take.
     pub request_timeout_secs: u64,
-    /// SCIM requests per second per identity provider before 429 (bursts of twice that); 0 = off.
+    /// Seconds a client may take to send a request body once its headers are in.
+    pub body_read_timeout_secs: u64,
+    /// Seconds a connection may take to send a request's headers; also how long an idle
+    /// keep-alive connection is kept.
+    pub header_read_timeout_secs: u64,
+    /// Connections served at once; past it new connections wait to be accepted.
+    pub max_connections: usize,
+    /// SCIM requests per second one token may make on one identity provider (bursts of twice
+    /// that) before 429; 0 = off.
     pub scim_rate_limit: u32,
+    /// SCIM requests per second failing authentication one client address may make (bursts of
+    /// twice that) before it is refused with 429 until the wait is over; 0 = off.
+    pub scim_unauthenticated_rate_limit: u32,
+    /// Proxies (CIDR, e.g. `10.0.0.0/8` or `127.0.0.1/32`) whose `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` are believed. Empty: the socket's address is the client's.
+    pub trusted_proxies: Vec<String>,
+    /// Provisioning log entries older than this many days are deleted (0 = kept).
+    pub provisioning_log_retention_days: u32,
+    /// Each identity provider keeps at most its newest this many log entries (0 = no bound).
+    pub provisioning_log_max_entries: u64,
+    /// The key (64 hex characters) that seals stored secrets such as OIDC client secrets. Unset:
+    /// read from `secret_key_file`.
+    pub secret_key: Option<String>,
+    /// Where the secret key is kept (created, mode 0600, on first start) when `secret_key` is
+    /// unset. Default: `<data_dir>/secret.key`. Several servers on one PostgreSQL need the same key.
+    pub secret_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -48,7 +72,16 @@ impl Default for Config {
             log_level: "info".into(),
             body_limit: 1024 * 1024,
             request_timeout_secs: 30,
+            body_read_timeout_secs: 15,
+            header_read_timeout_secs: 10,
+            max_connections: 1024,
             scim_rate_limit: 200,
+            scim_unauthenticated_rate_limit: 10,
+            trusted_proxies: Vec::new(),
+            provisioning_log_retention_days: 90,
+            provisioning_log_max_entries: 1_000_000,
+            secret_key: None,
+            secret_key_file: None,
         }
     }
 }
@@ -69,7 +102,28 @@ impl std::fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("body_limit", &self.body_limit)
             .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("body_read_timeout_secs", &self.body_read_timeout_secs)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("max_connections", &self.max_connections)
             .field("scim_rate_limit", &self.scim_rate_limit)
+            .field(
+                "scim_unauthenticated_rate_limit",
+                &self.scim_unauthenticated_rate_limit,
+            )
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field(
+                "provisioning_log_retention_days",
+                &self.provisioning_log_retention_days,
+            )
+            .field(
+                "provisioning_log_max_entries",
+                &self.provisioning_log_max_entries,
+            )
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("secret_key_file", &self.secret_key_file)
             .finish()
     }
 }
@@ -121,6 +175,8 @@ pub struct Overrides {
     pub owner_email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 const ENV_KEYS: &[&str] = &[
@@ -134,7 +190,16 @@ const ENV_KEYS: &[&str] = &[
     "log_level",
     "body_limit",
     "request_timeout_secs",
+    "body_read_timeout_secs",
+    "header_read_timeout_secs",
+    "max_connections",
     "scim_rate_limit",
+    "scim_unauthenticated_rate_limit",
+    "trusted_proxies",
+    "provisioning_log_retention_days",
+    "provisioning_log_max_entries",
+    "secret_key",
+    "secret_key_file",
 ];
 
 impl Config {
@@ -173,6 +238,23 @@ impl Config {
                 ),
             }
         }
+        for v in [&mut cfg.secret_key] {
+            if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                *v = None;
+            }
+        }
+        if let Some(k) = &cfg.secret_key
+            && roster_core::SecretKey::from_hex(k).is_err()
+        {
+            anyhow::bail!("configuration: secret_key must be 64 hexadecimal characters");
+        }
+        for p in &cfg.trusted_proxies {
+            if p.parse::<ipnet::IpNet>().is_err() && p.parse::<std::net::IpAddr>().is_err() {
+                anyhow::bail!(
+                    "configuration: trusted_proxies entry {p:?} is not an address or a CIDR range (e.g. 10.0.0.0/8)"
+                );
+            }
+        }
         if cfg.log_format != "text" && cfg.log_format != "json" {
             anyhow::bail!(
                 "configuration: log_format must be \"text\" or \"json\", not {:?}",
@@ -189,6 +271,24 @@ impl Config {
                 self.data_dir.join("roster.sqlite3").display()
             )
         })
+    }
+
+    /// The trusted proxies as networks (a bare address is a /32 or /128).
+    pub fn trusted_proxy_nets(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .ok()
+                    .or_else(|| p.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+            })
+            .collect()
+    }
+
+    pub fn secret_key_file(&self) -> PathBuf {
+        self.secret_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secret.key"))
     }
 
     pub fn public_url(&self) -> String {

@@ -37,6 +37,10 @@ struct Cli {
     /// Log format: text or json.
     #[arg(long, global = true, value_name = "FORMAT")]
     log_format: Option<String>,
+    /// A proxy whose X-Forwarded-For / X-Forwarded-Proto are believed (an address or a CIDR
+    /// range); repeat for several.
+    #[arg(long = "trusted-proxy", global = true, value_name = "CIDR")]
+    trusted_proxy: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -75,6 +79,22 @@ enum TokenCommand {
     },
     /// Revoke a token by uuid, at once.
     Revoke { uuid: uuid::Uuid },
+    /// List the tokens of the account, or of the user with EMAIL (never their keys).
+    List {
+        #[arg(long)]
+        email: Option<String>,
+        /// Account id [default: the first account].
+        #[arg(long)]
+        account: Option<i64>,
+    },
+    /// Revoke every token of the user with EMAIL, at once.
+    RevokeAll {
+        #[arg(long)]
+        email: String,
+        /// Account id [default: the first account].
+        #[arg(long)]
+        account: Option<i64>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -95,6 +115,7 @@ fn main() -> anyhow::Result<()> {
         public_url: cli.public_url.clone(),
         owner_email: cli.owner_email.clone(),
         log_format: cli.log_format.clone(),
+        trusted_proxies: (!cli.trusted_proxy.is_empty()).then(|| cli.trusted_proxy.clone()),
     };
     let cfg = Config::load(cli.config.as_deref(), &overrides)?;
     // Scripting commands print what they are asked for; their logs stay quiet unless asked.
@@ -151,23 +172,56 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
-/// Create the data directory (mode 0700). An existing directory is left as it is.
+/// Create the data directory, or narrow an existing one, to mode 0700: it holds the database and
+/// the secret key.
 fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    if dir.exists() {
-        return Ok(());
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
     }
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating data directory {}", dir.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making data directory {} private", dir.display()))?;
     }
     Ok(())
 }
 
+/// The key that seals stored secrets: from the configuration, else from its file, made (mode
+/// 0600, in a private data directory) on first start.
+fn secret_key(cfg: &Config) -> anyhow::Result<roster_core::SecretKey> {
+    if let Some(k) = &cfg.secret_key {
+        return roster_core::SecretKey::from_hex(k).context("secret_key");
+    }
+    let path = cfg.secret_key_file();
+    if path.exists() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("making {} private", path.display()))?;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the secret key {}", path.display()))?;
+        return roster_core::SecretKey::from_hex(&text)
+            .with_context(|| format!("the secret key in {}", path.display()));
+    }
+    if cfg.secret_key_file.is_none() {
+        create_private_dir(&cfg.data_dir)?;
+    }
+    let key = roster_core::SecretKey::generate()?;
+    let mut f = open_secret_file(&path, "the secret key file")?;
+    use std::io::Write;
+    writeln!(f, "{}", key.to_hex().expose())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing the secret key {}", path.display()))?;
+    tracing::info!(path = %path.display(), "made the key that seals stored secrets; back it up with the database");
+    Ok(key)
+}
+
 /// Open (create or truncate) a file only its owner can read.
-fn open_secret_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+fn open_secret_file(path: &std::path::Path, what: &str) -> anyhow::Result<std::fs::File> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -177,7 +231,7 @@ fn open_secret_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
     }
     let f = opts
         .open(path)
-        .with_context(|| format!("opening the bootstrap token file {}", path.display()))?;
+        .with_context(|| format!("opening {what} {}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -196,7 +250,8 @@ async fn run(cmd: Command, cfg: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            open_store(&cfg).await?;
+            let roster = roster(&cfg).await?;
+            roster.seal_stored_secrets().await?;
             println!("migrations applied");
             Ok(())
         }
@@ -215,21 +270,47 @@ async fn run(cmd: Command, cfg: Config) -> anyhow::Result<()> {
                 }
                 TokenCommand::Revoke { uuid } => {
                     let t = roster.revoke_token(uuid).await?;
-                    eprintln!("revoked token {} ({})", t.uuid, t.name);
+                    eprintln!("revoked token {} ({})", t.uuid, printable(&t.name));
+                }
+                TokenCommand::List { email, account } => {
+                    let tokens = roster
+                        .operator_tokens(account, email.as_deref())
+                        .await
+                        .map_err(no_account)?;
+                    println!(
+                        "{:<36}  {:<32} {:<24} {:<9} {:<20} {:<20}",
+                        "UUID", "USER", "NAME", "PREFIX", "EXPIRES", "LAST USED"
+                    );
+                    let day =
+                        |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M").to_string();
+                    for (t, user) in tokens {
+                        println!(
+                            "{:<36}  {:<32} {:<24} {:<9} {:<20} {:<20}",
+                            t.uuid,
+                            printable(&user),
+                            printable(&t.name),
+                            t.key_prefix,
+                            day(&t.expires_at),
+                            t.last_used_at
+                                .as_ref()
+                                .map(day)
+                                .unwrap_or_else(|| "never".into())
+                        );
+                    }
+                }
+                TokenCommand::RevokeAll { email, account } => {
+                    let n = roster
+                        .operator_revoke_all(account, &email)
+                        .await
+                        .map_err(no_account)?;
+                    eprintln!("revoked {n} token(s) of {}", printable(&email));
                 }
             }
             Ok(())
         }
         Command::User(UserCommand::List { account }) => {
             let roster = roster(&cfg).await?;
-            let users = roster.operator_users(account).await.map_err(|e| match e {
-                roster_core::CoreError::NotFound("Account") => {
-                    anyhow::anyhow!(
-                        "No account yet: run `roster serve` once to create it and its owner."
-                    )
-                }
-                other => other.into(),
-            })?;
+            let users = roster.operator_users(account).await.map_err(no_account)?;
             println!(
                 "{:>8}  {:<40} {:<30} {:<6} {:<5}",
                 "ID", "EMAIL", "NAME", "ACTIVE", "OWNER"
@@ -238,8 +319,8 @@ async fn run(cmd: Command, cfg: Config) -> anyhow::Result<()> {
                 println!(
                     "{:>8}  {:<40} {:<30} {:<6} {:<5}",
                     u.id,
-                    u.email,
-                    format!("{} {}", u.first_name, u.last_name),
+                    printable(&u.email),
+                    printable(&format!("{} {}", u.first_name, u.last_name)),
                     if u.is_active { "yes" } else { "no" },
                     if u.is_account_owner { "yes" } else { "no" }
                 );
@@ -249,12 +330,38 @@ async fn run(cmd: Command, cfg: Config) -> anyhow::Result<()> {
     }
 }
 
+/// "No account yet" says what to do; other errors pass through.
+fn no_account(e: roster_core::CoreError) -> anyhow::Error {
+    match e {
+        roster_core::CoreError::NotFound("Account") => {
+            anyhow::anyhow!("No account yet: run `roster serve` once to create it and its owner.")
+        }
+        other => other.into(),
+    }
+}
+
+/// Text as a terminal should show it: control characters (ESC, CR, LF, DEL, C1) and bidirectional
+/// overrides are escaped (`\u{1b}`), so stored data cannot move the cursor, recolour the screen or
+/// reorder what is printed.
+fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || roster_core::validate::is_bidi_control(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 async fn roster(cfg: &Config) -> anyhow::Result<Roster> {
     let store = open_store(cfg).await?;
     Ok(Roster::new(
         store,
         Arc::new(SystemClock),
         PublicUrls::from_base(&cfg.public_url()),
+        secret_key(cfg)?,
     ))
 }
 
@@ -266,7 +373,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", cfg.listen))?;
     // Opened before the owner exists, so a bad path fails before anything is made.
     let mut token_file = match &cfg.bootstrap_token_file {
-        Some(path) if roster.needs_bootstrap().await? => Some(open_secret_file(path)?),
+        Some(path) if roster.needs_bootstrap().await? => {
+            Some(open_secret_file(path, "the bootstrap token file")?)
+        }
         _ => None,
     };
     if let Some(b) = roster.bootstrap(&cfg.owner_email).await? {
@@ -305,14 +414,43 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     }
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = roster.store().backend(), public_url = %cfg.public_url(), "Roster is serving");
+    roster.seal_stored_secrets().await?;
+    spawn_log_pruning(
+        roster.clone(),
+        roster_core::service::LogRetention {
+            days: cfg.provisioning_log_retention_days,
+            max_entries_per_idp: cfg.provisioning_log_max_entries,
+        },
+    );
+    let secs = std::time::Duration::from_secs;
     let server_cfg = roster_server::ServerConfig {
         body_limit: cfg.body_limit,
-        request_timeout: std::time::Duration::from_secs(cfg.request_timeout_secs),
+        request_timeout: secs(cfg.request_timeout_secs),
+        body_read_timeout: secs(cfg.body_read_timeout_secs),
         scim_rate_limit: cfg.scim_rate_limit,
+        scim_unauthenticated_rate_limit: cfg.scim_unauthenticated_rate_limit,
+        trusted_proxies: cfg.trusted_proxy_nets(),
+        connections: roster_server::listen::ConnectionLimits {
+            max_connections: cfg.max_connections,
+            header_read_timeout: secs(cfg.header_read_timeout_secs),
+        },
     };
     roster_server::serve(listener, roster, server_cfg, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Apply the provisioning log's retention now and every ten minutes, in the background.
+fn spawn_log_pruning(roster: Roster, retention: roster_core::service::LogRetention) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            if let Err(e) = roster.prune_provisioning_log(&retention).await {
+                tracing::warn!(error = %e, "pruning the provisioning log failed; trying again later");
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

@@ -7,7 +7,7 @@ pub mod view;
 
 pub use service::{
     BULK_MAX_OPERATIONS, BULK_MAX_PAYLOAD, DEFAULT_COUNT, GROUP_PATCH_BODY_LIMIT, Kind, MAX_COUNT,
-    ScimCall, ScimCaller, ScimOp, ScimReply, user_from_resource,
+    RefusalCause, Refused, ScimCall, ScimCaller, ScimOp, ScimReply, user_from_resource,
 };
 
 use roster_scim::{ResourceContext, SchemaRegistry};

@@ -134,6 +134,26 @@ pub struct ScimCall {
     pub method: String,
     pub path: String,
     pub request_id: Option<String>,
+    /// The client's address, for the in-memory sample of refused requests.
+    pub client: Option<String>,
+}
+
+/// Why a request was refused before its operation ran, and where that may be recorded.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub error: ScimError,
+    pub cause: RefusalCause,
+}
+
+#[derive(Debug, Clone)]
+pub enum RefusalCause {
+    /// No usable token: nothing is stored.
+    Unauthenticated(AuthFailure),
+    /// An authenticated caller of this provider's own account.
+    OwnProvider(IdentityProvider),
+    /// An authenticated caller elsewhere (another account's provider, an unknown one), or the
+    /// store failing: nothing is stored.
+    Elsewhere,
 }
 
 /// The answer: status, body, and the `ETag` / `Location` headers.
@@ -192,6 +212,14 @@ pub(super) struct LogMeta {
     pub method: String,
     pub path: String,
     pub request_id: Option<String>,
+}
+
+fn log_meta(call: &ScimCall) -> LogMeta {
+    LogMeta {
+        method: call.method.clone(),
+        path: call.path.clone(),
+        request_id: call.request_id.clone(),
+    }
 }
 
 /// What a write did, for the reply and the log.
@@ -342,8 +370,41 @@ fn required_text(doc: &Value, key: &str, max: usize, why: &str) -> Result<String
     Ok(text.to_string())
 }
 
+/// The single-line attributes that identify or name a resource: no control characters (line
+/// breaks and tabs included) and no bidirectional formatting characters, the IAM API's rule for
+/// names. Multi-line attributes (`addresses.formatted`) keep their line breaks.
+const SINGLE_LINE: &[&[&str]] = &[
+    &["userName"],
+    &["externalId"],
+    &["displayName"],
+    &["nickName"],
+    &["name", "formatted"],
+    &["name", "givenName"],
+    &["name", "familyName"],
+    &["name", "middleName"],
+    &["name", "honorificPrefix"],
+    &["name", "honorificSuffix"],
+];
+
+/// Values kept from `before` (stored before this rule) pass: a re-send must not fail on them.
+fn check_single_line(doc: &Value, before: &Value) -> Result<(), ScimError> {
+    for keys in SINGLE_LINE {
+        if let Some(text) = str_at(doc, keys)
+            && str_at(before, keys) != Some(text)
+            && let Some(problem) = crate::validate::single_line_problem(text)
+        {
+            return Err(ScimError::invalid_value(format!(
+                "{}: {problem}",
+                keys.join(".")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Set the user's mapped columns from a SCIM document (which becomes the stored document).
 fn apply_user_doc(u: &mut User, doc: Value) -> Result<(), ScimError> {
+    check_single_line(&doc, &u.scim)?;
     u.email = required_text(&doc, "userName", 254, "")?;
     // The IAM API keeps 30 characters of each name; the SCIM document keeps them whole.
     u.first_name = truncate(str_at(&doc, &["name", "givenName"]).unwrap_or(""), 30);
@@ -415,6 +476,7 @@ pub fn user_from_resource(
 
 /// Set the team's columns from a SCIM Group document (`members` are rows, kept apart).
 fn apply_group_doc(t: &mut Team, doc: Value) -> Result<Option<Vec<Entry>>, ScimError> {
+    check_single_line(&doc, &t.scim)?;
     t.name = required_text(&doc, "displayName", 100, " (the longest team name)")?;
     t.provisioning.external_id = str_at(&doc, &["externalId"]).map(str::to_string);
     let mut doc = stored_doc(doc);
@@ -525,28 +587,82 @@ fn parse_cursor(c: &str) -> Result<i64, ScimError> {
 }
 
 impl Roster {
-    /// Handle one SCIM request end to end.
+    /// Handle one SCIM request end to end: [`Roster::scim_admit`], then [`Roster::scim_run`].
     pub async fn scim(&self, call: ScimCall) -> Result<ScimReply, ScimError> {
-        let caller = match self
+        let caller = self.scim_admit(&call).await.map_err(|r| r.error)?;
+        self.scim_run(&caller, call).await
+    }
+
+    /// Authenticate and authorise a SCIM request (a front end may rate-limit between this and
+    /// [`Roster::scim_run`], by the caller it answers). A refusal is recorded where it may be.
+    pub async fn scim_admit(&self, call: &ScimCall) -> Result<ScimCaller, Refused> {
+        match self
             .scim_caller(&call.idp, call.authorization.as_deref())
             .await
         {
-            Ok(c) => c,
-            Err(e) => {
-                if !is_overload(&e) {
-                    self.log_unattributed(&call, &e).await;
-                }
-                return Err(e);
+            Ok(c) => Ok(c),
+            Err(refused) => {
+                self.record_refusal(call, &log_meta(call), &refused).await;
+                Err(refused)
             }
-        };
-        let meta = LogMeta {
-            method: call.method.clone(),
-            path: call.path.clone(),
-            request_id: call.request_id.clone(),
-        };
-        self.run_logged(&caller, call.op, &meta)
+        }
+    }
+
+    /// Run an admitted request's operation, recording it in the provisioning log.
+    pub async fn scim_run(
+        &self,
+        caller: &ScimCaller,
+        call: ScimCall,
+    ) -> Result<ScimReply, ScimError> {
+        let meta = log_meta(&call);
+        self.run_logged(caller, call.op, &meta)
             .await
             .map(|d| d.reply)
+    }
+
+    /// Where a refusal before the operation goes. Unauthenticated: counted and sampled in memory,
+    /// never stored (whoever sent it showed no token, so it may not cost disk, and no account's
+    /// log may be written by a stranger). Authenticated, on a provider of the caller's own account
+    /// (SCIM off, no SCIM permission): that provider's log, so its admin sees why Entra fails.
+    /// Authenticated on anything else (another account's provider, an unknown one): nowhere.
+    async fn record_refusal(&self, call: &ScimCall, meta: &LogMeta, refused: &Refused) {
+        match &refused.cause {
+            RefusalCause::Unauthenticated(why) => {
+                self.signals()
+                    .unauthenticated_scim(crate::security::RefusedScim {
+                        at: self.now(),
+                        idp: call.idp.clone(),
+                        reason: why.reason(),
+                        client: call.client.clone(),
+                    });
+            }
+            RefusalCause::OwnProvider(idp) if !is_overload(&refused.error) => {
+                let (resource_type, resource_id) = call.op.target();
+                let e = LogEntry {
+                    id: 0,
+                    account_id: idp.account_id,
+                    idp_uuid: idp.uuid,
+                    at: self.now(),
+                    request_id: meta.request_id.clone(),
+                    method: meta.method.clone(),
+                    path: meta.path.clone(),
+                    resource_type: resource_type.map(str::to_string),
+                    resource_id,
+                    status: i64::from(refused.error.status),
+                    outcome: "failed".into(),
+                    scim_type: refused
+                        .error
+                        .scim_type
+                        .as_ref()
+                        .map(|t| t.as_str().to_string()),
+                    detail: Some(refused.error.detail.clone()),
+                    tolerances: Vec::new(),
+                    changes: Value::Null,
+                };
+                self.write_log(&e).await;
+            }
+            RefusalCause::OwnProvider(_) | RefusalCause::Elsewhere => {}
+        }
     }
 
     /// Run one operation and record it in the provisioning log when it changed something or failed.
@@ -648,72 +764,56 @@ impl Roster {
         }
     }
 
-    /// A failure before the caller was known (bad token, SCIM off): logged on the provider when it
-    /// exists, so an admin can see why Test Connection failed.
-    async fn log_unattributed(&self, call: &ScimCall, err: &ScimError) {
-        let Ok(uuid) = Uuid::parse_str(call.idp.trim()) else {
-            return;
-        };
-        let idp = async {
-            let mut tx = self.store.read().await?;
-            let i = tx.idp_by_uuid(uuid).await?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(i)
-        }
-        .await;
-        let Ok(Some(idp)) = idp else { return };
-        let (resource_type, resource_id) = call.op.target();
-        let e = LogEntry {
-            id: 0,
-            account_id: idp.account_id,
-            idp_uuid: idp.uuid,
-            at: self.now(),
-            request_id: call.request_id.clone(),
-            method: call.method.clone(),
-            path: call.path.clone(),
-            resource_type: resource_type.map(str::to_string),
-            resource_id,
-            status: i64::from(err.status),
-            outcome: "failed".into(),
-            scim_type: err.scim_type.as_ref().map(|t| t.as_str().to_string()),
-            detail: Some(err.detail.clone()),
-            tolerances: Vec::new(),
-            changes: Value::Null,
-        };
-        self.write_log(&e).await;
-    }
-
     /// Token → principal, provider (in the principal's account, with SCIM on), permission.
     pub async fn scim_caller(
         &self,
         idp: &str,
         authorization: Option<&str>,
-    ) -> Result<ScimCaller, ScimError> {
+    ) -> Result<ScimCaller, Refused> {
         let uuid = Uuid::parse_str(idp.trim()).ok();
-        let (principal, found) = self
-            .authenticate_for(authorization, uuid)
-            .await
-            .map_err(|e| match e {
-                CoreError::Unauthenticated(AuthFailure::Missing) => ScimError::unauthorized(
-                    "Authentication required: send 'Authorization: Bearer <personal token>' (Entra's Secret Token)",
-                ),
-                other => core_err(other),
-            })?;
-        let found = found.ok_or_else(|| {
-            ScimError::not_found(format!(
-                "No SCIM endpoint for identity provider {idp} in your account"
-            ))
-        })?;
+        let (principal, found) = match self.authenticate_for(authorization, uuid).await {
+            Ok(found) => found,
+            Err(CoreError::Unauthenticated(why)) => {
+                let error = match why {
+                    AuthFailure::Missing => ScimError::unauthorized(
+                        "Authentication required: send 'Authorization: Bearer <personal token>' (Entra's Secret Token)",
+                    ),
+                    other => ScimError::unauthorized(other.message()),
+                };
+                return Err(Refused {
+                    error,
+                    cause: RefusalCause::Unauthenticated(why),
+                });
+            }
+            Err(other) => {
+                return Err(Refused {
+                    error: core_err(other),
+                    cause: RefusalCause::Elsewhere,
+                });
+            }
+        };
+        let Some(found) = found else {
+            return Err(Refused {
+                error: ScimError::not_found(format!(
+                    "No SCIM endpoint for identity provider {idp} in your account"
+                )),
+                cause: RefusalCause::Elsewhere,
+            });
+        };
+        let own = |error| Refused {
+            error,
+            cause: RefusalCause::OwnProvider(found.clone()),
+        };
         if !found.scim_integration {
-            return Err(ScimError::not_found(format!(
+            return Err(own(ScimError::not_found(format!(
                 "SCIM is not enabled for identity provider {}: PATCH it with {{\"scim_integration\": true}} first",
                 found.uuid
-            )));
+            ))));
         }
         if !principal.has(perm::SCIM) {
-            return Err(ScimError::forbidden(
+            return Err(own(ScimError::forbidden(
                 "This token's user is neither an account owner nor a member of an active team with the \"SCIM Protocol Integration\" permission",
-            ));
+            )));
         }
         let base = format!("{}/users/scim/{}", self.urls().v4, found.uuid);
         Ok(ScimCaller {
@@ -1071,10 +1171,9 @@ impl Roster {
         projection: &Projection,
     ) -> Result<Value, ScimError> {
         Ok(match loaded {
-            Loaded::User(u) => projection.apply(
-                &view::user(u, &c.base, c.idp.uuid),
-                super::user_ctx(),
-            ),
+            Loaded::User(u) => {
+                projection.apply(&view::user(u, &c.base, c.idp.uuid), super::user_ctx())
+            }
             Loaded::Team(t) => {
                 let ctx = super::group_ctx();
                 let members = if projection.includes(ctx, "members") {

@@ -39,9 +39,7 @@ impl Roster {
             .ok_or(CoreError::NotFound("Account"))?;
         let mut after = before.clone();
         if let Some(n) = &patch.name {
-            if validate::non_blank(&mut errs, "name", n) {
-                validate::max_len(&mut errs, "name", n, 150);
-            }
+            validate::name(&mut errs, "name", n, 150);
             after.name = n.trim().to_string();
         }
         if let Some(c) = &patch.company_name {

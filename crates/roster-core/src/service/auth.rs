@@ -12,6 +12,7 @@ use uuid::Uuid;
 pub struct Principal {
     user: User,
     token: Uuid,
+    token_expires_at: chrono::DateTime<chrono::Utc>,
     permissions: Vec<String>,
 }
 
@@ -24,6 +25,17 @@ impl Principal {
     }
     pub fn token(&self) -> Uuid {
         self.token
+    }
+    /// When the token this caller used expires: no token it makes may outlive it.
+    pub fn token_expires_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.token_expires_at
+    }
+    /// A user whose only permission is SCIM Protocol Integration: an identity provider's bot.
+    /// It may use SCIM and read itself, nothing else (in particular, make no tokens).
+    pub fn is_scim_only(&self) -> bool {
+        !self.is_owner()
+            && !self.permissions.is_empty()
+            && self.permissions.iter().all(|p| p == perm::SCIM)
     }
     pub fn is_owner(&self) -> bool {
         self.user.is_account_owner
@@ -97,11 +109,24 @@ impl Roster {
         }
         let now = self.clock.now();
         let token = &found.stored.token;
-        if token.expires_at <= now {
-            return Err(CoreError::Unauthenticated(AuthFailure::Expired));
-        }
-        if !found.user.is_active || !found.account_active {
-            return Err(CoreError::Unauthenticated(AuthFailure::InactiveUser));
+        let refused = if token.expires_at <= now {
+            Some(AuthFailure::Expired)
+        } else if !found.user.is_active || !found.account_active {
+            Some(AuthFailure::InactiveUser)
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            if self.signals().should_note_token(token.uuid, now) {
+                tracing::info!(
+                    account = token.account_id,
+                    user = token.user_id,
+                    token = %token.uuid,
+                    reason = why.reason(),
+                    "a personal token was refused"
+                );
+            }
+            return Err(CoreError::Unauthenticated(why));
         }
         let stale = token
             .last_used_at
@@ -122,6 +147,7 @@ impl Roster {
         Ok((
             Principal {
                 token: token.uuid,
+                token_expires_at: token.expires_at,
                 user: found.user,
                 permissions,
             },

@@ -56,6 +56,7 @@ impl Roster {
                     description: Some("Made by the first start of Roster.".into()),
                     expires_at: Some((now + Duration::days(BOOTSTRAP_TOKEN_DAYS)).to_rfc3339()),
                 },
+                None,
             )
             .await?;
         tx.commit().await?;
@@ -84,11 +85,7 @@ impl Roster {
         days: i64,
     ) -> Result<(PersonalToken, NewKey), CoreError> {
         let mut tx = self.store.begin().await?;
-        let account = match account {
-            Some(a) => tx.account(a).await?,
-            None => tx.first_account().await?,
-        }
-        .ok_or(CoreError::NotFound("Account"))?;
+        let account = operator_account(tx.as_mut(), account).await?;
         let user = tx
             .user_by_email(account.id, email)
             .await?
@@ -103,6 +100,7 @@ impl Roster {
                     description: None,
                     expires_at: Some((now + Duration::days(days)).to_rfc3339()),
                 },
+                None,
             )
             .await?;
         tx.commit().await?;
@@ -124,11 +122,7 @@ impl Roster {
     /// Every user of the account (or the first account), for the CLI.
     pub async fn operator_users(&self, account: Option<i64>) -> Result<Vec<User>, CoreError> {
         let mut tx = self.store.read().await?;
-        let account = match account {
-            Some(a) => tx.account(a).await?,
-            None => tx.first_account().await?,
-        }
-        .ok_or(CoreError::NotFound("Account"))?;
+        let account = operator_account(tx.as_mut(), account).await?;
         let mut all = Vec::new();
         let mut offset = 0;
         loop {
@@ -154,4 +148,100 @@ impl Roster {
         tx.commit().await?;
         Ok(all)
     }
+
+    /// Every token of the account (or the first account), or of the user with `email` there,
+    /// with each token's user's email, newest first; for the CLI.
+    pub async fn operator_tokens(
+        &self,
+        account: Option<i64>,
+        email: Option<&str>,
+    ) -> Result<Vec<(PersonalToken, String)>, CoreError> {
+        use crate::store::{ListParams, SortKey, TokenScope};
+        let mut tx = self.store.read().await?;
+        let account = operator_account(tx.as_mut(), account).await?;
+        let user = match email {
+            Some(e) => Some(
+                tx.user_by_email(account.id, e)
+                    .await?
+                    .ok_or(CoreError::NotFound("User with that email"))?,
+            ),
+            None => None,
+        };
+        let scope = TokenScope {
+            account: account.id,
+            user: user.as_ref().map(|u| u.id),
+        };
+        let mut tokens = Vec::new();
+        loop {
+            let page = tx
+                .list_tokens(
+                    scope,
+                    &ListParams {
+                        offset: tokens.len() as i64,
+                        limit: 500,
+                        sort: SortKey::Created,
+                        descending: true,
+                        search: None,
+                    },
+                )
+                .await?;
+            let n = page.items.len();
+            tokens.extend(page.items);
+            if n == 0 || tokens.len() as i64 >= page.total {
+                break;
+            }
+        }
+        let mut emails: std::collections::HashMap<i64, String> = Default::default();
+        let mut out = Vec::with_capacity(tokens.len());
+        for t in tokens {
+            if !emails.contains_key(&t.user_id) {
+                let e = tx
+                    .user(account.id, t.user_id)
+                    .await?
+                    .map(|u| u.email)
+                    .unwrap_or_default();
+                emails.insert(t.user_id, e);
+            }
+            let e = emails.get(&t.user_id).cloned().unwrap_or_default();
+            out.push((t, e));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Revoke every token of the user with `email` (in `account`, or the first account); answers
+    /// how many there were.
+    pub async fn operator_revoke_all(
+        &self,
+        account: Option<i64>,
+        email: &str,
+    ) -> Result<u64, CoreError> {
+        let mut tx = self.store.begin().await?;
+        let account = operator_account(tx.as_mut(), account).await?;
+        let user = tx
+            .user_by_email(account.id, email)
+            .await?
+            .ok_or(CoreError::NotFound("User with that email"))?;
+        let n = tx.delete_user_tokens(account.id, user.id).await?;
+        tx.commit().await?;
+        tracing::info!(
+            account = account.id,
+            user = user.id,
+            revoked = n,
+            "all of a user's personal tokens revoked (CLI)"
+        );
+        Ok(n)
+    }
+}
+
+/// The account an operator command names, or the first account.
+async fn operator_account(
+    tx: &mut dyn crate::store::Tx,
+    account: Option<i64>,
+) -> Result<Account, CoreError> {
+    match account {
+        Some(a) => tx.account(a).await?,
+        None => tx.first_account().await?,
+    }
+    .ok_or(CoreError::NotFound("Account"))
 }

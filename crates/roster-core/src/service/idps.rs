@@ -41,12 +41,17 @@ fn required(errs: &mut FieldErrors, mode: &Mode, field: &str, v: bool) {
     }
 }
 
-fn apply(idp: &mut IdentityProvider, input: &IdpInput, mode: Mode, errs: &mut FieldErrors) {
+/// Apply `input` to `idp`; a new client secret is sealed with `keys` (nothing stores it in clear).
+fn apply(
+    idp: &mut IdentityProvider,
+    input: &IdpInput,
+    mode: Mode,
+    errs: &mut FieldErrors,
+    keys: &crate::seal::SecretKey,
+) {
     required(errs, &mode, "name", input.name.is_some());
     if let Some(n) = &input.name {
-        if validate::non_blank(errs, "name", n) {
-            validate::max_len(errs, "name", n, 50);
-        }
+        validate::name(errs, "name", n, 50);
         idp.name = n.trim().to_string();
     }
     if let Some(a) = input.is_active {
@@ -119,9 +124,7 @@ fn apply(idp: &mut IdentityProvider, input: &IdpInput, mode: Mode, errs: &mut Fi
             url(errs, "token_url", &input.token_url, &mut c.token_url);
             required(errs, &mode, "client_id", input.client_id.is_some());
             if let Some(id) = &input.client_id {
-                if validate::non_blank(errs, "client_id", id) {
-                    validate::max_len(errs, "client_id", id, 256);
-                }
+                validate::name(errs, "client_id", id, 256);
                 c.client_id = id.trim().to_string();
             }
             if matches!(mode, Mode::Create) && input.client_secret.is_none() {
@@ -131,7 +134,10 @@ fn apply(idp: &mut IdentityProvider, input: &IdpInput, mode: Mode, errs: &mut Fi
                 if validate::non_blank(errs, "client_secret", s.expose()) {
                     validate::max_len(errs, "client_secret", s.expose(), 256);
                 }
-                c.client_secret = s.clone();
+                match keys.seal(s) {
+                    Ok(sealed) => c.client_secret = sealed,
+                    Err(e) => errs.add("client_secret", format!("Cannot store it: {e}.")),
+                }
             }
             if let Some(scopes) = &input.scopes {
                 if scopes
@@ -223,7 +229,7 @@ impl Roster {
                 userinfo_url: String::new(),
                 token_url: String::new(),
                 client_id: String::new(),
-                client_secret: Secret::default(),
+                client_secret: crate::seal::Sealed::default(),
                 scopes: vec!["openid".into(), "email".into(), "profile".into()],
                 response_mode: "post".into(),
             }),
@@ -240,7 +246,7 @@ impl Roster {
             config,
         };
         let mut errs = FieldErrors::new();
-        apply(&mut idp, input, Mode::Create, &mut errs);
+        apply(&mut idp, input, Mode::Create, &mut errs, &self.keys);
         errs.into_result()?;
         let mut tx = self.store.begin().await?;
         if idp.is_active {
@@ -276,6 +282,7 @@ impl Roster {
             input,
             if partial { Mode::Patch } else { Mode::Replace },
             &mut errs,
+            &self.keys,
         );
         errs.into_result()?;
         let now = self.clock.now();
@@ -310,5 +317,49 @@ impl Roster {
         tx.delete_idp(p.account(), uuid).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// An OIDC provider's client secret, opened (for the sign-in flow; never shown by the API).
+    pub fn oidc_client_secret(&self, idp: &IdentityProvider) -> Result<Secret, CoreError> {
+        match &idp.config {
+            IdpConfig::Oidc(c) => self
+                .keys
+                .open(&c.client_secret)
+                .map_err(|e| CoreError::Internal(e.to_string())),
+            IdpConfig::Saml(_) => Err(CoreError::NotFound("OIDC client secret")),
+        }
+    }
+
+    /// Seal every client secret an earlier release stored in clear; answer how many. Run once at
+    /// start-up (idempotent: sealed values are left alone).
+    pub async fn seal_stored_secrets(&self) -> Result<usize, CoreError> {
+        let mut tx = self.store.begin().await?;
+        let mut n = 0;
+        for mut idp in tx.all_idps().await? {
+            let IdpConfig::Oidc(c) = &mut idp.config else {
+                continue;
+            };
+            if c.client_secret.is_sealed() || c.client_secret.is_empty() {
+                continue;
+            }
+            let plain = self
+                .keys
+                .open(&c.client_secret)
+                .map_err(|e| CoreError::Internal(e.to_string()))?;
+            c.client_secret = self
+                .keys
+                .seal(&plain)
+                .map_err(|e| CoreError::Internal(e.to_string()))?;
+            tx.update_idp(&idp, idp.version).await?;
+            n += 1;
+        }
+        tx.commit().await?;
+        if n > 0 {
+            tracing::info!(
+                sealed = n,
+                "client secrets stored in clear by an earlier release are now sealed"
+            );
+        }
+        Ok(n)
     }
 }

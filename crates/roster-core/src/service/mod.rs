@@ -5,6 +5,7 @@ mod accounts;
 mod auth;
 mod bootstrap;
 mod idps;
+mod maintenance;
 mod teams;
 mod tokens;
 mod users;
@@ -13,6 +14,7 @@ pub use accounts::AccountPatch;
 pub use auth::Principal;
 pub use bootstrap::Bootstrapped;
 pub use idps::IdpInput;
+pub use maintenance::LogRetention;
 pub use teams::TeamInput;
 pub use tokens::{CreatedToken, TokenInput};
 pub use users::{ProfileInput, UserInput};
@@ -68,6 +70,9 @@ pub struct Roster {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     urls: PublicUrls,
+    signals: Arc<crate::security::SecuritySignals>,
+    /// Seals the secrets Roster stores and must use (OIDC client secrets).
+    pub(crate) keys: Arc<crate::seal::SecretKey>,
 }
 
 impl std::fmt::Debug for Roster {
@@ -80,12 +85,27 @@ impl std::fmt::Debug for Roster {
 }
 
 impl Roster {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, urls: PublicUrls) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        urls: PublicUrls,
+        keys: crate::seal::SecretKey,
+    ) -> Self {
         // The SCIM resource contexts are built here, at start-up, not on a first request: their
         // one invariant (the core registry holds User and Group) is checked before serving.
         crate::scim::user_ctx();
         crate::scim::group_ctx();
-        Self { store, clock, urls }
+        Self {
+            store,
+            clock,
+            urls,
+            signals: Arc::default(),
+            keys: Arc::new(keys),
+        }
+    }
+    /// Refused requests counted in memory (never stored).
+    pub fn signals(&self) -> &crate::security::SecuritySignals {
+        &self.signals
     }
     pub fn urls(&self) -> &PublicUrls {
         &self.urls

@@ -38,9 +38,7 @@ fn apply(t: &mut Team, input: &TeamInput, required: bool, errs: &mut FieldErrors
         }
     }
     if let Some(n) = &input.name {
-        if validate::non_blank(errs, "name", n) {
-            validate::max_len(errs, "name", n, 100);
-        }
+        validate::name(errs, "name", n, 100);
         t.name = n.trim().to_string();
     }
     if let Some(a) = input.is_active {

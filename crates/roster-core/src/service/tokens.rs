@@ -1,9 +1,13 @@
-//! Personal tokens: every user manages their own.
+//! Personal tokens: every user manages their own; an owner manages every token of the account.
+//!
+//! Containment: a token never makes a token that outlives it, a SCIM-only user (an identity
+//! provider's bot) makes none, and an owner can list and revoke any token of the account, one or
+//! all of a user's at once.
 
 use super::{ListRequest, Listed, Principal, Roster, check_page};
 use crate::error::{CoreError, FieldErrors};
-use crate::model::{PersonalToken, StoredToken, User};
-use crate::store::{SortKey, Tx};
+use crate::model::{PersonalToken, StoredToken, User, UserId};
+use crate::store::{SortKey, TokenScope, Tx};
 use crate::token::NewKey;
 use crate::validate;
 use chrono::{DateTime, Utc};
@@ -39,14 +43,29 @@ fn max_expiry() -> DateTime<Utc> {
 }
 
 impl Roster {
+    /// The caller's own tokens; an owner's list holds every token of the account, and `user`
+    /// narrows it to one user's (a non-owner may name only itself).
     pub async fn list_tokens(
         &self,
         p: &Principal,
         req: &ListRequest,
+        user: Option<UserId>,
     ) -> Result<Listed<PersonalToken>, CoreError> {
+        let scope = match (p.is_owner(), user) {
+            (true, user) => TokenScope {
+                account: p.account(),
+                user,
+            },
+            (false, Some(u)) if u != p.user().id => {
+                return Err(CoreError::Forbidden(
+                    "Only an account owner can list other users' tokens.".into(),
+                ));
+            }
+            (false, _) => own(p),
+        };
         let (params, page) = req.params(TOKEN_SORTS, (SortKey::Created, true))?;
         let mut tx = self.store.read().await?;
-        let got = tx.list_tokens(p.user().id, &params).await?;
+        let got = tx.list_tokens(scope, &params).await?;
         tx.commit().await?;
         check_page(Listed {
             items: got.items,
@@ -59,22 +78,71 @@ impl Roster {
     pub async fn get_token(&self, p: &Principal, uuid: Uuid) -> Result<PersonalToken, CoreError> {
         let mut tx = self.store.read().await?;
         let t = tx
-            .token(p.user().id, uuid)
+            .token(visible(p), uuid)
             .await?
             .ok_or(CoreError::NotFound("Personal token"))?;
         tx.commit().await?;
         Ok(t)
     }
 
+    /// A token for the caller, expiring no later than the token the caller used.
     pub async fn create_token(
         &self,
         p: &Principal,
         input: &TokenInput,
     ) -> Result<CreatedToken, CoreError> {
+        if p.is_scim_only() {
+            return Err(CoreError::Forbidden(
+                "This user holds only the SCIM Protocol Integration permission: it cannot make personal tokens. An account owner can make one for it (POST /iam/users/{id}/personal_tokens).".into(),
+            ));
+        }
         let mut tx = self.store.begin().await?;
-        let created = self.create_token_in(tx.as_mut(), p.user(), input).await?;
+        let created = self
+            .create_token_in(tx.as_mut(), p.user(), input, Some(p.token_expires_at()))
+            .await?;
         tx.commit().await?;
         Ok(created)
+    }
+
+    /// An owner makes a token for a user of the account (shown once), expiring no later than the
+    /// owner's own token.
+    pub async fn create_token_for_user(
+        &self,
+        p: &Principal,
+        user: UserId,
+        input: &TokenInput,
+    ) -> Result<CreatedToken, CoreError> {
+        p.require_owner()?;
+        let mut tx = self.store.begin().await?;
+        let target = tx
+            .user(p.account(), user)
+            .await?
+            .ok_or(CoreError::NotFound("User"))?;
+        let created = self
+            .create_token_in(tx.as_mut(), &target, input, Some(p.token_expires_at()))
+            .await?;
+        tx.commit().await?;
+        tracing::info!(account = p.account(), by = p.user().id, user, token = %created.token.uuid, "an owner made a personal token for a user");
+        Ok(created)
+    }
+
+    /// An owner revokes every token of a user at once; answers how many there were.
+    pub async fn revoke_user_tokens(&self, p: &Principal, user: UserId) -> Result<u64, CoreError> {
+        p.require_owner()?;
+        let mut tx = self.store.begin().await?;
+        tx.user(p.account(), user)
+            .await?
+            .ok_or(CoreError::NotFound("User"))?;
+        let n = tx.delete_user_tokens(p.account(), user).await?;
+        tx.commit().await?;
+        tracing::info!(
+            account = p.account(),
+            by = p.user().id,
+            user,
+            revoked = n,
+            "all of a user's personal tokens revoked"
+        );
+        Ok(n)
     }
 
     pub(crate) async fn create_token_in(
@@ -82,6 +150,7 @@ impl Roster {
         tx: &mut dyn Tx,
         user: &User,
         input: &TokenInput,
+        not_after: Option<DateTime<Utc>>,
     ) -> Result<CreatedToken, CoreError> {
         let now = self.clock.now();
         let mut errs = FieldErrors::new();
@@ -91,9 +160,7 @@ impl Roster {
                 String::new()
             }
             Some(n) => {
-                if validate::non_blank(&mut errs, "name", n) {
-                    validate::max_len(&mut errs, "name", n, 100);
-                }
+                validate::name(&mut errs, "name", n, 100);
                 n.trim().to_string()
             }
         };
@@ -121,6 +188,16 @@ impl Roster {
                     errs.add("expires_at", "The expiry must be on or before 2038-02-09.");
                     t
                 }
+                Some(t) if not_after.is_some_and(|limit| t > limit) => {
+                    errs.add(
+                        "expires_at",
+                        format!(
+                            "A token cannot outlive the token used to make it: choose an expiry on or before {}.",
+                            not_after.map(|l| l.to_rfc3339()).unwrap_or_default()
+                        ),
+                    );
+                    t
+                }
                 Some(t) => t,
             },
         };
@@ -146,15 +223,37 @@ impl Roster {
         Ok(CreatedToken { token, key })
     }
 
-    /// Revocation takes effect at once: the next request with the key fails.
+    /// Revocation takes effect at once: the next request with the key fails. An owner may revoke
+    /// any token of the account.
     pub async fn delete_token(&self, p: &Principal, uuid: Uuid) -> Result<(), CoreError> {
         let mut tx = self.store.begin().await?;
-        tx.token(p.user().id, uuid)
+        let t = tx
+            .token(visible(p), uuid)
             .await?
             .ok_or(CoreError::NotFound("Personal token"))?;
-        tx.delete_token(p.user().id, uuid).await?;
+        tx.delete_token(t.user_id, uuid).await?;
         tx.commit().await?;
-        tracing::info!(user = p.user().id, token = %uuid, "personal token revoked");
+        tracing::info!(by = p.user().id, user = t.user_id, token = %uuid, "personal token revoked");
         Ok(())
+    }
+}
+
+/// The caller's own tokens.
+fn own(p: &Principal) -> TokenScope {
+    TokenScope {
+        account: p.account(),
+        user: Some(p.user().id),
+    }
+}
+
+/// The tokens a caller may read and revoke: an owner's account's, or its own.
+fn visible(p: &Principal) -> TokenScope {
+    if p.is_owner() {
+        TokenScope {
+            account: p.account(),
+            user: None,
+        }
+    } else {
+        own(p)
     }
 }

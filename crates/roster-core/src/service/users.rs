@@ -88,15 +88,11 @@ fn apply_fields(u: &mut User, input: &UserInput, required: bool, errs: &mut Fiel
 
 fn apply_profile_fields(u: &mut User, p: &ProfileInput, errs: &mut FieldErrors) {
     if let Some(v) = &p.first_name {
-        if validate::non_blank(errs, "first_name", v) {
-            validate::max_len(errs, "first_name", v, 30);
-        }
+        validate::name(errs, "first_name", v, 30);
         u.first_name = v.trim().to_string();
     }
     if let Some(v) = &p.last_name {
-        if validate::non_blank(errs, "last_name", v) {
-            validate::max_len(errs, "last_name", v, 30);
-        }
+        validate::name(errs, "last_name", v, 30);
         u.last_name = v.trim().to_string();
     }
     if let Some(v) = p.two_factor_enabled {

@@ -32,16 +32,21 @@ fn a_post_with_more_values_than_the_cap_is_invalid_value_naming_the_attribute() 
 fn a_patch_that_grows_an_attribute_past_the_cap_is_refused_and_applies_nothing() {
     let user = json!({"userName": "a", "emails": emails(MAX_VALUES)});
     // One more, in a separate operation: each operation's value is small, the result is not.
-    let body = ops(json!([{"op": "add", "path": "emails", "value": [{"value": "new@example.com"}]}]));
+    let body =
+        ops(json!([{"op": "add", "path": "emails", "value": [{"value": "new@example.com"}]}]));
     let e = patch(&user, &body, &users()).unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
     assert!(e.detail.contains("`emails`"), "{}", e.detail);
     // Re-adding existing values does not grow the list: accepted.
-    let body = ops(json!([{"op": "add", "path": "emails", "value": [{"value": "A0@example.com", "type": "work"}]}]));
+    let body = ops(
+        json!([{"op": "add", "path": "emails", "value": [{"value": "A0@example.com", "type": "work"}]}]),
+    );
     let out = patch(&user, &body, &users()).unwrap();
     assert_eq!(out.resource["emails"].as_array().unwrap().len(), MAX_VALUES);
     // An upsert through a filtered path is counted too.
-    let body = ops(json!([{"op": "add", "path": "emails[type eq \"home\"].value", "value": "h@example.com"}]));
+    let body = ops(
+        json!([{"op": "add", "path": "emails[type eq \"home\"].value", "value": "h@example.com"}]),
+    );
     let e = patch(&user, &body, &users()).unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
 }

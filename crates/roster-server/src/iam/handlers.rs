@@ -304,7 +304,7 @@ pub async fn permissions_list(
     ))
 }
 
-// ---- personal tokens (your own) ----
+// ---- personal tokens (your own; an owner's: the whole account's) ----
 
 pub async fn tokens_list(
     State(s): State<AppState>,
@@ -312,7 +312,14 @@ pub async fn tokens_list(
     q: ListQuery,
     OriginalUri(uri): OriginalUri,
 ) -> Res {
-    let listed = s.roster.list_tokens(&p, &q.list).await?;
+    let user =
+        match q.raw.iter().find(|(k, _)| k == "user_id") {
+            None => None,
+            Some((_, v)) => Some(v.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(
+                || AppError::validation("user_id", format!("\"{v}\" is not a user id.")),
+            )?),
+        };
+    let listed = s.roster.list_tokens(&p, &q.list, user).await?;
     ok(views::page(
         &listed,
         views::token,
@@ -330,6 +337,33 @@ pub async fn tokens_create(
 ) -> Res {
     let t = s.roster.create_token(&p, &input).await?;
     created(views::created_token(&t))
+}
+
+/// `POST /users/{id}/personal_tokens`: an owner makes a token for a user (the key is shown once).
+pub async fn user_tokens_create(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Body(input): Body<TokenInput>,
+) -> Res {
+    let t = s
+        .roster
+        .create_token_for_user(&p, parse_id(&id, "User")?, &input)
+        .await?;
+    created(views::created_token(&t))
+}
+
+/// `DELETE /users/{id}/personal_tokens`: an owner revokes every token of a user.
+pub async fn user_tokens_delete(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Res {
+    let n = s
+        .roster
+        .revoke_user_tokens(&p, parse_id(&id, "User")?)
+        .await?;
+    ok(json!({"state": "executed", "data": {"revoked": n}}))
 }
 
 pub async fn tokens_get(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> Res {

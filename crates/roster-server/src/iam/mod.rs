@@ -52,6 +52,10 @@ pub fn routes() -> Router<AppState> {
                 .patch(users_patch)
                 .delete(users_delete),
         )
+        .route(
+            "/users/{id}/personal_tokens",
+            axum::routing::post(user_tokens_create).delete(user_tokens_delete),
+        )
         .route("/user", get(me_get).patch(me_patch))
         .route("/teams", get(teams_list).post(teams_create))
         .route(

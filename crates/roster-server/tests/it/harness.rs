@@ -42,7 +42,12 @@ impl TestApp {
         ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let roster = Roster::new(store, clock.clone(), PublicUrls::from_base(&base));
+        let roster = Roster::new(
+            store,
+            clock.clone(),
+            PublicUrls::from_base(&base),
+            roster_core::SecretKey::generate().unwrap(),
+        );
         let boot = roster
             .bootstrap("owner@example.com")
             .await

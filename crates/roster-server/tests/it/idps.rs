@@ -257,12 +257,18 @@ async fn oidc_providers(app: &TestApp) {
         .list_idps(1)
         .await
         .unwrap();
+    // Stored sealed, never in clear; the server opens it with its key.
     match &got[0].config {
         roster_core::model::IdpConfig::Oidc(c) => {
-            assert_eq!(c.client_secret.expose(), "very-secret-value")
+            assert!(c.client_secret.is_sealed(), "{:?}", c.client_secret);
+            assert!(!c.client_secret.stored().contains("very-secret"));
         }
         other => panic!("{other:?}"),
     }
+    assert_eq!(
+        app.roster.oidc_client_secret(&got[0]).unwrap().expose(),
+        "very-secret-value"
+    );
     assert_eq!(
         app.delete(&format!("/iam/identity_providers/oidc/{uuid}"))
             .await

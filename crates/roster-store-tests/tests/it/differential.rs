@@ -244,7 +244,9 @@ async fn directory(store: &Arc<dyn Store>, runner: &mut TestRunner) -> (ScimScop
         tx.insert_user(&u).await.unwrap();
         let hand = User::new(account.id, format!("hand{i}@x.test"), *first, *last, now);
         let hand_id = tx.insert_user(&hand).await.unwrap();
-        tx.set_user_teams(account.id, hand_id, &teams).await.unwrap();
+        tx.set_user_teams(account.id, hand_id, &teams)
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
     let mut tx = store.read().await.unwrap();

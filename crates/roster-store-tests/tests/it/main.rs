@@ -6,9 +6,9 @@
 mod differential;
 
 use chrono::{DateTime, TimeZone, Utc};
+use roster_core::Store;
 use roster_core::model::*;
 use roster_core::store::{Conflict, ListParams, NewAccount, SortKey, StoreError};
-use roster_core::{Secret, Store};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -114,7 +114,7 @@ async fn records_round_trip(s: &Arc<dyn Store>) {
             userinfo_url: "https://u".into(),
             token_url: "https://t".into(),
             client_id: "c".into(),
-            client_secret: Secret::new("s3cret"),
+            client_secret: roster_core::Sealed::from_stored("s3cret"),
             scopes: vec!["openid".into(), "email".into()],
             response_mode: "post".into(),
         }),

@@ -393,7 +393,8 @@ fn migrate_and_bad_urls() {
 #[test]
 fn operator_mistakes_are_explained_and_harmless() {
     let dir = tempfile::tempdir().unwrap();
-    // An existing data directory keeps its mode.
+    // An existing data directory is narrowed to 0700; the database, its WAL files and the
+    // secret key are 0600.
     let data = dir.path().join("shared");
     std::fs::create_dir(&data).unwrap();
     #[cfg(unix)]
@@ -411,10 +412,16 @@ fn operator_mistakes_are_explained_and_harmless() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
-            0o755
-        );
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        let mut files = 0;
+        for e in std::fs::read_dir(&data).unwrap() {
+            let p = e.unwrap().path();
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+            files += 1;
+        }
+        assert!(data.join("roster.sqlite3").exists() && data.join("secret.key").exists());
+        assert!(files >= 2);
     }
     // `user list` before the first start says what to do.
     let out = roster()
