@@ -200,8 +200,9 @@ pub async fn directory(
             idp: idp_uuid,
         };
         for chunk in ids.chunks(10_000) {
+            let members: Vec<(i64, Option<String>)> = chunk.iter().map(|id| (*id, None)).collect();
             let mut tx = store.begin().await?;
-            tx.add_team_members(&scope, team, chunk).await?;
+            tx.add_team_members(&scope, team, &members).await?;
             tx.commit().await?;
         }
         made.push((team, size));

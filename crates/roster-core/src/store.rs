@@ -342,13 +342,14 @@ pub trait Tx: Send {
         scope: &ScimScope,
         teams: &[TeamId],
     ) -> StoreResult<std::collections::HashMap<TeamId, Vec<Member>>>;
-    /// Add the scope's users among `users` that are not members yet; answer those added (ids
-    /// outside the scope are not added).
+    /// Add the scope's users among `members` (id, and the `display` the client sent) that are not
+    /// members yet; answer those added (ids outside the scope are not added). A display sent for
+    /// an existing member replaces the one kept.
     async fn add_team_members(
         &mut self,
         scope: &ScimScope,
         team: TeamId,
-        users: &[UserId],
+        members: &[(UserId, Option<String>)],
     ) -> StoreResult<Vec<UserId>>;
     /// Remove those of `users` that are members and in the scope; answer those removed.
     async fn remove_team_members(

@@ -1219,11 +1219,12 @@ macro_rules! sql_store_tx {
                 teams: &[TeamId],
             ) -> StoreResult<::std::collections::HashMap<TeamId, Vec<::roster_core::store::Member>>> {
                 let mut out: ::std::collections::HashMap<TeamId, Vec<::roster_core::store::Member>> = Default::default();
-                // A member's display is the user's own: `displayName`, or `userName` without one.
+                // A member's display is the one the client sent with it; without one, the user's
+                // `displayName`, or its `userName` without that.
                 let display = if $dialect == $crate::filter_sql::Dialect::Postgres {
-                    "CASE WHEN jsonb_typeof(u.scim_doc -> 'displayName') = 'string' THEN u.scim_doc ->> 'displayName' END"
+                    "COALESCE(m.display, CASE WHEN jsonb_typeof(u.scim_doc -> 'displayName') = 'string' THEN u.scim_doc ->> 'displayName' END)"
                 } else {
-                    "CASE WHEN json_type(u.scim_doc, '$.displayName') = 'text' THEN json_extract(u.scim_doc, '$.displayName') END"
+                    "COALESCE(m.display, CASE WHEN json_type(u.scim_doc, '$.displayName') = 'text' THEN json_extract(u.scim_doc, '$.displayName') END)"
                 };
                 for chunk in teams.chunks(500) {
                     let sql = format!(
@@ -1253,17 +1254,46 @@ macro_rules! sql_store_tx {
                 &mut self,
                 scope: &::roster_core::store::ScimScope,
                 team: TeamId,
-                users: &[UserId],
+                members: &[(UserId, Option<String>)],
             ) -> StoreResult<Vec<UserId>> {
-                self.member_rows(
-                    "INSERT INTO team_members (account_id, team_id, user_id) SELECT $1, $2, u.id FROM users u \
-                     WHERE u.account_id = $1 AND u.provisioned_by_idp = $3 AND u.id IN ({ids}) \
-                     ON CONFLICT DO NOTHING RETURNING user_id",
-                    scope,
-                    team,
-                    users,
-                )
-                .await
+                let mut added = Vec::new();
+                for chunk in members.chunks(400) {
+                    // `VALUES` names its columns column1, column2 on both databases.
+                    let values = (0..chunk.len())
+                        .map(|i| format!("(${}, ${})", 4 + 2 * i, 5 + 2 * i))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sent: Vec<&(UserId, Option<String>)> = chunk.iter().filter(|(_, d)| d.is_some()).collect();
+                    if !sent.is_empty() {
+                        let sent_values = (0..sent.len())
+                            .map(|i| format!("(${}, ${})", 4 + 2 * i, 5 + 2 * i))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let sql = format!(
+                            "UPDATE team_members SET display = v.column2 FROM (VALUES {sent_values}) AS v \
+                             WHERE team_members.account_id = $1 AND team_members.team_id = $2 AND team_members.user_id = v.column1 \
+                             AND (team_members.display IS NULL OR team_members.display <> v.column2) \
+                             AND team_members.user_id IN (SELECT u.id FROM users u WHERE u.account_id = $1 AND u.provisioned_by_idp = $3)"
+                        );
+                        let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(scope.account).bind(team).bind(scope.idp.to_string());
+                        for (id, display) in &sent {
+                            q = q.bind(*id).bind(display.clone());
+                        }
+                        q.execute(&mut *self.tx).await.map_err(map_err)?;
+                    }
+                    let sql = format!(
+                        "INSERT INTO team_members (account_id, team_id, user_id, display) \
+                         SELECT $1, $2, u.id, v.column2 FROM (VALUES {values}) AS v JOIN users u ON u.id = v.column1 \
+                         WHERE u.account_id = $1 AND u.provisioned_by_idp = $3 \
+                         ON CONFLICT DO NOTHING RETURNING user_id"
+                    );
+                    let mut q = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(sql)).bind(scope.account).bind(team).bind(scope.idp.to_string());
+                    for (id, display) in chunk {
+                        q = q.bind(*id).bind(display.clone());
+                    }
+                    added.extend(q.fetch_all(&mut *self.tx).await.map_err(map_err)?);
+                }
+                Ok(added)
             }
 
             async fn remove_team_members(&mut self, scope: &::roster_core::store::ScimScope, team: TeamId, users: &[UserId]) -> StoreResult<Vec<UserId>> {

@@ -510,9 +510,25 @@ fn entries(members: &[Value]) -> Vec<Entry> {
         .collect()
 }
 
-fn user_ids(entries: &[Entry]) -> (Vec<i64>, Vec<String>) {
-    let ids: Vec<String> = entries.iter().map(|(id, _)| id.clone()).collect();
-    remove_ids(&ids)
+/// The entries that name users, with the display each was sent with (the rest are reported as
+/// ignored).
+fn user_ids(entries: &[Entry]) -> (Vec<(i64, Option<String>)>, Vec<String>) {
+    let mut ok = Vec::new();
+    let mut bad = Vec::new();
+    for (s, display) in entries {
+        match user_id(s) {
+            Some(n) => ok.push((n, display.clone())),
+            None => bad.push(s.clone()),
+        }
+    }
+    (ok, bad)
+}
+
+/// A member id as Roster writes them: a positive integer in its canonical spelling.
+fn user_id(s: &str) -> Option<i64> {
+    s.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0 && n.to_string() == s)
 }
 
 /// The ids that name users (the rest are reported as ignored).
@@ -520,9 +536,9 @@ fn remove_ids(ids: &[String]) -> (Vec<i64>, Vec<String>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
     for s in ids {
-        match s.parse::<i64>() {
-            Ok(n) if n > 0 && n.to_string() == *s => ok.push(n),
-            _ => bad.push(s.clone()),
+        match user_id(s) {
+            Some(n) => ok.push(n),
+            None => bad.push(s.clone()),
         }
     }
     (ok, bad)
@@ -859,7 +875,7 @@ impl Roster {
                 if_match,
                 projection,
             } => {
-                self.retrying(if_match.is_some(), || {
+                self.retrying(if_match.is_some(), |_| {
                     self.scim_replace(c, kind, &id, &body, if_match.as_deref(), &projection)
                 })
                 .await
@@ -871,8 +887,16 @@ impl Roster {
                 if_match,
                 projection,
             } => {
-                self.retrying(if_match.is_some(), || {
-                    self.scim_patch(c, kind, &id, &body, if_match.as_deref(), &projection)
+                self.retrying(if_match.is_some(), |locked| {
+                    self.scim_patch(
+                        c,
+                        kind,
+                        &id,
+                        &body,
+                        if_match.as_deref(),
+                        &projection,
+                        locked,
+                    )
                 })
                 .await
             }
@@ -926,16 +950,18 @@ impl Roster {
     }
 
     /// Retry a write that lost a race to a concurrent writer (only without `If-Match`: with it,
-    /// the 412 is the answer).
+    /// the 412 is the answer). `f` is told whether to read inside the write transaction: the first
+    /// attempt computes outside it, a retry inside it, so that a busy resource still makes
+    /// progress (SQLite's writer serialises the retries).
     async fn retrying<F, Fut>(&self, has_if_match: bool, f: F) -> Result<Done, ScimError>
     where
-        F: Fn() -> Fut,
+        F: Fn(bool) -> Fut,
         Fut: std::future::Future<Output = Result<Done, ScimError>>,
     {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match f().await {
+            match f(attempt > 1).await {
                 Err(e) if e.status == 412 && !has_if_match && attempt < WRITE_ATTEMPTS => continue,
                 other => return other,
             }
@@ -1354,6 +1380,7 @@ impl Roster {
         body: &Value,
         if_match: Option<&str>,
         projection: &Projection,
+        locked: bool,
     ) -> Result<Done, ScimError> {
         let patch_op = PatchOp::from_json(body)?;
         let mut tolerances = Tolerances::new();
@@ -1361,8 +1388,17 @@ impl Roster {
             tolerances.extend(&op.tolerances);
         }
         let scope = c.scope();
-        let mut tx = self.store.begin().await.map_err(store_err)?;
-        let before = self.load(tx.as_mut(), c, kind, id).await?;
+        // Read and compute outside the write transaction: the writer (SQLite has one for every
+        // account) is taken only for the version-checked write, never while the PATCH is
+        // computed. A concurrent change makes the write's version check fail, and the PATCH is
+        // computed again on the new version, inside the write transaction (see `retrying`).
+        let mut rtx = if locked {
+            self.store.begin().await
+        } else {
+            self.store.read().await
+        }
+        .map_err(store_err)?;
+        let before = self.load(rtx.as_mut(), c, kind, id).await?;
         check_if_match(if_match, before.version())?;
         let now = self.now();
         match &before {
@@ -1377,9 +1413,9 @@ impl Roster {
                 let mut u = b.clone();
                 apply_user_doc(&mut u, outcome.resource)?;
                 if u.scim == b.scim && u.is_active == b.is_active && u.email == b.email {
-                    let reply = self.reply_200(tx.as_mut(), c, &before, projection).await?;
+                    let reply = self.reply_200(rtx.as_mut(), c, &before, projection).await?;
                     return Ok(Done {
-                        tx: Some(tx),
+                        tx: None,
                         reply,
                         outcome: "unchanged",
                         changes,
@@ -1388,6 +1424,7 @@ impl Roster {
                 }
                 guard_owner(b, &u)?;
                 u.last_modified = now;
+                let mut tx = self.writer(rtx, locked).await?;
                 let after = save_user(tx.as_mut(), &u, b.version).await?;
                 let reply = self.reply_200(tx.as_mut(), c, &after, projection).await?;
                 Ok(Done {
@@ -1418,7 +1455,7 @@ impl Roster {
                     // A membership change only the whole list can answer (a filter on `display`,
                     // `members` in a path-less value): load the members and apply it in full.
                     None => {
-                        let current = tx
+                        let current = rtx
                             .team_members(&c.scope(), &[b.id])
                             .await
                             .map_err(store_err)?
@@ -1442,6 +1479,7 @@ impl Roster {
                         )]
                     }
                 };
+                let mut tx = self.writer(rtx, locked).await?;
                 let mut added_all: Vec<i64> = Vec::new();
                 let mut removed_all: Vec<i64> = Vec::new();
                 let mut ignored_all: Vec<String> = Vec::new();
@@ -1517,6 +1555,15 @@ impl Roster {
                 })
             }
         }
+    }
+
+    /// The write transaction for a change computed on `read`: `read` itself when it is one.
+    async fn writer(&self, read: Box<dyn Tx>, locked: bool) -> Result<Box<dyn Tx>, ScimError> {
+        if locked {
+            return Ok(read);
+        }
+        drop(read);
+        self.store.begin().await.map_err(store_err)
     }
 
     /// 200 with the resource as the client asked to see it.
