@@ -31,6 +31,9 @@ impl FromRequestParts<AppState> for Auth {
         };
         let p = state.roster.authenticate(header).await?;
         tracing::Span::current().record("user", p.user().id);
+        let reads_self = parts.method == axum::http::Method::GET
+            && parts.uri.path().trim_end_matches('/').ends_with("/user");
+        p.check_iam(reads_self)?;
         Ok(Auth(p))
     }
 }
@@ -67,6 +70,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 too_large()
+            } else if crate::middleware::body_timed_out(&e) {
+                info_response(ErrorInfo::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "The request body did not arrive in time.",
+                ))
             } else {
                 AppError::validation(
                     "non_field_errors",

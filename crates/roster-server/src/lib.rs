@@ -29,7 +29,7 @@ pub struct ServerConfig {
     /// twice that) before 429 with `Retry-After`; 0 turns the limit off.
     pub scim_rate_limit: u32,
     /// SCIM requests per second that fail authentication one client address may make (bursts of
-    /// twice that); past it the address is answered 429 before any lookup until the wait is over.
+    /// twice that); past it its failures are answered 429 (a valid token from it is still served).
     /// 0 turns the limit off.
     pub scim_unauthenticated_rate_limit: u32,
     /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.

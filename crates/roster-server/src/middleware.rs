@@ -78,3 +78,15 @@ pub fn wrap(app: Router, config: &ServerConfig) -> Router {
         // Outermost, so that errors made by the layers above get the route's body shape too.
         .layer(axum::middleware::from_fn(render_errors))
 }
+
+/// Did reading a request body fail because the client stopped sending it (the body-read timeout)?
+pub fn body_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}

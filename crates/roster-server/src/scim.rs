@@ -27,20 +27,15 @@ pub const SCIM_JSON: &str = "application/scim+json";
 /// - an authenticated caller gets `scim_rate_limit` requests a second (bursts of twice that)
 ///   per token and identity provider, so nobody else's traffic spends that budget;
 /// - requests that fail authentication spend a budget of their client address
-///   (`scim_unauthenticated_rate_limit`); once it is spent, that address is answered 429 before
-///   any lookup until the wait is over.
+///   (`scim_unauthenticated_rate_limit`); past it they are answered 429 instead of 401. A valid
+///   token from that address is still served: failures never spend anyone else's budget.
 ///
 /// A 0 rate turns that limit off.
 pub struct Limiter {
     callers: Option<governor::DefaultKeyedRateLimiter<(uuid::Uuid, uuid::Uuid)>>,
     strangers: Option<governor::DefaultKeyedRateLimiter<IpAddr>>,
-    /// Addresses refused before authentication, until when.
-    penalty: std::sync::Mutex<std::collections::HashMap<IpAddr, std::time::Instant>>,
     checks: std::sync::atomic::AtomicU64,
 }
-
-/// Penalised addresses remembered at most; past it expired entries are dropped first.
-const PENALTY_MAX: usize = 65_536;
 
 fn keyed<K: std::hash::Hash + Eq + Clone>(
     per_second: u32,
@@ -63,7 +58,6 @@ impl Limiter {
         Limiter {
             callers: keyed(per_second),
             strangers: keyed(unauthenticated_per_second),
-            penalty: Default::default(),
             checks: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -83,42 +77,13 @@ impl Limiter {
         }
     }
 
-    /// `Err(seconds)` while this address is refused before authentication.
-    fn penalised(&self, ip: IpAddr) -> Result<(), u64> {
-        let now = std::time::Instant::now();
-        let Ok(p) = self.penalty.lock() else {
-            return Ok(());
-        };
-        match p.get(&ip) {
-            Some(until) if *until > now => {
-                let left = *until - now;
-                Err((left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// A failed authentication from `ip`: `Err(seconds)` once its budget is spent (and from then
-    /// on it is refused before authentication until the wait is over).
+    /// A failed authentication from `ip`: `Err(seconds)` once that address's budget is spent.
     fn refused(&self, ip: IpAddr) -> Result<(), u64> {
         self.tidy();
-        let Some(l) = &self.strangers else {
-            return Ok(());
-        };
-        let wait = match l.check_key(&ip) {
-            Ok(()) => return Ok(()),
-            Err(not_until) => wait_secs(&not_until),
-        };
-        if let Ok(mut p) = self.penalty.lock() {
-            let now = std::time::Instant::now();
-            if p.len() >= PENALTY_MAX {
-                p.retain(|_, until| *until > now);
-            }
-            if p.len() < PENALTY_MAX {
-                p.insert(ip, now + std::time::Duration::from_secs(wait));
-            }
+        match &self.strangers {
+            Some(l) => l.check_key(&ip).map_err(|n| wait_secs(&n)),
+            None => Ok(()),
         }
-        Err(wait)
     }
 
     /// `Err(seconds)` when this token's budget on this provider is spent.
@@ -239,14 +204,6 @@ async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Respo
         .get::<crate::client::Client>()
         .and_then(|c| c.addr)
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    if let Err(wait) = s.scim_limiter.penalised(client) {
-        return too_many(
-            format!(
-                "Too many unauthenticated requests from {client}: retry in {wait} s with a valid token"
-            ),
-            wait,
-        );
-    }
     let (parts, body) = req.into_parts();
     let mut segs: Vec<String> = rest
         .split('/')
@@ -308,11 +265,15 @@ async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Respo
     let body = || async {
         let bytes = axum::body::to_bytes(body, s.config.body_limit)
             .await
-            .map_err(|_| {
-                ScimError::payload_too_large(format!(
-                    "The request body is larger than {} bytes",
-                    s.config.body_limit
-                ))
+            .map_err(|e| {
+                if crate::middleware::body_timed_out(&e) {
+                    ScimError::new(408, "The request body did not arrive in time")
+                } else {
+                    ScimError::payload_too_large(format!(
+                        "The request body is larger than {} bytes",
+                        s.config.body_limit
+                    ))
+                }
             })?;
         parse_json(&bytes)
     };
@@ -322,7 +283,7 @@ async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Respo
                 kind: kind_of(k).unwrap_or(Kind::Users),
                 search,
             },
-            Err(e) => return error_response(&e),
+            Err(e) => unreadable(kind_of(k), None, false, e),
         },
         ([k], &Method::POST) if kind_of(k).is_some() => match body().await {
             Ok(b) => ScimOp::Create {
@@ -330,7 +291,7 @@ async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Respo
                 body: b,
                 projection: projection(),
             },
-            Err(e) => return error_response(&e),
+            Err(e) => unreadable(kind_of(k), None, true, e),
         },
         ([k], _) if kind_of(k).is_some() => return method_not_allowed("GET, POST"),
         ([k, ".search"], &Method::POST) if kind_of(k).is_some() => {
@@ -339,7 +300,7 @@ async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Respo
                     kind: kind_of(k).unwrap_or(Kind::Users),
                     search,
                 },
-                Err(e) => return error_response(&e),
+                Err(e) => unreadable(kind_of(k), None, false, e),
             }
         }
         ([k, ".search"], _) if kind_of(k).is_some() => return method_not_allowed("POST"),
@@ -361,7 +322,7 @@ async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Respo
                         if_match: header(header::IF_MATCH),
                         projection: projection(),
                     },
-                    Err(e) => return error_response(&e),
+                    Err(e) => unreadable(Some(kind), Some(id), true, e),
                 },
                 Method::PATCH => match body().await {
                     Ok(b) => ScimOp::Patch {
@@ -371,7 +332,7 @@ async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Respo
                         if_match: header(header::IF_MATCH),
                         projection: projection(),
                     },
-                    Err(e) => return error_response(&e),
+                    Err(e) => unreadable(Some(kind), Some(id), true, e),
                 },
                 Method::DELETE => ScimOp::Delete {
                     kind,
@@ -383,7 +344,7 @@ async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Respo
         }
         ([".search"], &Method::POST) => match body().await.and_then(search_body) {
             Ok(search) => ScimOp::SearchAll { search },
-            Err(e) => return error_response(&e),
+            Err(e) => unreadable(None, None, false, e),
         },
         ([".search"], _) => return method_not_allowed("POST"),
         (["serviceproviderconfig"], &Method::GET) => ScimOp::ServiceProviderConfig,
@@ -400,7 +361,7 @@ async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Respo
         }
         (["bulk"], &Method::POST) => match body().await {
             Ok(b) => ScimOp::Bulk { body: b },
-            Err(e) => return error_response(&e),
+            Err(e) => unreadable(None, None, true, e),
         },
         (["bulk"], _) => return method_not_allowed("POST"),
         (["me", ..], _) => {
@@ -425,6 +386,17 @@ async fn dispatch(s: AppState, idp: String, rest: String, req: Request) -> Respo
         client: Some(client.to_string()),
     };
     run(&s, client, call).await
+}
+
+/// A request that could not be read: its error is the answer once the caller is admitted, so
+/// that a caller without a valid token hears 401 whatever it sent.
+fn unreadable(kind: Option<Kind>, id: Option<String>, write: bool, error: ScimError) -> ScimOp {
+    ScimOp::Unreadable {
+        kind,
+        id,
+        write,
+        error,
+    }
 }
 
 /// Admit (authenticate, authorise), rate-limit by who the caller turned out to be, then run.

@@ -36,12 +36,35 @@ async fn admin() -> sqlx::PgConnection {
     })
 }
 
+/// A temporary directory for a SQLite database, and the database's URL.
+fn sqlite_file() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    (dir, url)
+}
+
+fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("roster.sqlite3").display())
+}
+
+/// A new, empty PostgreSQL database: its URL and name.
+async fn pg_database() -> (String, String) {
+    let name = format!("roster_t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = admin().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let admin_url = pg_admin_url();
+    let (prefix, _) = admin_url.rsplit_once('/').unwrap();
+    (format!("{prefix}/{name}"), name)
+}
+
 impl TestStore {
     pub async fn new(backend: Backend) -> TestStore {
         match backend {
             Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}", dir.path().join("roster.sqlite3").display());
+                let (dir, url) = sqlite_file();
                 let s = roster_store_sqlite::SqliteStore::open(&url).await.unwrap();
                 s.migrate().await.unwrap();
                 TestStore {
@@ -51,15 +74,7 @@ impl TestStore {
                 }
             }
             Backend::Postgres => {
-                let name = format!("roster_t_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = admin().await;
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                let admin_url = pg_admin_url();
-                let (prefix, _) = admin_url.rsplit_once('/').unwrap();
-                let url = format!("{prefix}/{name}");
+                let (url, name) = pg_database().await;
                 let s = roster_store_postgres::PgStore::open(&url).await.unwrap();
                 s.migrate().await.unwrap();
                 TestStore {
@@ -68,6 +83,61 @@ impl TestStore {
                     pg: Some((url, name)),
                 }
             }
+        }
+    }
+
+    /// A fresh store whose schema stops at migration `version`, for upgrade tests: write what a
+    /// database of that version held, then [`TestStore::migrate`].
+    pub async fn at_version(backend: Backend, version: i64) -> TestStore {
+        match backend {
+            Backend::Sqlite => {
+                let (dir, url) = sqlite_file();
+                let s = roster_store_sqlite::SqliteStore::open(&url).await.unwrap();
+                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+                roster_store_sqlite::MIGRATOR
+                    .run_to(version, &pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+                TestStore {
+                    store: Arc::new(s),
+                    dir: Some(dir),
+                    pg: None,
+                }
+            }
+            Backend::Postgres => {
+                let (url, name) = pg_database().await;
+                let pool = sqlx::PgPool::connect(&url).await.unwrap();
+                roster_store_postgres::MIGRATOR
+                    .run_to(version, &pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+                let s = roster_store_postgres::PgStore::open(&url).await.unwrap();
+                TestStore {
+                    store: Arc::new(s),
+                    dir: None,
+                    pg: Some((url, name)),
+                }
+            }
+        }
+    }
+
+    /// Apply every pending migration (and the data steps after them), as a server start does.
+    pub async fn migrate(&self) {
+        match (&self.dir, &self.pg) {
+            (Some(dir), _) => {
+                let s = roster_store_sqlite::SqliteStore::open(&sqlite_url(dir))
+                    .await
+                    .unwrap();
+                s.migrate().await.unwrap();
+                s.close().await;
+            }
+            (None, Some((url, _))) => {
+                let s = roster_store_postgres::PgStore::open(url).await.unwrap();
+                s.migrate().await.unwrap();
+            }
+            (None, None) => unreachable!("a test store is SQLite or PostgreSQL"),
         }
     }
 

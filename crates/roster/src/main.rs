@@ -474,3 +474,19 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down: finishing requests in flight");
 }
+
+#[cfg(test)]
+mod printable_tests {
+    #[test]
+    fn control_and_bidi_characters_are_escaped() {
+        assert_eq!(super::printable("plain é"), "plain é");
+        assert_eq!(super::printable("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(super::printable("x\r\ny"), "x\\u{d}\\u{a}y");
+        assert_eq!(super::printable("evil\u{202e}gnp"), "evil\\u{202e}gnp");
+        assert!(
+            !super::printable("\u{7f}\u{0}")
+                .chars()
+                .any(char::is_control)
+        );
+    }
+}

@@ -98,6 +98,15 @@ pub enum ScimOp {
     ResourceType {
         name: String,
     },
+    /// A request whose body or query could not be read: answered with `error` once the caller is
+    /// admitted (an unauthenticated caller hears 401 first, whatever it sent).
+    Unreadable {
+        kind: Option<Kind>,
+        id: Option<String>,
+        /// Was it a write (so that its failure goes to the provisioning log)?
+        write: bool,
+        error: ScimError,
+    },
 }
 
 impl ScimOp {
@@ -109,6 +118,7 @@ impl ScimOp {
                 | ScimOp::Patch { .. }
                 | ScimOp::Delete { .. }
                 | ScimOp::Bulk { .. }
+                | ScimOp::Unreadable { write: true, .. }
         )
     }
     fn target(&self) -> (Option<&'static str>, Option<String>) {
@@ -118,6 +128,7 @@ impl ScimOp {
             | ScimOp::Replace { kind, id, .. }
             | ScimOp::Patch { kind, id, .. }
             | ScimOp::Delete { kind, id, .. } => (Some(kind.name()), Some(id.clone())),
+            ScimOp::Unreadable { kind, id, .. } => (kind.map(|k| k.name()), id.clone()),
             _ => (None, None),
         }
     }
@@ -150,7 +161,7 @@ pub enum RefusalCause {
     /// No usable token: nothing is stored.
     Unauthenticated(AuthFailure),
     /// An authenticated caller of this provider's own account.
-    OwnProvider(IdentityProvider),
+    OwnProvider(Box<IdentityProvider>),
     /// An authenticated caller elsewhere (another account's provider, an unknown one), or the
     /// store failing: nothing is stored.
     Elsewhere,
@@ -181,6 +192,20 @@ pub const GROUP_PATCH_BODY_LIMIT: i64 = 1000;
 /// Page size when the client names none, and the most a page holds (`filter.maxResults`).
 pub const DEFAULT_COUNT: u64 = 100;
 pub const MAX_COUNT: u64 = 1000;
+/// The largest page of groups when their members are included: a page lists every member of each
+/// of its groups (never a truncated list), so it holds fewer groups. `excludedAttributes=members`
+/// (what Entra sends) lifts it to `MAX_COUNT`.
+pub const MAX_GROUPS_WITH_MEMBERS: u64 = 100;
+
+/// The page size a list runs with: what was asked, at most `MAX_GROUPS_WITH_MEMBERS` for groups
+/// whose members are included.
+fn page_limit(kind: Kind, projection: &Projection, asked: u64) -> i64 {
+    let cap = match kind {
+        Kind::Groups if projection.includes(kind.ctx(), "members") => MAX_GROUPS_WITH_MEMBERS,
+        _ => MAX_COUNT,
+    };
+    asked.min(cap) as i64
+}
 /// Bulk limits advertised in `/ServiceProviderConfig` and enforced.
 pub const BULK_MAX_OPERATIONS: usize = 1000;
 pub const BULK_MAX_PAYLOAD: usize = 1024 * 1024;
@@ -818,7 +843,7 @@ impl Roster {
         };
         let own = |error| Refused {
             error,
-            cause: RefusalCause::OwnProvider(found.clone()),
+            cause: RefusalCause::OwnProvider(Box::new(found.clone())),
         };
         if !found.scim_integration {
             return Err(own(ScimError::not_found(format!(
@@ -903,6 +928,7 @@ impl Roster {
             ScimOp::Delete { kind, id, if_match } => {
                 self.scim_delete(c, kind, &id, if_match.as_deref()).await
             }
+            ScimOp::Unreadable { error, .. } => Err(error),
             ScimOp::Bulk { body } => {
                 let reply = self.scim_bulk(c, &body).await?;
                 Ok(Done {
@@ -1011,7 +1037,7 @@ impl Roster {
                 (0, cursor.as_deref().map(parse_cursor).transpose()?)
             }
         };
-        let limit = page.count() as i64;
+        let limit = page_limit(kind, &projection, page.count());
         let q = ScimQuery {
             filter,
             sort,
@@ -1127,7 +1153,7 @@ impl Roster {
         let mut refusal = None;
         let mut tx = self.store.read().await.map_err(store_err)?;
         for kind in [Kind::Users, Kind::Groups] {
-            let room = limit - resources.len() as i64;
+            let room = page_limit(kind, &projection, (limit - resources.len() as i64) as u64);
             let q = ScimQuery {
                 filter: filter.clone(),
                 sort: ScimSort::Id,
@@ -1372,6 +1398,10 @@ impl Roster {
         })
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the request's parts, as scim_replace takes them, and the retry mode"
+    )]
     async fn scim_patch(
         &self,
         c: &ScimCaller,
@@ -1777,6 +1807,9 @@ fn push_members(changes: &mut Value, added: &[i64], removed: &[i64], ignored: &[
     }
 }
 
+/// The vendor key under which `/ServiceProviderConfig` states Roster's limits.
+pub const ROSTER_LIMITS: &str = "urn:roster:params:scim:limits";
+
 /// `/ServiceProviderConfig`: only what is enforced.
 fn service_provider_config(base: &str) -> Value {
     let mut c = roster_scim::messages::ServiceProviderConfig::new(MAX_COUNT as u32);
@@ -1797,6 +1830,16 @@ fn service_provider_config(base: &str) -> Value {
     });
     let mut v = serde_json::to_value(&c).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
+        // Not in RFC 7643: how Roster bounds list work (see `MAX_GROUPS_WITH_MEMBERS`).
+        o.insert(
+            ROSTER_LIMITS.into(),
+            json!({
+                "maxGroupsPerPageWithMembers": MAX_GROUPS_WITH_MEMBERS,
+                "maxValuesPerMultiValuedAttribute": roster_scim::patch::MAX_VALUES,
+                "maxOperationsPerPatch": roster_scim::patch::MAX_OPERATIONS,
+                "description": "A page of groups that includes members holds at most maxGroupsPerPageWithMembers groups, each with its full member list; ask with excludedAttributes=members for pages of up to maxPageSize. Multi-valued attributes other than Group members hold at most maxValuesPerMultiValuedAttribute values; a PATCH carries at most maxOperationsPerPatch operations."
+            }),
+        );
         o.insert(
             "meta".into(),
             json!({"resourceType": "ServiceProviderConfig", "location": format!("{base}/ServiceProviderConfig")}),

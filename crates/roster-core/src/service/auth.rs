@@ -37,6 +37,16 @@ impl Principal {
             && !self.permissions.is_empty()
             && self.permissions.iter().all(|p| p == perm::SCIM)
     }
+    /// May this principal use the IAM API for this request? A SCIM-only user (an identity
+    /// provider's bot) may only read itself: its token is for SCIM.
+    pub fn check_iam(&self, reads_self: bool) -> Result<(), CoreError> {
+        if self.is_scim_only() && !reads_self {
+            return Err(CoreError::Forbidden(
+                "This token's user holds only the SCIM Protocol Integration permission: it may use SCIM, and read itself here, nothing else.".into(),
+            ));
+        }
+        Ok(())
+    }
     pub fn is_owner(&self) -> bool {
         self.user.is_account_owner
     }

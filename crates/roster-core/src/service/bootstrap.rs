@@ -194,13 +194,13 @@ impl Roster {
         let mut emails: std::collections::HashMap<i64, String> = Default::default();
         let mut out = Vec::with_capacity(tokens.len());
         for t in tokens {
-            if !emails.contains_key(&t.user_id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = emails.entry(t.user_id) {
                 let e = tx
                     .user(account.id, t.user_id)
                     .await?
                     .map(|u| u.email)
                     .unwrap_or_default();
-                emails.insert(t.user_id, e);
+                slot.insert(e);
             }
             let e = emails.get(&t.user_id).cloned().unwrap_or_default();
             out.push((t, e));

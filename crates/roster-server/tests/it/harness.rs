@@ -35,8 +35,17 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, config: roster_server::ServerConfig) -> TestApp {
+        Self::spawn_wrapped(backend, config, |s| s).await
+    }
+
+    /// Like `spawn_with`, the server's store seen through `wrap` (to observe or hold its calls).
+    pub async fn spawn_wrapped(
+        backend: Backend,
+        config: roster_server::ServerConfig,
+        wrap: impl FnOnce(Arc<dyn roster_core::store::Store>) -> Arc<dyn roster_core::store::Store>,
+    ) -> TestApp {
         let test_store = TestStore::new(backend).await;
-        let store = test_store.store.clone();
+        let store = wrap(test_store.store.clone());
         let clock = Arc::new(FixedClock::new(
             Utc.with_ymd_and_hms(2026, 11, 29, 12, 0, 0).unwrap(),
         ));
@@ -405,9 +414,30 @@ pub fn cert_sha1() -> &'static str {
 }
 
 /// Run stories on both backends: for each `async fn story(app: &TestApp)` named, a module
-/// `story` with the tests `sqlite` and `postgres`.
+/// `story` with the tests `sqlite` and `postgres`. `both!(config => story, ...)` serves them
+/// with that `ServerConfig`.
 #[macro_export]
 macro_rules! both {
+    ($config:expr => $($name:ident),+ $(,)?) => {
+        $(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                let app = $crate::harness::TestApp::spawn_with($crate::harness::Backend::Sqlite, $config).await;
+                super::$name(&app).await;
+                app.finish().await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let app = $crate::harness::TestApp::spawn_with($crate::harness::Backend::Postgres, $config).await;
+                super::$name(&app).await;
+                app.finish().await;
+            }
+        }
+        )+
+    };
     ($($name:ident),+ $(,)?) => {
         $(
         mod $name {

@@ -13,6 +13,7 @@ mod errors;
 mod idps;
 mod scim;
 mod scim_fixtures;
+mod security;
 mod teams;
 mod tokens;
 mod users;

@@ -20,6 +20,16 @@ fn roster() -> Command {
     c
 }
 
+/// `roster <args> --data-dir <data>`, run to the end.
+fn run_in(data: &Path, args: &[&str]) -> std::process::Output {
+    roster()
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap()
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -243,19 +253,17 @@ async fn bootstrap_token_file_and_token_commands() {
     assert_eq!(v["data"]["email"], "ops@example.com");
 
     // `token create` prints only the key; it works at once against the running server.
-    let out = roster()
-        .args([
+    let out = run_in(
+        &data,
+        &[
             "token",
             "create",
             "--email",
             "ops@example.com",
             "--name",
             "ci",
-        ])
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -276,31 +284,42 @@ async fn bootstrap_token_file_and_token_commands() {
         .unwrap()
         .to_string();
     // `token revoke` stops it at once.
-    let out = roster()
-        .args(["token", "revoke", &uuid])
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
+    let out = run_in(&data, &["token", "revoke", &uuid]);
     assert!(out.status.success());
     assert_eq!(get(&server.base, "/iam/user", &new_key).await.0, 401);
     // Unknown email: a clear failure.
-    let out = roster()
-        .args(["token", "create", "--email", "nobody@example.com"])
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
+    let out = run_in(&data, &["token", "create", "--email", "nobody@example.com"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
     // `user list`
-    let out = roster()
-        .args(["user", "list"])
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
+    let out = run_in(&data, &["user", "list"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("ops@example.com"));
+    // `token list --email` shows the user's tokens (never their keys); `token revoke-all` ends
+    // every one of them at once.
+    let out = run_in(&data, &["token", "list", "--email", "ops@example.com"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    // The first-start token is listed; the revoked "ci" one is gone.
+    for t in list["results"].as_array().unwrap() {
+        let uuid = t["uuid"].as_str().unwrap();
+        assert_eq!(listed.contains(uuid), t["name"] != "ci", "{listed}");
+    }
+    assert!(!listed.contains(&key) && !listed.contains(&new_key));
+    assert_eq!(get(&server.base, "/iam/user", &key).await.0, 200);
+    let out = run_in(
+        &data,
+        &["token", "revoke-all", "--email", "ops@example.com"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(get(&server.base, "/iam/user", &key).await.0, 401);
     server.stop();
 }
 
@@ -424,29 +443,22 @@ fn operator_mistakes_are_explained_and_harmless() {
         assert!(files >= 2);
     }
     // `user list` before the first start says what to do.
-    let out = roster()
-        .args(["user", "list"])
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
+    let out = run_in(&data, &["user", "list"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("run `roster serve` once"));
     // --days out of range is refused by the CLI.
     for days in ["0", "100000000"] {
-        let out = roster()
-            .args([
+        let out = run_in(
+            &data,
+            &[
                 "token",
                 "create",
                 "--email",
                 "x@example.com",
                 "--days",
                 days,
-            ])
-            .arg("--data-dir")
-            .arg(&data)
-            .output()
-            .unwrap();
+            ],
+        );
         assert!(!out.status.success());
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("--days"),
