@@ -60,6 +60,15 @@ pub struct Target {
     /// workload name → measurement.
     pub wrk: Vec<(String, Wrk)>,
     pub add_1000_members: Option<Latency>,
+    /// `POST /Groups` with 20,000 members, and an Okta-style `PUT` of the full list (1,000 of the
+    /// members changed).
+    #[serde(default)]
+    pub create_large_group: Option<Latency>,
+    #[serde(default)]
+    pub put_large_group: Option<Latency>,
+    /// Members in those groups (`LARGE_GROUP`, fewer when the directory is smaller).
+    #[serde(default)]
+    pub large_group_size: Option<usize>,
     pub remove_one_member: Option<Latency>,
     pub remove_group_size: Option<usize>,
     pub group_sizes: Vec<usize>,
@@ -384,6 +393,61 @@ async fn add_members(
     Ok(Latency::of(lat))
 }
 
+/// Members in the large-group workloads.
+pub const LARGE_GROUP: usize = 20_000;
+
+/// Creating a group with `LARGE_GROUP` members in one `POST`, then replacing its member list with
+/// an Okta-style full-list `PUT` (1,000 of them changed), `iterations` times.
+async fn large_groups(
+    base: &str,
+    token: &str,
+    ids: &[String],
+    iterations: usize,
+) -> anyhow::Result<(Latency, Latency)> {
+    let c = client();
+    let n = LARGE_GROUP.min(ids.len());
+    let members = |from: usize| -> Vec<Value> {
+        ids.iter()
+            .cycle()
+            .skip(from)
+            .take(n)
+            .map(|i| json!({"value": i}))
+            .collect()
+    };
+    let (mut create, mut put) = (Vec::new(), Vec::new());
+    for it in 0..iterations {
+        let name = format!("large-{it}-{}", std::process::id());
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members(it * n)});
+        let (s, g, ms) = send(
+            &c,
+            reqwest::Method::POST,
+            &format!("{base}/Groups?excludedAttributes=members"),
+            token,
+            Some(&body),
+        )
+        .await?;
+        if s != 201 {
+            bail!("creating a {n}-member group answered {s}: {g}");
+        }
+        create.push(ms);
+        let gid = g["id"].as_str().unwrap_or_default().to_string();
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members(it * n + 1000)});
+        let (s, b, ms) = send(
+            &c,
+            reqwest::Method::PUT,
+            &format!("{base}/Groups/{gid}?excludedAttributes=members"),
+            token,
+            Some(&body),
+        )
+        .await?;
+        if s != 200 {
+            bail!("replacing a {n}-member list answered {s}: {b}");
+        }
+        put.push(ms);
+    }
+    Ok((Latency::of(create), Latency::of(put)))
+}
+
 /// Removing one member at a time from the large group.
 async fn remove_members(
     base: &str,
@@ -549,6 +613,8 @@ async fn roster(args: &RunArgs, name: &str, url: &str, tmp: &Path) -> anyhow::Re
         .map(|i| i.to_string())
         .collect();
     let add = add_members(&base, &dir.owner_key, &member_ids, args.iterations).await?;
+    let (create_large, put_large) =
+        large_groups(&base, &dir.owner_key, &member_ids, args.iterations.min(5)).await?;
     let (big, big_size) = dir.groups[0];
     let remove = remove_members(
         &base,
@@ -570,6 +636,9 @@ async fn roster(args: &RunArgs, name: &str, url: &str, tmp: &Path) -> anyhow::Re
         peak_rss_mb: peak,
         wrk: wrk_results,
         add_1000_members: Some(add),
+        create_large_group: Some(create_large),
+        put_large_group: Some(put_large),
+        large_group_size: Some(LARGE_GROUP.min(member_ids.len())),
         remove_one_member: Some(remove),
         remove_group_size: Some(big_size),
         group_sizes: dir.groups.iter().map(|(_, n)| *n).collect(),

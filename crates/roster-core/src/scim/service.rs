@@ -1510,6 +1510,20 @@ impl Roster {
                     }
                 };
                 let mut tx = self.writer(rtx, locked).await?;
+                if !locked {
+                    // Lock the team's row before touching its members, and check it is still the
+                    // version computed on. (On PostgreSQL each member insert holds a key-share lock
+                    // on the team; two PATCHes that inserted members first would deadlock on the
+                    // version-checked UPDATE of the team.)
+                    let current = tx
+                        .team(c.idp.account_id, b.id)
+                        .await
+                        .map_err(store_err)?
+                        .map(|t| t.version);
+                    if current != Some(b.version) {
+                        return Err(store_err(StoreError::VersionMismatch));
+                    }
+                }
                 let mut added_all: Vec<i64> = Vec::new();
                 let mut removed_all: Vec<i64> = Vec::new();
                 let mut ignored_all: Vec<String> = Vec::new();

@@ -1090,6 +1090,34 @@ async fn concurrent_if_match(app: &TestApp) {
     assert_eq!(s.get(&p).await.body["emails"].as_array().unwrap().len(), 6);
 }
 
+/// Entra adds users to one group from several workers at once: every add lands (no deadlock, no
+/// lost member), whatever order the writes take.
+async fn concurrent_member_adds(app: &TestApp) {
+    let s = app.scim().await;
+    let gid = s.group("Busy").await;
+    let mut users = Vec::new();
+    for i in 0..16 {
+        users.push(s.user(&format!("busy{i}@example.com")).await);
+    }
+    let p = format!("/Groups/{gid}");
+    let futs = users.iter().map(|u| {
+        let s = &s;
+        let p = p.clone();
+        async move {
+            s.patch_ops(
+                &p,
+                json!([{"op": "add", "path": "members", "value": [{"value": u}]}]),
+            )
+            .await
+        }
+    });
+    for r in futures::future::join_all(futs).await {
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    }
+    let members = s.get(&p).await.body["members"].as_array().unwrap().len();
+    assert_eq!(members, 16);
+}
+
 /// Large groups: a membership PATCH sends back more than 1,000 members only when `attributes` asks.
 async fn large_group_patch(app: &TestApp) {
     let s = app.scim().await;
@@ -1208,6 +1236,7 @@ async fn passwords_are_not_kept(app: &TestApp) {
 both!(
     concurrent_creates,
     concurrent_if_match,
+    concurrent_member_adds,
     large_group_patch,
     passwords_are_not_kept
 );
