@@ -196,6 +196,7 @@ pub async fn directory(
         tx.commit().await?;
         let ids: Vec<i64> = (lo..lo + size as i64).collect();
         let scope = roster_core::store::ScimScope {
+            caller: None,
             account,
             idp: idp_uuid,
         };

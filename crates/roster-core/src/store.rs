@@ -160,15 +160,28 @@ pub struct ScimQuery {
 
 /// What one identity provider's SCIM endpoint may address: the users and teams of `account` that
 /// `idp` provisioned (`provisioned_by_idp`). Users made by hand, teams made through the IAM API
-/// and other providers' resources are outside it: SCIM neither sees nor changes them.
+/// and other providers' resources are outside it: SCIM neither sees nor changes them. Nor does it
+/// see `caller`, the user whose token is in use, whoever made it: a token never acts on its own
+/// user through SCIM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScimScope {
     pub account: AccountId,
     pub idp: Uuid,
+    pub caller: Option<UserId>,
 }
 
-/// A member of a team, as SCIM shows it: `display` is the user's `displayName`, or its
-/// `userName` when it has none (never what a client sent with the member).
+impl ScimScope {
+    /// SQL that leaves the caller out of the users aliased `alias` (empty without a caller). An
+    /// integer, so safe to write into the statement.
+    pub fn except_caller(&self, alias: &str) -> String {
+        self.caller
+            .map(|id| format!(" AND {alias}.id <> {id}"))
+            .unwrap_or_default()
+    }
+}
+
+/// A member of a team, as SCIM shows it: `display` is the one the client sent with it, else the
+/// user's `displayName`, else its `userName`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub user_id: UserId,
@@ -208,9 +221,8 @@ pub trait Store: Send + Sync + 'static {
     async fn read(&self) -> StoreResult<Box<dyn Tx>>;
     /// Is the database reachable?
     async fn ping(&self) -> StoreResult<()>;
-    /// The token with this key hash and its user, without a transaction (the hot path).
     /// The token with this key hash, its user, and (when `idp` is given) that identity provider
-    /// if it belongs to the token's account.
+    /// if it belongs to the token's account; without a transaction (the hot path).
     async fn token_by_hash(
         &self,
         key_hash: &[u8; 32],
@@ -371,7 +383,7 @@ pub trait Tx: Send {
     /// short transaction each, until it answers 0, so the writer is never held for long.
     async fn prune_log(
         &mut self,
-        older_than: DateTime<Utc>,
+        older_than: Option<DateTime<Utc>>,
         keep_per_idp: i64,
         batch: i64,
     ) -> StoreResult<u64>;

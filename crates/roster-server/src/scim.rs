@@ -47,6 +47,21 @@ fn keyed<K: std::hash::Hash + Eq + Clone>(
     ))
 }
 
+/// Whose budget a failed authentication spends: the IPv4 address, or the IPv6 /64 (one host
+/// usually holds a whole /64, so single IPv6 addresses would give it endless fresh budgets).
+fn budget_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
 fn wait_secs(not_until: &governor::NotUntil<governor::clock::QuantaInstant>) -> u64 {
     use governor::clock::{Clock, DefaultClock};
     let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -81,7 +96,7 @@ impl Limiter {
     fn refused(&self, ip: IpAddr) -> Result<(), u64> {
         self.tidy();
         match &self.strangers {
-            Some(l) => l.check_key(&ip).map_err(|n| wait_secs(&n)),
+            Some(l) => l.check_key(&budget_key(ip)).map_err(|n| wait_secs(&n)),
             None => Ok(()),
         }
     }

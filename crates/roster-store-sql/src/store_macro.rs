@@ -25,6 +25,11 @@ macro_rules! sql_store_tx {
                 if d.is_foreign_key_violation() {
                     return StoreError::NotFound;
                 }
+                // PostgreSQL's deadlock and serialization failures: the transaction lost a race
+                // and was rolled back; answered like a failed version check (SCIM retries it).
+                if matches!(d.code().as_deref(), Some("40P01" | "40001")) {
+                    return StoreError::VersionMismatch;
+                }
             }
             if matches!(e, ::sqlx::Error::PoolTimedOut) {
                 return StoreError::Busy(e.to_string());
@@ -422,6 +427,8 @@ macro_rules! sql_store_tx {
                     Resource::Groups => ("teams t", concat!("t.", "id, t.account_id, t.name, t.is_active, t.created, t.last_modified, t.version, t.scim_external_id, t.provisioned_by_idp, t.scim_doc"), ::roster_core::scim::group_ctx()),
                 };
                 let alias = if resource == Resource::Users { "u" } else { "t" };
+                // The caller's own user is never in SCIM's view.
+                let caller = if resource == Resource::Users { scope.except_caller("u") } else { String::new() };
                 let (cond, binds) = match &q.filter {
                     Some(f) => {
                         let c = $crate::filter_sql::compile(f, resource, ctx, $dialect, 1, 2, 3)
@@ -441,7 +448,7 @@ macro_rules! sql_store_tx {
                 };
                 let order = $crate::scim_order(resource, &q.sort, q.descending, $dialect)?;
                 let page = format!(
-                    "FROM {table} WHERE {alias}.account_id = $1 AND {alias}.provisioned_by_idp = $2{cond}{after} {order} LIMIT ${} OFFSET ${}",
+                    "FROM {table} WHERE {alias}.account_id = $1 AND {alias}.provisioned_by_idp = $2{caller}{cond}{after} {order} LIMIT ${} OFFSET ${}",
                     n,
                     n + 1
                 );
@@ -474,7 +481,7 @@ macro_rules! sql_store_tx {
                     let total = rows.len() as i64;
                     return Ok((rows, total));
                 }
-                let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {alias}.account_id = $1 AND {alias}.provisioned_by_idp = $2{cond}");
+                let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {alias}.account_id = $1 AND {alias}.provisioned_by_idp = $2{caller}{cond}");
                 let mut cq = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(count_sql)).bind(scope.account).bind(scope.idp.to_string()).persistent(persistent);
                 for b in &binds {
                     cq = match b {
@@ -1229,8 +1236,9 @@ macro_rules! sql_store_tx {
                 for chunk in teams.chunks(500) {
                     let sql = format!(
                         "SELECT m.team_id, u.id, u.email, {display} AS display_name FROM team_members m \
-                         JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND u.provisioned_by_idp = $2 \
+                         JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND u.provisioned_by_idp = $2{} \
                          AND m.team_id IN ({}) ORDER BY m.team_id, u.id",
+                        scope.except_caller("u"),
                         $crate::placeholders(3, chunk.len())
                     );
                     let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(scope.account).bind(scope.idp.to_string());
@@ -1273,7 +1281,7 @@ macro_rules! sql_store_tx {
                             "UPDATE team_members SET display = v.column2 FROM (VALUES {sent_values}) AS v \
                              WHERE team_members.account_id = $1 AND team_members.team_id = $2 AND team_members.user_id = v.column1 \
                              AND (team_members.display IS NULL OR team_members.display <> v.column2) \
-                             AND team_members.user_id IN (SELECT u.id FROM users u WHERE u.account_id = $1 AND u.provisioned_by_idp = $3)"
+                             AND EXISTS (SELECT 1 FROM users u WHERE u.id = team_members.user_id AND u.provisioned_by_idp = $3)"
                         );
                         let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(scope.account).bind(team).bind(scope.idp.to_string());
                         for (id, display) in &sent {
@@ -1284,8 +1292,9 @@ macro_rules! sql_store_tx {
                     let sql = format!(
                         "INSERT INTO team_members (account_id, team_id, user_id, display) \
                          SELECT $1, $2, u.id, v.column2 FROM (VALUES {values}) AS v JOIN users u ON u.id = v.column1 \
-                         WHERE u.account_id = $1 AND u.provisioned_by_idp = $3 \
-                         ON CONFLICT DO NOTHING RETURNING user_id"
+                         WHERE u.account_id = $1 AND u.provisioned_by_idp = $3{caller} \
+                         ON CONFLICT DO NOTHING RETURNING user_id",
+                        caller = scope.except_caller("u")
                     );
                     let mut q = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(sql)).bind(scope.account).bind(team).bind(scope.idp.to_string());
                     for (id, display) in chunk {
@@ -1299,7 +1308,7 @@ macro_rules! sql_store_tx {
             async fn remove_team_members(&mut self, scope: &::roster_core::store::ScimScope, team: TeamId, users: &[UserId]) -> StoreResult<Vec<UserId>> {
                 self.member_rows(
                     "DELETE FROM team_members WHERE account_id = $1 AND team_id = $2 AND user_id IN ({ids}) \
-                     AND user_id IN (SELECT u.id FROM users u WHERE u.account_id = $1 AND u.provisioned_by_idp = $3) RETURNING user_id",
+                     AND EXISTS (SELECT 1 FROM users u WHERE u.id = team_members.user_id AND u.provisioned_by_idp = $3) RETURNING user_id",
                     scope,
                     team,
                     users,
@@ -1310,7 +1319,7 @@ macro_rules! sql_store_tx {
             async fn clear_team_members(&mut self, scope: &::roster_core::store::ScimScope, team: TeamId) -> StoreResult<Vec<UserId>> {
                 ::sqlx::query_scalar(
                     "DELETE FROM team_members WHERE account_id = $1 AND team_id = $2 \
-                     AND user_id IN (SELECT u.id FROM users u WHERE u.account_id = $1 AND u.provisioned_by_idp = $3) RETURNING user_id",
+                     AND EXISTS (SELECT 1 FROM users u WHERE u.id = team_members.user_id AND u.provisioned_by_idp = $3) RETURNING user_id",
                 )
                     .bind(scope.account)
                     .bind(team)
@@ -1348,22 +1357,24 @@ macro_rules! sql_store_tx {
 
             async fn prune_log(
                 &mut self,
-                older_than: ::chrono::DateTime<::chrono::Utc>,
+                older_than: Option<::chrono::DateTime<::chrono::Utc>>,
                 keep_per_idp: i64,
                 batch: i64,
             ) -> StoreResult<u64> {
-                let old = ::sqlx::query(
-                    "DELETE FROM provisioning_log WHERE id IN \
-                     (SELECT id FROM provisioning_log WHERE at < $1 ORDER BY at LIMIT $2)",
-                )
-                .bind($crate::ts(&older_than))
-                .bind(batch)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected();
-                if old > 0 {
-                    return Ok(old);
+                if let Some(older_than) = older_than {
+                    let old = ::sqlx::query(
+                        "DELETE FROM provisioning_log WHERE id IN \
+                         (SELECT id FROM provisioning_log WHERE at < $1 ORDER BY at LIMIT $2)",
+                    )
+                    .bind($crate::ts(&older_than))
+                    .bind(batch)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+                    if old > 0 {
+                        return Ok(old);
+                    }
                 }
                 // Past the size bound: per provider, everything older than its newest
                 // `keep_per_idp` entries.

@@ -222,11 +222,13 @@ pub struct ScimCaller {
 }
 
 impl ScimCaller {
-    /// What this endpoint may address: the users and teams its provider made.
+    /// What this endpoint may address: the users and teams its provider made, but never the
+    /// caller's own user.
     pub fn scope(&self) -> ScimScope {
         ScimScope {
             account: self.idp.account_id,
             idp: self.idp.uuid,
+            caller: Some(self.principal.user().id),
         }
     }
 }
@@ -686,9 +688,9 @@ impl Roster {
                     at: self.now(),
                     request_id: meta.request_id.clone(),
                     method: meta.method.clone(),
-                    path: meta.path.clone(),
+                    path: clip(&meta.path),
                     resource_type: resource_type.map(str::to_string),
-                    resource_id,
+                    resource_id: resource_id.as_deref().map(clip),
                     status: i64::from(refused.error.status),
                     outcome: "failed".into(),
                     scim_type: refused
@@ -696,7 +698,7 @@ impl Roster {
                         .scim_type
                         .as_ref()
                         .map(|t| t.as_str().to_string()),
-                    detail: Some(refused.error.detail.clone()),
+                    detail: Some(clip(&refused.error.detail)),
                     tolerances: Vec::new(),
                     changes: Value::Null,
                 };
@@ -728,15 +730,15 @@ impl Roster {
             at: self.now(),
             request_id: meta.request_id.clone(),
             method: meta.method.clone(),
-            path: meta.path.clone(),
+            path: clip(&meta.path),
             resource_type: resource_type.map(str::to_string),
-            resource_id: rid,
+            resource_id: rid.as_deref().map(clip),
             status,
             outcome: outcome.to_string(),
             scim_type: error
                 .and_then(|e| e.scim_type.as_ref())
                 .map(|t| t.as_str().to_string()),
-            detail: error.map(|e| e.detail.clone()),
+            detail: error.map(|e| clip(&e.detail)),
             tolerances: tol.iter().map(|t| t.name().to_string()).collect(),
             changes,
         };
@@ -1201,7 +1203,7 @@ impl Roster {
                 tx.user(c.idp.account_id, n)
                     .await
                     .map_err(store_err)?
-                    .filter(|u| mine(&u.provisioning))
+                    .filter(|u| mine(&u.provisioning) && u.id != c.principal.user().id)
                     .ok_or_else(missing)?,
             ),
             Kind::Groups => Loaded::Team(
@@ -1469,6 +1471,8 @@ impl Roster {
                 let ctx = super::group_ctx();
                 let mut t = b.clone();
                 let mut changes = json!([]);
+                let mut read = Some(rtx);
+                let mut writing: Option<Box<dyn Tx>> = None;
                 let member_ops = match patch::plan_members(&patch_op.operations, ctx)? {
                     // Membership changes become row inserts and deletes: members are never loaded.
                     Some(plan) => {
@@ -1483,9 +1487,17 @@ impl Roster {
                         plan.member_ops
                     }
                     // A membership change only the whole list can answer (a filter on `display`,
-                    // `members` in a path-less value): load the members and apply it in full.
+                    // `members` in a path-less value): load the members and apply it in full,
+                    // inside the write transaction, so that no membership change slips in
+                    // between the read and the write (IAM membership edits leave the team's
+                    // version as it is).
                     None => {
-                        let current = rtx
+                        let Some(r) = read.take() else {
+                            return Err(ScimError::internal("the read was already used"));
+                        };
+                        let mut tx = self.writer(r, locked).await?;
+                        lock_team(tx.as_mut(), c, b, locked).await?;
+                        let current = tx
                             .team_members(&c.scope(), &[b.id])
                             .await
                             .map_err(store_err)?
@@ -1504,26 +1516,21 @@ impl Roster {
                             .and_then(|o| o.remove("members"))
                             .unwrap_or(json!([]));
                         apply_group_doc(&mut t, resource)?;
+                        writing = Some(tx);
                         vec![MemberOp::Replace(
                             members.as_array().cloned().unwrap_or_default(),
                         )]
                     }
                 };
-                let mut tx = self.writer(rtx, locked).await?;
-                if !locked {
-                    // Lock the team's row before touching its members, and check it is still the
-                    // version computed on. (On PostgreSQL each member insert holds a key-share lock
-                    // on the team; two PATCHes that inserted members first would deadlock on the
-                    // version-checked UPDATE of the team.)
-                    let current = tx
-                        .team(c.idp.account_id, b.id)
-                        .await
-                        .map_err(store_err)?
-                        .map(|t| t.version);
-                    if current != Some(b.version) {
-                        return Err(store_err(StoreError::VersionMismatch));
+                let mut tx = match (writing, read) {
+                    (Some(tx), _) => tx,
+                    (None, Some(r)) => {
+                        let mut tx = self.writer(r, locked).await?;
+                        lock_team(tx.as_mut(), c, b, locked).await?;
+                        tx
                     }
-                }
+                    (None, None) => return Err(ScimError::internal("no transaction")),
+                };
                 let mut added_all: Vec<i64> = Vec::new();
                 let mut removed_all: Vec<i64> = Vec::new();
                 let mut ignored_all: Vec<String> = Vec::new();
@@ -1818,6 +1825,42 @@ fn push_members(changes: &mut Value, added: &[i64], removed: &[i64], ignored: &[
     }
     if !ignored.is_empty() {
         a.push(json!({"attribute": "members", "ignored": ignored, "reason": "not a user id"}));
+    }
+}
+
+/// Lock the team's row in a write transaction that did not read it, and check it is still the
+/// version the change was computed on (412 otherwise, which `retrying` computes again). Locked
+/// before its member rows: on PostgreSQL each member insert holds a key-share lock on the team,
+/// and two PATCHes that inserted members first would deadlock on the team's versioned UPDATE.
+async fn lock_team(
+    tx: &mut dyn Tx,
+    c: &ScimCaller,
+    b: &Team,
+    read_in_this_tx: bool,
+) -> Result<(), ScimError> {
+    if read_in_this_tx {
+        return Ok(());
+    }
+    let current = tx
+        .team(c.idp.account_id, b.id)
+        .await
+        .map_err(store_err)?
+        .map(|t| t.version);
+    if current != Some(b.version) {
+        return Err(store_err(StoreError::VersionMismatch));
+    }
+    Ok(())
+}
+
+/// The longest path, resource id or detail a provisioning-log entry keeps (in characters): a
+/// client's long path or id costs the log no more than this.
+const LOG_TEXT_MAX: usize = 512;
+
+/// `text`, cut to `LOG_TEXT_MAX` characters (marked with `…` when cut).
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(LOG_TEXT_MAX) {
+        None => text.to_string(),
+        Some((at, _)) => format!("{}…", &text[..at]),
     }
 }
 

@@ -27,11 +27,8 @@ const PRUNE_BATCH: i64 = 2_000;
 impl Roster {
     /// Apply the retention rule to the provisioning log; answer how many entries went.
     pub async fn prune_provisioning_log(&self, r: &LogRetention) -> Result<u64, CoreError> {
-        let older_than = if r.days == 0 {
-            chrono::DateTime::<chrono::Utc>::MIN_UTC
-        } else {
-            self.now() - chrono::Duration::days(i64::from(r.days))
-        };
+        let older_than =
+            (r.days > 0).then(|| self.now() - chrono::Duration::days(i64::from(r.days)));
         let keep = match r.max_entries_per_idp {
             0 => i64::MAX,
             n => i64::try_from(n).unwrap_or(i64::MAX),

@@ -206,6 +206,7 @@ async fn directory(store: &Arc<dyn Store>, runner: &mut TestRunner) -> (ScimScop
         .unwrap();
     let idp = uuid::Uuid::new_v4();
     let scope = ScimScope {
+        caller: None,
         account: account.id,
         idp,
     };
