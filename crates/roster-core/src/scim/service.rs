@@ -1864,9 +1864,6 @@ fn clip(text: &str) -> String {
     }
 }
 
-/// The vendor key under which `/ServiceProviderConfig` states Roster's limits.
-pub const ROSTER_LIMITS: &str = "urn:roster:params:scim:limits";
-
 /// `/ServiceProviderConfig`: only what is enforced.
 fn service_provider_config(base: &str) -> Value {
     let mut c = roster_scim::messages::ServiceProviderConfig::new(MAX_COUNT as u32);
@@ -1887,16 +1884,6 @@ fn service_provider_config(base: &str) -> Value {
     });
     let mut v = serde_json::to_value(&c).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
-        // Not in RFC 7643: how Roster bounds list work (see `MAX_GROUPS_WITH_MEMBERS`).
-        o.insert(
-            ROSTER_LIMITS.into(),
-            json!({
-                "maxGroupsPerPageWithMembers": MAX_GROUPS_WITH_MEMBERS,
-                "maxValuesPerMultiValuedAttribute": roster_scim::patch::MAX_VALUES,
-                "maxOperationsPerPatch": roster_scim::patch::MAX_OPERATIONS,
-                "description": "A page of groups that includes members holds at most maxGroupsPerPageWithMembers groups, each with its full member list; ask with excludedAttributes=members for pages of up to maxPageSize. Multi-valued attributes other than Group members hold at most maxValuesPerMultiValuedAttribute values; a PATCH carries at most maxOperationsPerPatch operations."
-            }),
-        );
         o.insert(
             "meta".into(),
             json!({"resourceType": "ServiceProviderConfig", "location": format!("{base}/ServiceProviderConfig")}),

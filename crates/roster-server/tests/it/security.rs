@@ -644,11 +644,6 @@ async fn multi_valued_attributes_are_bounded(app: &TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["members"].as_array().unwrap().len(), 300);
-    // The limits are stated.
-    let spc = s.get("/ServiceProviderConfig").await.body;
-    let limits = &spc["urn:roster:params:scim:limits"];
-    assert_eq!(limits["maxValuesPerMultiValuedAttribute"], 100);
-    assert_eq!(limits["maxOperationsPerPatch"], 1000);
 }
 
 // ---- 4. The rate limiter ----
@@ -1137,11 +1132,6 @@ async fn group_pages_with_members_are_bounded(app: &TestApp) {
     let r = s.get(&format!("/Groups?count=1000&cursor={next}")).await;
     assert_eq!(r.body["Resources"].as_array().unwrap().len(), 20);
     assert!(r.body.get("nextCursor").is_none());
-    let spc = s.get("/ServiceProviderConfig").await.body;
-    assert_eq!(
-        spc["urn:roster:params:scim:limits"]["maxGroupsPerPageWithMembers"],
-        100
-    );
 }
 
 both!(
