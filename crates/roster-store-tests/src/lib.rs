@@ -113,14 +113,44 @@ impl TestStore {
                     .await
                     .unwrap();
                 pool.close().await;
-                let s = roster_store_postgres::PgStore::open(&url).await.unwrap();
-                TestStore {
-                    store: Arc::new(s),
-                    dir: None,
-                    pg: Some((url, name)),
-                }
+                Self::pg_store(url, name).await
             }
         }
+    }
+
+    /// The store over a PostgreSQL test database as it is (not migrated).
+    async fn pg_store(url: String, name: String) -> TestStore {
+        let s = roster_store_postgres::PgStore::open(&url).await.unwrap();
+        TestStore {
+            store: Arc::new(s),
+            dir: None,
+            pg: Some((url, name)),
+        }
+    }
+
+    /// A store over a copy of a SQLite database file (not migrated).
+    pub async fn sqlite_copy_of(file: &std::path::Path) -> TestStore {
+        let (dir, url) = sqlite_file();
+        std::fs::copy(file, dir.path().join("roster.sqlite3")).unwrap();
+        let s = roster_store_sqlite::SqliteStore::open(&url).await.unwrap();
+        TestStore {
+            store: Arc::new(s),
+            dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    /// A store over a fresh PostgreSQL database made by running `sql` (a plain `pg_dump`; not
+    /// migrated).
+    pub async fn postgres_from_dump(sql: &str) -> TestStore {
+        let (url, name) = pg_database().await;
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        Self::pg_store(url, name).await
     }
 
     /// Apply every pending migration (and the data steps after them), as a server start does.

@@ -4,7 +4,7 @@
 
 use super::{account, saml_idp, t0};
 use roster_core::model::*;
-use roster_core::store::LogEntry;
+use roster_core::store::{LogEntry, SortKey};
 use roster_store_tests::{Backend, TestStore};
 use uuid::Uuid;
 
@@ -165,4 +165,114 @@ async fn upgrade_adopts_what_the_log_shows_sqlite() {
 #[tokio::test]
 async fn upgrade_adopts_what_the_log_shows_postgres() {
     upgrade_adopts_what_the_log_shows(Backend::Postgres).await;
+}
+
+/// A directory as the code of schema 6 stored it (`fixtures/schema-6`, made through the real APIs
+/// by `scripts/make_upgrade_fixtures.py`): after migrating, every row is there and usable.
+async fn schema_6_directory_survives_migration(t: TestStore, expected: &serde_json::Value) {
+    t.migrate().await;
+    let s = &t.store;
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect()
+    };
+    let idp: Uuid = expected["idp"].as_str().unwrap().parse().unwrap();
+    let mut tx = s.read().await.unwrap();
+    let mut users: Vec<String> = tx
+        .list_users(1, &super::all(SortKey::Id))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    users.sort();
+    assert_eq!(users, strings(&expected["users"]));
+    let mut teams: Vec<String> = tx
+        .list_teams(1, &super::all(SortKey::Id))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    teams.sort();
+    assert_eq!(teams, strings(&expected["teams"]));
+    let scope = roster_core::store::ScimScope {
+        account: 1,
+        idp,
+        caller: None,
+    };
+    let group: i64 = expected["scim_group"].as_str().unwrap().parse().unwrap();
+    let mut members: Vec<String> = tx
+        .team_members(&scope, &[group])
+        .await
+        .unwrap()
+        .remove(&group)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| m.user_id.to_string())
+        .collect();
+    members.sort();
+    assert_eq!(members, strings(&expected["scim_group_members"]));
+    let page = tx
+        .scim_users(
+            &scope,
+            &roster_core::store::ScimQuery {
+                filter: None,
+                sort: roster_core::store::ScimSort::Id,
+                descending: false,
+                offset: 0,
+                limit: 100,
+                after_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let mut scim_users: Vec<String> = page.items.iter().map(|u| u.id.to_string()).collect();
+    scim_users.sort();
+    assert_eq!(scim_users, strings(&expected["scim_users"]));
+    let log = tx.list_log(1, idp, 0, 100).await.unwrap();
+    assert_eq!(log.total, expected["log_entries"].as_i64().unwrap());
+    let sealed = tx
+        .all_idps()
+        .await
+        .unwrap()
+        .into_iter()
+        .find_map(|i| match i.config {
+            IdpConfig::Oidc(c) => Some(c.client_secret),
+            IdpConfig::Saml(_) => None,
+        })
+        .expect("the OIDC provider");
+    assert!(sealed.is_sealed());
+    drop(tx);
+    let key = roster_core::token::hash_key(expected["bot_token"].as_str().unwrap());
+    let found = s.token_by_hash(&key, Some(idp)).await.unwrap();
+    assert!(found.is_some(), "the bot's token still authenticates");
+    t.finish().await;
+}
+
+fn fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/schema-6")
+}
+
+fn expected() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn schema_6_directory_survives_migration_sqlite() {
+    let t = TestStore::sqlite_copy_of(&fixtures().join("roster.sqlite3")).await;
+    schema_6_directory_survives_migration(t, &expected()["sqlite"]).await;
+}
+
+#[tokio::test]
+async fn schema_6_directory_survives_migration_postgres() {
+    let dump = std::fs::read_to_string(fixtures().join("postgres.sql")).unwrap();
+    let t = TestStore::postgres_from_dump(&dump).await;
+    schema_6_directory_survives_migration(t, &expected()["postgres"]).await;
 }
