@@ -11,7 +11,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use roster_core::store::{Conflict, SortKey, StoreError};
 
 pub mod filter_sql;
+mod scim_macro;
 mod store_macro;
+mod support_macro;
 
 /// `2026-11-29T09:12:46.123456Z`: fixed width, so text order is time order.
 pub fn ts(t: &DateTime<Utc>) -> String {

@@ -1,0 +1,63 @@
+//! Store and domain errors as SCIM errors.
+
+use super::*;
+
+pub(super) fn store_err(e: StoreError) -> ScimError {
+    match e {
+        StoreError::NotFound => ScimError::not_found("Resource not found"),
+        StoreError::VersionMismatch => ScimError::precondition_failed(
+            "The resource changed while this request ran: read it again and retry",
+        ),
+        StoreError::UnsupportedFilter(m) => ScimError::invalid_filter(m),
+        StoreError::Conflict(c) => conflict(c, ""),
+        StoreError::Busy(m) => busy(&m),
+        StoreError::Other(m) => {
+            tracing::error!(cause = %m, "storage error in SCIM request");
+            ScimError::internal("Internal server error")
+        }
+    }
+}
+
+pub(super) fn conflict(c: Conflict, value: &str) -> ScimError {
+    match c {
+        Conflict::UserEmail => ScimError::uniqueness(format!(
+            "A user with userName \"{value}\" already exists in this account"
+        )),
+        Conflict::TeamName => ScimError::uniqueness(format!(
+            "A group with displayName \"{value}\" already exists in this account"
+        )),
+        other => ScimError::uniqueness(other.describe().1),
+    }
+}
+
+pub(super) fn core_err(e: CoreError) -> ScimError {
+    match e {
+        CoreError::Unauthenticated(f) => ScimError::unauthorized(f.message()),
+        CoreError::Forbidden(m) => ScimError::forbidden(m),
+        CoreError::NotFound(what) => ScimError::not_found(format!("{what} not found")),
+        CoreError::Validation(f) => ScimError::invalid_value(f.to_string()),
+        CoreError::Conflict { message, .. } => ScimError::uniqueness(message),
+        CoreError::PreconditionFailed => {
+            ScimError::precondition_failed("The resource changed: read it again")
+        }
+        CoreError::Unavailable(m) => busy(&m),
+        CoreError::Internal(m) => {
+            tracing::error!(cause = %m, "internal error in SCIM request");
+            ScimError::internal("Internal server error")
+        }
+    }
+}
+
+/// An overload refusal (503) is not written to the provisioning log: that would wait again for
+/// the connection that was not there, delaying the answer and adding to the load. The server log
+/// has it (see [`busy`]).
+pub(super) fn is_overload(e: &ScimError) -> bool {
+    e.status == 503
+}
+
+pub(super) fn busy(cause: &str) -> ScimError {
+    tracing::warn!(%cause, "SCIM request refused: the store is busy");
+    ScimError::unavailable(
+        "The directory is busy (no database connection came free in time): retry after the Retry-After delay",
+    )
+}

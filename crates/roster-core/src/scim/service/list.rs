@@ -1,0 +1,264 @@
+//! Lists and searches: pagination (index and cursor), sorting, and the group page bound.
+
+use super::*;
+
+/// The page size a list runs with: what was asked, at most `MAX_GROUPS_WITH_MEMBERS` for groups
+/// whose members are included.
+pub(super) fn page_limit(kind: Kind, projection: &Projection, asked: u64) -> i64 {
+    let cap = match kind {
+        Kind::Groups if projection.includes(kind.ctx(), "members") => MAX_GROUPS_WITH_MEMBERS,
+        _ => MAX_COUNT,
+    };
+    asked.min(cap) as i64
+}
+
+pub(super) fn sort_of(kind: Kind, sort_by: &str) -> Result<ScimSort, ScimError> {
+    let bad = || {
+        ScimError::invalid_value(format!(
+            "Sorting by \"{sort_by}\" is not supported: sort by a single-valued string attribute"
+        ))
+    };
+    let path = AttrPath::parse(sort_by).map_err(|_| bad())?;
+    let r = kind.ctx().resolve(&path).ok_or_else(bad)?;
+    let core = matches!(r.container, Container::Core);
+    let sub = r.sub.map(|s| s.name.as_str());
+    Ok(match (core, r.attr.name.as_str(), sub, kind) {
+        (true, "id", None, _) => ScimSort::Id,
+        (true, "userName", None, Kind::Users) => ScimSort::UserName,
+        (true, "displayName", None, Kind::Groups) => ScimSort::DisplayName,
+        (true, "externalId", None, _) => ScimSort::ExternalId,
+        (true, "meta", Some("created"), _) => ScimSort::Created,
+        (true, "meta", Some("lastModified"), _) => ScimSort::LastModified,
+        (true, "meta" | "schemas", _, _) => return Err(bad()),
+        _ => {
+            let leaf = r.leaf();
+            let string = matches!(
+                leaf.kind,
+                roster_scim::schema::AttributeType::String
+                    | roster_scim::schema::AttributeType::Reference
+            );
+            if r.attr.multi_valued
+                || leaf.multi_valued
+                || !string
+                || (r.sub.is_none() && r.attr.is_complex())
+            {
+                return Err(bad());
+            }
+            let mut keys = Vec::new();
+            if let Container::Extension(u) = r.container {
+                keys.push(u.to_string());
+            }
+            keys.push(r.attr.name.clone());
+            if let Some(s) = r.sub {
+                keys.push(s.name.clone());
+            }
+            ScimSort::Json(keys)
+        }
+    })
+}
+
+pub(super) fn cursor_for(id: i64) -> String {
+    format!("c{id}")
+}
+
+pub(super) fn parse_cursor(c: &str) -> Result<i64, ScimError> {
+    c.strip_prefix('c')
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| {
+            ScimError::invalid_cursor(format!("\"{c}\" is not a cursor this server gave out"))
+        })
+}
+
+impl Roster {
+    pub(super) async fn scim_list(
+        &self,
+        c: &ScimCaller,
+        kind: Kind,
+        req: &SearchRequest,
+    ) -> Result<Value, ScimError> {
+        let page = Pagination::from_request(req, DEFAULT_COUNT, MAX_COUNT)?;
+        let filter = match req
+            .filter
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+        {
+            Some(f) => Some(roster_scim::filter::parse(f)?),
+            None => None,
+        };
+        let (sort, descending) = match req
+            .sort_by
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(s) => (
+                sort_of(kind, s)?,
+                matches!(
+                    req.sort_order,
+                    Some(roster_scim::messages::SortOrder::Descending)
+                ),
+            ),
+            None => (ScimSort::Id, false),
+        };
+        let projection = Projection::from_lists(&req.attributes, &req.excluded_attributes);
+        let (offset, after_id) = match &page {
+            Pagination::Index { start_index, .. } => ((*start_index - 1) as i64, None),
+            Pagination::Cursor { cursor, .. } => {
+                if sort != ScimSort::Id || descending {
+                    return Err(ScimError::invalid_value(
+                        "Cursor pagination is in id order: leave sortBy and sortOrder out",
+                    ));
+                }
+                (0, cursor.as_deref().map(parse_cursor).transpose()?)
+            }
+        };
+        let limit = page_limit(kind, &projection, page.count());
+        let q = ScimQuery {
+            filter,
+            sort,
+            descending,
+            offset,
+            limit,
+            after_id,
+        };
+        let mut tx = self.store.read().await.map_err(store_err)?;
+        let (resources, total, last_id) = self
+            .query_page(tx.as_mut(), c, kind, &q, &projection)
+            .await?;
+        tx.commit().await.map_err(store_err)?;
+        let total = total.max(0) as u64;
+        let list = match page {
+            Pagination::Index { start_index, .. } => {
+                ListResponse::page(resources, total, start_index)
+            }
+            Pagination::Cursor { .. } => {
+                let full = resources.len() as i64 == limit && limit > 0;
+                let next = if full { last_id.map(cursor_for) } else { None };
+                ListResponse::cursor_page(resources, total, next)
+            }
+        };
+        serde_json::to_value(list).map_err(|e| ScimError::internal(e.to_string()))
+    }
+
+    /// One page of users or groups, rendered and projected; the total; the last id (for cursors).
+    pub(super) async fn query_page(
+        &self,
+        tx: &mut dyn Tx,
+        c: &ScimCaller,
+        kind: Kind,
+        q: &ScimQuery,
+        projection: &Projection,
+    ) -> Result<(Vec<Value>, i64, Option<i64>), ScimError> {
+        let ctx = kind.ctx();
+        let scope = c.scope();
+        Ok(match kind {
+            Kind::Users => {
+                let p = tx.scim_users(&scope, q).await.map_err(store_err)?;
+                let last = p.items.last().map(|u| u.id);
+                (
+                    p.items
+                        .iter()
+                        .map(|u| projection.apply(&view::user(u, &c.base, c.idp.uuid), ctx))
+                        .collect(),
+                    p.total,
+                    last,
+                )
+            }
+            Kind::Groups => {
+                let p = tx.scim_teams(&scope, q).await.map_err(store_err)?;
+                let last = p.items.last().map(|t| t.id);
+                let mut members = if projection.includes(ctx, "members") {
+                    let ids: Vec<i64> = p.items.iter().map(|t| t.id).collect();
+                    Some(tx.team_members(&scope, &ids).await.map_err(store_err)?)
+                } else {
+                    None
+                };
+                let rendered = p
+                    .items
+                    .iter()
+                    .map(|t| {
+                        let ms = members
+                            .as_mut()
+                            .map(|m| m.remove(&t.id).unwrap_or_default());
+                        projection.apply(&view::group(t, ms.as_deref(), &c.base), ctx)
+                    })
+                    .collect();
+                (rendered, p.total, last)
+            }
+        })
+    }
+
+    /// `POST /.search` at the root: Users, then Groups, paged as one list. A filter that names an
+    /// attribute only one of them has matches nothing of the other.
+    pub(super) async fn scim_search_all(
+        &self,
+        c: &ScimCaller,
+        req: &SearchRequest,
+    ) -> Result<Value, ScimError> {
+        if req.cursor.is_some() {
+            return Err(ScimError::invalid_value(
+                "Cursor pagination is per resource type: search /Users or /Groups",
+            ));
+        }
+        if req.sort_by.as_deref().is_some_and(|s| !s.trim().is_empty()) {
+            return Err(ScimError::invalid_value(
+                "sortBy is per resource type: search /Users or /Groups",
+            ));
+        }
+        let page = Pagination::from_request(req, DEFAULT_COUNT, MAX_COUNT)?;
+        let start_index = match page {
+            Pagination::Index { start_index, .. } => start_index,
+            Pagination::Cursor { .. } => 1,
+        };
+        let filter = match req
+            .filter
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+        {
+            Some(f) => Some(roster_scim::filter::parse(f)?),
+            None => None,
+        };
+        let projection = Projection::from_lists(&req.attributes, &req.excluded_attributes);
+        let limit = page.count() as i64;
+        let mut offset = (start_index - 1) as i64;
+        let mut resources = Vec::new();
+        let mut total = 0i64;
+        let mut answered = 0;
+        let mut refusal = None;
+        let mut tx = self.store.read().await.map_err(store_err)?;
+        for kind in [Kind::Users, Kind::Groups] {
+            let room = page_limit(kind, &projection, (limit - resources.len() as i64) as u64);
+            let q = ScimQuery {
+                filter: filter.clone(),
+                sort: ScimSort::Id,
+                descending: false,
+                offset,
+                limit: room,
+                after_id: None,
+            };
+            match self.query_page(tx.as_mut(), c, kind, &q, &projection).await {
+                Ok((items, n, _)) => {
+                    answered += 1;
+                    total += n;
+                    offset = (offset - n).max(0);
+                    resources.extend(items);
+                }
+                Err(e) if e.scim_type == Some(roster_scim::ScimType::InvalidFilter) => {
+                    refusal = Some(e)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await.map_err(store_err)?;
+        if answered == 0 {
+            return Err(refusal.unwrap_or_else(|| {
+                ScimError::invalid_filter("The filter applies to no resource type")
+            }));
+        }
+        let list = ListResponse::page(resources, total.max(0) as u64, start_index);
+        serde_json::to_value(list).map_err(|e| ScimError::internal(e.to_string()))
+    }
+}
