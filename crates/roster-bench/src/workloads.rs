@@ -414,35 +414,42 @@ async fn large_groups(
             .map(|i| json!({"value": i}))
             .collect()
     };
+    let group = |name: &str, from: usize| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members(from)});
+    // One timed request that must answer `want`.
+    let timed =
+        |method: reqwest::Method, url: String, body: Value, want: u16, what: &'static str| {
+            let c = &c;
+            async move {
+                let (s, b, ms) = send(c, method, &url, token, Some(&body)).await?;
+                if s != want {
+                    bail!("{what} a {n}-member group answered {s}: {b}");
+                }
+                Ok::<_, anyhow::Error>((b, ms))
+            }
+        };
     let (mut create, mut put) = (Vec::new(), Vec::new());
     for it in 0..iterations {
         let name = format!("large-{it}-{}", std::process::id());
-        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members(it * n)});
-        let (s, g, ms) = send(
-            &c,
+        let url = format!("{base}/Groups?excludedAttributes=members");
+        let (g, ms) = timed(
             reqwest::Method::POST,
-            &format!("{base}/Groups?excludedAttributes=members"),
-            token,
-            Some(&body),
+            url,
+            group(&name, it * n),
+            201,
+            "creating",
         )
         .await?;
-        if s != 201 {
-            bail!("creating a {n}-member group answered {s}: {g}");
-        }
         create.push(ms);
-        let gid = g["id"].as_str().unwrap_or_default().to_string();
-        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members(it * n + 1000)});
-        let (s, b, ms) = send(
-            &c,
+        let gid = g["id"].as_str().unwrap_or_default();
+        let url = format!("{base}/Groups/{gid}?excludedAttributes=members");
+        let (_, ms) = timed(
             reqwest::Method::PUT,
-            &format!("{base}/Groups/{gid}?excludedAttributes=members"),
-            token,
-            Some(&body),
+            url,
+            group(&name, it * n + 1000),
+            200,
+            "replacing the list of",
         )
         .await?;
-        if s != 200 {
-            bail!("replacing a {n}-member list answered {s}: {b}");
-        }
         put.push(ms);
     }
     Ok((Latency::of(create), Latency::of(put)))

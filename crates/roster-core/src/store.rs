@@ -170,16 +170,6 @@ pub struct ScimScope {
     pub caller: Option<UserId>,
 }
 
-impl ScimScope {
-    /// SQL that leaves the caller out of the users aliased `alias` (empty without a caller). An
-    /// integer, so safe to write into the statement.
-    pub fn except_caller(&self, alias: &str) -> String {
-        self.caller
-            .map(|id| format!(" AND {alias}.id <> {id}"))
-            .unwrap_or_default()
-    }
-}
-
 /// A member of a team, as SCIM shows it: `display` is the one the client sent with it, else the
 /// user's `displayName`, else its `userName`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -281,6 +281,15 @@ pub fn scim_order(
 }
 
 /// `$start, $start+1, …` for an `IN (…)` list of `n` values.
+/// SQL that leaves the scope's caller (the user whose token is in use) out of the users aliased
+/// `alias`; empty without a caller. An integer, so safe to write into the statement.
+pub fn except_caller(scope: &roster_core::store::ScimScope, alias: &str) -> String {
+    scope
+        .caller
+        .map(|id| format!(" AND {alias}.id <> {id}"))
+        .unwrap_or_default()
+}
+
 pub fn placeholders(start: usize, n: usize) -> String {
     (start..start + n)
         .map(|i| format!("${i}"))

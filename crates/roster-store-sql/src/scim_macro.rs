@@ -21,7 +21,7 @@ macro_rules! sql_store_scim {
                 };
                 let alias = if resource == Resource::Users { "u" } else { "t" };
                 // The caller's own user is never in SCIM's view.
-                let caller = if resource == Resource::Users { scope.except_caller("u") } else { String::new() };
+                let caller = if resource == Resource::Users { $crate::except_caller(scope, "u") } else { String::new() };
                 let (cond, binds) = match &q.filter {
                     Some(f) => {
                         let c = $crate::filter_sql::compile(f, resource, ctx, $dialect, 1, 2, 3)
@@ -136,7 +136,7 @@ macro_rules! sql_store_scim {
                         "SELECT m.team_id, u.id, u.email, {display} AS display_name FROM team_members m \
                          JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND u.provisioned_by_idp = $2{} \
                          AND m.team_id IN ({}) ORDER BY m.team_id, u.id",
-                        scope.except_caller("u"),
+                        $crate::except_caller(scope, "u"),
                         $crate::placeholders(3, chunk.len())
                     );
                     let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql)).bind(scope.account).bind(scope.idp.to_string());
@@ -192,7 +192,7 @@ macro_rules! sql_store_scim {
                          SELECT $1, $2, u.id, v.column2 FROM (VALUES {values}) AS v JOIN users u ON u.id = v.column1 \
                          WHERE u.account_id = $1 AND u.provisioned_by_idp = $3{caller} \
                          ON CONFLICT DO NOTHING RETURNING user_id",
-                        caller = scope.except_caller("u")
+                        caller = $crate::except_caller(scope, "u")
                     );
                     let mut q = ::sqlx::query_scalar::<_, i64>(::sqlx::AssertSqlSafe(sql)).bind(scope.account).bind(team).bind(scope.idp.to_string());
                     for (id, display) in chunk {

@@ -67,21 +67,13 @@ impl TestStore {
                 let (dir, url) = sqlite_file();
                 let s = roster_store_sqlite::SqliteStore::open(&url).await.unwrap();
                 s.migrate().await.unwrap();
-                TestStore {
-                    store: Arc::new(s),
-                    dir: Some(dir),
-                    pg: None,
-                }
+                Self::sqlite(dir, s)
             }
             Backend::Postgres => {
                 let (url, name) = pg_database().await;
                 let s = roster_store_postgres::PgStore::open(&url).await.unwrap();
                 s.migrate().await.unwrap();
-                TestStore {
-                    store: Arc::new(s),
-                    dir: None,
-                    pg: Some((url, name)),
-                }
+                Self::pg(url, name, s)
             }
         }
     }
@@ -99,11 +91,7 @@ impl TestStore {
                     .await
                     .unwrap();
                 pool.close().await;
-                TestStore {
-                    store: Arc::new(s),
-                    dir: Some(dir),
-                    pg: None,
-                }
+                Self::sqlite(dir, s)
             }
             Backend::Postgres => {
                 let (url, name) = pg_database().await;
@@ -121,10 +109,22 @@ impl TestStore {
     /// The store over a PostgreSQL test database as it is (not migrated).
     async fn pg_store(url: String, name: String) -> TestStore {
         let s = roster_store_postgres::PgStore::open(&url).await.unwrap();
+        Self::pg(url, name, s)
+    }
+
+    fn pg(url: String, name: String, s: roster_store_postgres::PgStore) -> TestStore {
         TestStore {
             store: Arc::new(s),
             dir: None,
             pg: Some((url, name)),
+        }
+    }
+
+    fn sqlite(dir: tempfile::TempDir, s: roster_store_sqlite::SqliteStore) -> TestStore {
+        TestStore {
+            store: Arc::new(s),
+            dir: Some(dir),
+            pg: None,
         }
     }
 
@@ -133,11 +133,7 @@ impl TestStore {
         let (dir, url) = sqlite_file();
         std::fs::copy(file, dir.path().join("roster.sqlite3")).unwrap();
         let s = roster_store_sqlite::SqliteStore::open(&url).await.unwrap();
-        TestStore {
-            store: Arc::new(s),
-            dir: Some(dir),
-            pg: None,
-        }
+        Self::sqlite(dir, s)
     }
 
     /// A store over a fresh PostgreSQL database made by running `sql` (a plain `pg_dump`; not
