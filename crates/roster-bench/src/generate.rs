@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use roster_core::model::Team;
+use roster_core::model::{Team, UserId};
 use roster_core::service::IdpInput;
 use roster_core::{PublicUrls, Roster, Store, SystemClock};
 use serde::Serialize;
@@ -184,7 +184,7 @@ pub async fn directory(
     }
     bar.finish_and_clear();
     // Identity columns hand out ids without gaps on an empty store: the owner first, then the users.
-    let (lo, hi) = (boot.owner.id + 1, boot.owner.id + users as i64);
+    let (lo, hi) = (boot.owner.id.0 + 1, boot.owner.id.0 + users as i64);
     let mut made = Vec::new();
     let now = chrono::Utc::now();
     for (n, size) in groups.iter().enumerate() {
@@ -201,12 +201,13 @@ pub async fn directory(
             idp: idp_uuid,
         };
         for chunk in ids.chunks(10_000) {
-            let members: Vec<(i64, Option<String>)> = chunk.iter().map(|id| (*id, None)).collect();
+            let members: Vec<(UserId, Option<String>)> =
+                chunk.iter().map(|id| (UserId(*id), None)).collect();
             let mut tx = store.begin().await?;
             tx.add_team_members(&scope, team, &members).await?;
             tx.commit().await?;
         }
-        made.push((team, size));
+        made.push((team.0, size));
     }
     Ok(Directory {
         owner_key,

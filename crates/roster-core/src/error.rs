@@ -126,7 +126,21 @@ impl From<StoreError> for CoreError {
             }
             StoreError::UnsupportedFilter(m) => FieldErrors::single("filter", m),
             StoreError::Busy(m) => CoreError::Unavailable(m),
-            StoreError::Other(m) => CoreError::Internal(m),
+            e @ (StoreError::Other(_) | StoreError::Database { .. }) => {
+                CoreError::Internal(chain(&e))
+            }
         }
     }
+}
+
+/// An error and its sources, `outer: inner: innermost`, for the server log.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
 }

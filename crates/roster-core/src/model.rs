@@ -4,10 +4,49 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-pub type AccountId = i64;
-pub type UserId = i64;
-pub type TeamId = i64;
-pub type PermissionId = i64;
+/// Ids of records, one type each, so an account id never passes where a team id is meant. They
+/// show (and parse) as the plain number the APIs use.
+macro_rules! record_id {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default,
+            serde::Serialize, serde::Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl From<i64> for $name {
+            fn from(n: i64) -> Self {
+                $name(n)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.parse().map($name)
+            }
+        }
+    )*};
+}
+
+record_id! {
+    /// An account (a tenant).
+    AccountId;
+    /// A user of an account.
+    UserId;
+    /// A team (a SCIM Group) of an account.
+    TeamId;
+    /// An entry of the global permission catalogue.
+    PermissionId;
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
@@ -76,7 +115,7 @@ impl User {
         now: DateTime<Utc>,
     ) -> User {
         User {
-            id: 0,
+            id: UserId(0),
             account_id,
             email: email.into(),
             first_name: first_name.into(),
@@ -188,7 +227,7 @@ impl Team {
     /// A new active team with no permissions.
     pub fn new(account_id: AccountId, name: impl Into<String>, now: DateTime<Utc>) -> Team {
         Team {
-            id: 0,
+            id: TeamId(0),
             account_id,
             name: name.into(),
             is_active: true,

@@ -64,11 +64,32 @@ pub enum StoreError {
     /// No database connection came free in time (overload): worth retrying shortly.
     #[error("storage busy: {0}")]
     Busy(String),
+    /// The database driver failed; `source` is its error.
+    #[error("storage error: {context}")]
+    Database {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Something the store found wrong (a row it cannot read, a setting it cannot use).
     #[error("storage error: {0}")]
     Other(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// A driver error, kept as the source.
+    pub fn database(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Database {
+            context: context.into(),
+            source: Box::new(source),
+        }
+    }
+}
 
 /// Sort keys the IAM lists offer. Each store maps them to columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +149,9 @@ pub struct TokenWithUser {
     pub stored: StoredToken,
     pub user: User,
     pub account_active: bool,
+    /// Slugs of the permissions the user holds through its active teams (empty for owners, who
+    /// hold every permission).
+    pub permissions: Vec<String>,
     /// The identity provider asked for with the token, when the token's account has it (a SCIM
     /// request authenticates and finds its endpoint in one statement).
     pub idp: Option<IdentityProvider>,
@@ -205,14 +229,14 @@ pub struct LogEntry {
 pub trait Store: Send + Sync + 'static {
     /// A transaction that may write. On SQLite it takes the write lock at once.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
-    /// Reads only. Stores may serve it without a transaction (each statement then sees the latest
-    /// committed state): both do, to save round trips and to keep read-only transactions out of
-    /// the connection pool.
-    async fn read(&self) -> StoreResult<Box<dyn Tx>>;
+    /// Reads only, outside any transaction: each statement sees the latest committed state. No
+    /// read needs a snapshot across statements, and reads stay out of the writer's way.
+    async fn read(&self) -> StoreResult<Box<dyn Read>>;
     /// Is the database reachable?
     async fn ping(&self) -> StoreResult<()>;
-    /// The token with this key hash, its user, and (when `idp` is given) that identity provider
-    /// if it belongs to the token's account; without a transaction (the hot path).
+    /// The token with this key hash, its user and the user's permissions, and (when `idp` is
+    /// given) that identity provider if it belongs to the token's account; without a
+    /// transaction (the hot path).
     async fn token_by_hash(
         &self,
         key_hash: &[u8; 32],
@@ -224,36 +248,21 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 }
 
+/// What can be read. A [`Tx`] reads too: inside a write transaction on PostgreSQL, the single
+/// records it reads (an account, a user, a team, a provider) are locked for the rest of it.
 #[async_trait]
-pub trait Tx: Send {
-    async fn commit(self: Box<Self>) -> StoreResult<()>;
-
+pub trait Read: Send {
     // Accounts
     async fn account_count(&mut self) -> StoreResult<i64>;
-    async fn insert_account(&mut self, new: &NewAccount) -> StoreResult<Account>;
     async fn account(&mut self, id: AccountId) -> StoreResult<Option<Account>>;
     async fn first_account(&mut self) -> StoreResult<Option<Account>>;
-    async fn update_account(&mut self, a: &Account, expected_version: i64) -> StoreResult<Account>;
 
     // Users
-    async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId>;
     async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>>;
     async fn user_by_email(&mut self, account: AccountId, email: &str)
     -> StoreResult<Option<User>>;
     async fn list_users(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<User>>;
-    async fn update_user(&mut self, u: &User, expected_version: i64) -> StoreResult<()>;
-    async fn delete_user(&mut self, account: AccountId, id: UserId) -> StoreResult<()>;
-    /// Make the user's team memberships exactly `teams` (all must belong to the account).
-    async fn set_user_teams(
-        &mut self,
-        account: AccountId,
-        user: UserId,
-        teams: &[TeamId],
-    ) -> StoreResult<()>;
     async fn active_owner_count(&mut self, account: AccountId) -> StoreResult<i64>;
-    /// Serialise account-wide invariants (at least one owner): lock the account row for the rest
-    /// of this write transaction (PostgreSQL; SQLite write transactions are serial already).
-    async fn lock_account(&mut self, account: AccountId) -> StoreResult<()>;
     /// Slugs of the permissions granted through the user's active teams.
     async fn user_permission_slugs(
         &mut self,
@@ -262,16 +271,8 @@ pub trait Tx: Send {
     ) -> StoreResult<Vec<String>>;
 
     // Teams
-    async fn insert_team(&mut self, t: &NewTeam) -> StoreResult<TeamId>;
     async fn team(&mut self, account: AccountId, id: TeamId) -> StoreResult<Option<Team>>;
     async fn list_teams(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<Team>>;
-    async fn update_team(&mut self, t: &Team, expected_version: i64) -> StoreResult<()>;
-    async fn delete_team(&mut self, account: AccountId, id: TeamId) -> StoreResult<()>;
-    async fn set_team_permissions(
-        &mut self,
-        team: TeamId,
-        permissions: &[PermissionId],
-    ) -> StoreResult<()>;
     /// Members of the team, counted up to `up_to` (what the callers need to know, in time
     /// proportional to `up_to` rather than to the size of the team).
     async fn team_member_count(
@@ -295,7 +296,6 @@ pub trait Tx: Send {
     ) -> StoreResult<Vec<PermissionId>>;
 
     // Personal tokens (always scoped to their account, and to one user unless an owner asks)
-    async fn insert_token(&mut self, t: &StoredToken) -> StoreResult<()>;
     async fn token(&mut self, scope: TokenScope, uuid: Uuid) -> StoreResult<Option<PersonalToken>>;
     async fn token_by_uuid(&mut self, uuid: Uuid) -> StoreResult<Option<PersonalToken>>;
     async fn list_tokens(
@@ -303,12 +303,8 @@ pub trait Tx: Send {
         scope: TokenScope,
         p: &ListParams,
     ) -> StoreResult<Page<PersonalToken>>;
-    async fn delete_token(&mut self, user: UserId, uuid: Uuid) -> StoreResult<()>;
-    /// Delete every token of the user; answer how many there were.
-    async fn delete_user_tokens(&mut self, account: AccountId, user: UserId) -> StoreResult<u64>;
 
     // Identity providers
-    async fn insert_idp(&mut self, idp: &IdentityProvider) -> StoreResult<()>;
     async fn idp(
         &mut self,
         account: AccountId,
@@ -319,6 +315,67 @@ pub trait Tx: Send {
     async fn list_idps(&mut self, account: AccountId) -> StoreResult<Vec<IdentityProvider>>;
     /// Every identity provider of every account (start-up upkeep only).
     async fn all_idps(&mut self) -> StoreResult<Vec<IdentityProvider>>;
+
+    // SCIM: everything here stays inside one provider's scope.
+    /// The scope's users matching a SCIM query, and how many match in all.
+    async fn scim_users(&mut self, scope: &ScimScope, q: &ScimQuery) -> StoreResult<Page<User>>;
+    /// The scope's teams matching a SCIM query, and how many match in all.
+    async fn scim_teams(&mut self, scope: &ScimScope, q: &ScimQuery) -> StoreResult<Page<Team>>;
+    /// The scope's members of each team (users of the scope only), by team id, in user id order.
+    async fn team_members(
+        &mut self,
+        scope: &ScimScope,
+        teams: &[TeamId],
+    ) -> StoreResult<std::collections::HashMap<TeamId, Vec<Member>>>;
+    /// The provider's log, newest first.
+    async fn list_log(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Page<LogEntry>>;
+}
+
+/// A write transaction: read, apply the pure change, write with a version check
+/// (`expected_version`), commit. Dropping it without committing rolls it back.
+#[async_trait]
+pub trait Tx: Read {
+    /// Commit; answers once the transaction is durable.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    async fn insert_account(&mut self, new: &NewAccount) -> StoreResult<Account>;
+    async fn update_account(&mut self, a: &Account, expected_version: i64) -> StoreResult<Account>;
+
+    async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId>;
+    async fn update_user(&mut self, u: &User, expected_version: i64) -> StoreResult<()>;
+    async fn delete_user(&mut self, account: AccountId, id: UserId) -> StoreResult<()>;
+    /// Make the user's team memberships exactly `teams` (all must belong to the account).
+    async fn set_user_teams(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        teams: &[TeamId],
+    ) -> StoreResult<()>;
+    /// Serialise account-wide invariants (at least one owner): lock the account row for the rest
+    /// of this write transaction (PostgreSQL; SQLite write transactions are serial already).
+    async fn lock_account(&mut self, account: AccountId) -> StoreResult<()>;
+
+    async fn insert_team(&mut self, t: &NewTeam) -> StoreResult<TeamId>;
+    async fn update_team(&mut self, t: &Team, expected_version: i64) -> StoreResult<()>;
+    async fn delete_team(&mut self, account: AccountId, id: TeamId) -> StoreResult<()>;
+    async fn set_team_permissions(
+        &mut self,
+        team: TeamId,
+        permissions: &[PermissionId],
+    ) -> StoreResult<()>;
+
+    async fn insert_token(&mut self, t: &StoredToken) -> StoreResult<()>;
+    async fn delete_token(&mut self, user: UserId, uuid: Uuid) -> StoreResult<()>;
+    /// Delete every token of the user; answer how many there were.
+    async fn delete_user_tokens(&mut self, account: AccountId, user: UserId) -> StoreResult<u64>;
+
+    async fn insert_idp(&mut self, idp: &IdentityProvider) -> StoreResult<()>;
     async fn update_idp(
         &mut self,
         idp: &IdentityProvider,
@@ -333,17 +390,6 @@ pub trait Tx: Send {
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
 
-    // SCIM: everything here stays inside one provider's scope.
-    /// The scope's users matching a SCIM query, and how many match in all.
-    async fn scim_users(&mut self, scope: &ScimScope, q: &ScimQuery) -> StoreResult<Page<User>>;
-    /// The scope's teams matching a SCIM query, and how many match in all.
-    async fn scim_teams(&mut self, scope: &ScimScope, q: &ScimQuery) -> StoreResult<Page<Team>>;
-    /// The scope's members of each team (users of the scope only), by team id, in user id order.
-    async fn team_members(
-        &mut self,
-        scope: &ScimScope,
-        teams: &[TeamId],
-    ) -> StoreResult<std::collections::HashMap<TeamId, Vec<Member>>>;
     /// Add the scope's users among `members` (id, and the `display` the client sent) that are not
     /// members yet; answer those added (ids outside the scope are not added). A display sent for
     /// an existing member replaces the one kept.
@@ -377,12 +423,4 @@ pub trait Tx: Send {
         keep_per_idp: i64,
         batch: i64,
     ) -> StoreResult<u64>;
-    /// The provider's log, newest first.
-    async fn list_log(
-        &mut self,
-        account: AccountId,
-        idp: Uuid,
-        offset: i64,
-        limit: i64,
-    ) -> StoreResult<Page<LogEntry>>;
 }

@@ -30,7 +30,7 @@ impl FromRequestParts<AppState> for Auth {
             ),
         };
         let p = state.roster.authenticate(header).await?;
-        tracing::Span::current().record("user", p.user().id);
+        tracing::Span::current().record("user", p.user().id.0);
         let reads_self = parts.method == axum::http::Method::GET
             && parts.uri.path().trim_end_matches('/').ends_with("/user");
         p.check_iam(reads_self)?;
@@ -271,10 +271,11 @@ impl FromRequestParts<AppState> for Fields {
     }
 }
 
-pub fn parse_id(s: &str, what: &'static str) -> Result<i64, AppError> {
+pub fn parse_id<T: From<i64>>(s: &str, what: &'static str) -> Result<T, AppError> {
     s.parse::<i64>()
         .ok()
         .filter(|n| *n > 0)
+        .map(T::from)
         .ok_or(AppError::not_found(what))
 }
 

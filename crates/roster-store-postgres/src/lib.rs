@@ -1,19 +1,20 @@
-//! Roster's PostgreSQL store: the same SQL as the SQLite store (see `roster-store-sql`), its own
-//! migrations, one connection pool. Reads run without a transaction (each statement sees the latest
-//! committed state); writes run in `READ COMMITTED` transactions that lock the rows they read
-//! (`FOR UPDATE`) and check versions on every update.
+//! Roster's PostgreSQL store: the shared store logic ([`roster_store_sql::SqlTx`]) over a sqlx
+//! connection pool, with native types (`uuid`, `timestamptz`, `bytea`, `jsonb`). Reads run
+//! without a transaction (each statement sees the latest committed state); writes run in
+//! `READ COMMITTED` transactions that lock the single records they read (`FOR UPDATE`) and check
+//! versions on every update.
+
+mod conn;
 
 use async_trait::async_trait;
-use roster_core::store::{Store, Tx};
+use conn::{PgConn, map_err};
+use roster_core::store::{Read, Store, StoreError, StoreResult, TokenWithUser, Tx};
+use roster_store_sql::SqlTx;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-roster_store_sql::sql_store_tx!(
-    sqlx::Postgres,
-    PgTx,
-    roster_store_sql::filter_sql::Dialect::Postgres
-);
 
 /// The store's migrations, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -21,7 +22,13 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The database is at a schema older than native types (version 7) and not migrated yet:
+    /// arguments are bound as the text that schema keeps (upgrade tests write such databases).
+    text_types: Arc<AtomicBool>,
 }
+
+/// The first schema version with native types.
+const NATIVE_TYPES: i64 = 7;
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -34,7 +41,7 @@ impl PgStore {
     /// Connect to a `postgres://` URL.
     pub async fn open(url: &str) -> StoreResult<Self> {
         let opts = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Other(format!("bad PostgreSQL URL: {e}")))?
+            .map_err(|e| StoreError::database("bad PostgreSQL URL", e))?
             .application_name("roster")
             .statement_cache_capacity(500);
         let pool = PgPoolOptions::new()
@@ -43,20 +50,45 @@ impl PgStore {
             .connect_with(opts)
             .await
             .map_err(map_err)?;
-        Ok(Self { pool })
+        let migrated: bool =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&pool)
+                .await
+                .map_err(map_err)?;
+        let version: Option<i64> = if migrated {
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&pool)
+                .await
+                .map_err(map_err)?
+        } else {
+            None
+        };
+        let old = version.is_some_and(|v| v < NATIVE_TYPES);
+        Ok(Self {
+            pool,
+            text_types: Arc::new(AtomicBool::new(old)),
+        })
+    }
+
+    fn text_types(&self) -> bool {
+        self.text_types.load(Ordering::SeqCst)
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
 
-    /// Apply pending migrations (PostgreSQL takes an advisory lock, so several servers may race).
+    /// Apply pending migrations (PostgreSQL takes an advisory lock, so several servers may race),
+    /// then the data steps done in Rust.
     pub async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR
             .run(&self.pool)
             .await
-            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
-        after_migrations(&self.pool).await
+            .map_err(|e| StoreError::database("migrating the PostgreSQL schema", e))?;
+        self.text_types.store(false, Ordering::SeqCst);
+        let mut tx = self.write().await?;
+        tx.after_migrations().await?;
+        Box::new(tx).commit().await
     }
 
     pub async fn close(&self) {
@@ -72,20 +104,30 @@ impl PgStore {
             .map_err(map_err)?;
         Ok(())
     }
+
+    async fn write(&self) -> StoreResult<SqlTx<PgConn>> {
+        Ok(SqlTx::new(
+            PgConn::begin(&self.pool, self.text_types()).await?,
+            true,
+        ))
+    }
+
+    async fn plain(&self) -> StoreResult<SqlTx<PgConn>> {
+        Ok(SqlTx::new(
+            PgConn::plain(&self.pool, self.text_types()).await?,
+            false,
+        ))
+    }
 }
 
 #[async_trait]
 impl Store for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = begin_detached(&self.pool, None).await?;
-        Ok(Box::new(PgTx::new(tx, true)))
+        Ok(Box::new(self.write().await?))
     }
 
-    async fn read(&self) -> StoreResult<Box<dyn Tx>> {
-        // No transaction for reads: each statement sees the latest committed state (as on
-        // SQLite), and two round trips are saved on every read request.
-        let conn = self.pool.acquire().await.map_err(map_err)?;
-        Ok(Box::new(PgTx::plain(conn)))
+    async fn read(&self) -> StoreResult<Box<dyn Read>> {
+        Ok(Box::new(self.plain().await?))
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -101,7 +143,7 @@ impl Store for PgStore {
         key_hash: &[u8; 32],
         idp: Option<uuid::Uuid>,
     ) -> StoreResult<Option<TokenWithUser>> {
-        token_by_hash(&self.pool, key_hash, idp).await
+        self.plain().await?.token_by_hash(key_hash, idp).await
     }
 
     async fn touch_token(
@@ -109,7 +151,7 @@ impl Store for PgStore {
         uuid: uuid::Uuid,
         at: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<()> {
-        touch_token(&self.pool, uuid, at).await
+        self.plain().await?.touch_token(uuid, at).await
     }
 
     fn backend(&self) -> &'static str {

@@ -23,6 +23,8 @@ use chrono::{DateTime, Timelike, Utc};
 use roster_scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use roster_scim::schema::{AttributeDef, AttributeType, Container, ResourceContext};
 
+use crate::sql::{Arg, Sql};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     Sqlite,
@@ -35,20 +37,6 @@ pub enum Resource {
     Users,
     /// The `teams` table, aliased `t`.
     Groups,
-}
-
-/// A bound value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-/// A compiled condition and the values its placeholders take (`$first`, `$first+1`, …).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Compiled {
-    pub sql: String,
-    pub binds: Vec<Bind>,
 }
 
 /// A `userName` literal in the form of the stored key's (NFC; `string` folds the case).
@@ -79,47 +67,40 @@ pub fn is_lookup(filter: &Filter) -> bool {
     }
 }
 
-/// Compile `filter` for `resource`. `account_param` and `owner_param` are the placeholder numbers
-/// already bound to the account id and to the identity provider whose scope the query is in (group
-/// membership counts only between that provider's users and teams); new placeholders start at
-/// `first_param`.
+/// Compile `filter` for `resource` into a condition; its values become arguments of `sql` (the
+/// statement it will be written into). `account` and `owner` are the placeholders already bound
+/// to the account id and to the identity provider whose scope the query is in (group membership
+/// counts only between that provider's users and teams).
 pub fn compile(
     filter: &Filter,
     resource: Resource,
     ctx: &ResourceContext<'_>,
-    dialect: Dialect,
-    account_param: usize,
-    owner_param: usize,
-    first_param: usize,
-) -> Result<Compiled, String> {
+    sql: &mut Sql,
+    account: &str,
+    owner: &str,
+) -> Result<String, String> {
     let mut c = Compiler {
         ctx,
-        dialect,
+        dialect: sql.dialect,
         resource,
-        account_param,
-        owner_param,
-        next: first_param,
-        binds: Vec::new(),
+        account_param: account.to_string(),
+        owner_param: owner.to_string(),
+        sql,
         alias: 0,
     };
-    let sql = c.filter(filter)?;
-    Ok(Compiled {
-        sql,
-        binds: c.binds,
-    })
+    c.filter(filter)
 }
 
 const FALSE: &str = "(1 = 0)";
 const TRUE: &str = "(1 = 1)";
 
-struct Compiler<'a, 'c> {
+struct Compiler<'a, 'c, 's> {
     ctx: &'a ResourceContext<'c>,
     dialect: Dialect,
     resource: Resource,
-    account_param: usize,
-    owner_param: usize,
-    next: usize,
-    binds: Vec<Bind>,
+    account_param: String,
+    owner_param: String,
+    sql: &'s mut Sql,
     alias: usize,
 }
 
@@ -146,12 +127,9 @@ fn unsupported_attr(path: &AttrPath) -> String {
     format!("Filtering by this attribute is not supported: \"{path}\"")
 }
 
-impl Compiler<'_, '_> {
-    fn bind(&mut self, b: Bind) -> String {
-        self.binds.push(b);
-        let p = format!("${}", self.next);
-        self.next += 1;
-        p
+impl Compiler<'_, '_, '_> {
+    fn bind(&mut self, b: Arg) -> String {
+        self.sql.bind(b)
     }
 
     fn fresh(&mut self) -> String {
@@ -243,9 +221,9 @@ impl Compiler<'_, '_> {
                 }
                 (_, "meta", _) | (_, "schemas", _) => return Err(unsupported_attr(path)),
                 (Resource::Users, "emails", None) if cmp.is_none() => {
-                    let a = self.account_param;
+                    let a = self.account_param.clone();
                     return Ok(format!(
-                        "({t}.id IN (SELECT ue.user_id FROM user_emails ue WHERE ue.account_id = ${a}))"
+                        "({t}.id IN (SELECT ue.user_id FROM user_emails ue WHERE ue.account_id = {a}))"
                     ));
                 }
                 (Resource::Users, "emails", s)
@@ -468,12 +446,12 @@ impl Compiler<'_, '_> {
         match src {
             Source::Elem { elem, keys } if keys.is_empty() => elem.sqlite_path.clone(),
             Source::Elem { elem, keys } => {
-                let suffix = self.bind(Bind::Text(
+                let suffix = self.bind(Arg::Text(
                     sqlite_path(keys).trim_start_matches('$').to_string(),
                 ));
                 format!("({} || {suffix})", elem.sqlite_path)
             }
-            Source::Json { keys } => self.bind(Bind::Text(sqlite_path(keys))),
+            Source::Json { keys } => self.bind(Arg::Text(sqlite_path(keys))),
             Source::Text(col) => col.clone(),
         }
     }
@@ -516,7 +494,7 @@ impl Compiler<'_, '_> {
     fn pg_walk(&mut self, base: &str, keys: &[String]) -> String {
         let mut v = base.to_string();
         for k in keys {
-            let p = self.bind(Bind::Text(k.clone()));
+            let p = self.bind(Arg::Text(k.clone()));
             v = format!("({v} -> {p}::text)");
         }
         v
@@ -577,7 +555,7 @@ impl Compiler<'_, '_> {
             roster_core::validate::fold(&lit)
         };
         let eq = |c: &mut Self| -> String {
-            let p = c.bind(Bind::Text(lit.clone()));
+            let p = c.bind(Arg::Text(lit.clone()));
             format!("({x} IS NOT NULL AND {x} = {p})")
         };
         Ok(match op {
@@ -587,14 +565,14 @@ impl Compiler<'_, '_> {
                 format!("({x} IS NOT NULL)")
             }
             CompareOp::Co => {
-                let p = self.bind(Bind::Text(lit));
+                let p = self.bind(Arg::Text(lit));
                 match self.dialect {
                     Dialect::Sqlite => format!("({x} IS NOT NULL AND instr({x}, {p}) > 0)"),
                     Dialect::Postgres => format!("({x} IS NOT NULL AND strpos({x}, {p}) > 0)"),
                 }
             }
             CompareOp::Sw => {
-                let p = self.bind(Bind::Text(lit));
+                let p = self.bind(Arg::Text(lit));
                 match self.dialect {
                     Dialect::Sqlite => {
                         format!("({x} IS NOT NULL AND substr({x}, 1, length({p})) = {p})")
@@ -605,7 +583,7 @@ impl Compiler<'_, '_> {
                 }
             }
             CompareOp::Ew => {
-                let p = self.bind(Bind::Text(lit));
+                let p = self.bind(Arg::Text(lit));
                 match self.dialect {
                     Dialect::Sqlite => format!(
                         "({x} IS NOT NULL AND length({x}) >= length({p}) AND substr({x}, length({x}) - length({p}) + 1) = {p})"
@@ -616,7 +594,7 @@ impl Compiler<'_, '_> {
                 }
             }
             CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
-                let p = self.bind(Bind::Text(lit));
+                let p = self.bind(Arg::Text(lit));
                 let sym = op_symbol(op);
                 match self.dialect {
                     Dialect::Sqlite => format!("({x} IS NOT NULL AND {x} {sym} {p})"),
@@ -689,12 +667,12 @@ impl Compiler<'_, '_> {
         let id = text.parse::<i64>().ok().filter(|n| n.to_string() == text);
         match (op, id) {
             (CompareOp::Eq, Some(n)) => {
-                let p = self.bind(Bind::Int(n));
+                let p = self.bind(Arg::Int(n));
                 format!("({col} = {p})")
             }
             (CompareOp::Eq, None) => FALSE.into(),
             (CompareOp::Ne, Some(n)) => {
-                let p = self.bind(Bind::Int(n));
+                let p = self.bind(Arg::Int(n));
                 format!("({col} <> {p})")
             }
             (CompareOp::Ne, None) => TRUE.into(),
@@ -707,7 +685,7 @@ impl Compiler<'_, '_> {
         }
     }
 
-    /// `meta.created` / `meta.lastModified`: canonical UTC text columns (microseconds).
+    /// `meta.created` / `meta.lastModified`: timestamps of microsecond precision.
     fn time(&mut self, col: &str, cmp: Option<(CompareOp, &CompValue)>) -> Result<String, String> {
         let Some((op, value)) = cmp else {
             return Ok(TRUE.into());
@@ -720,8 +698,15 @@ impl Compiler<'_, '_> {
             });
         };
         if op.is_substring() {
-            // On the text as shown (the stored form is the same canonical text), case-exact.
-            return self.string(&Source::Text(col.to_string()), true, Some((op, value)));
+            // On the canonical text (microseconds, `Z`), case-exact: SQLite stores exactly that;
+            // PostgreSQL's timestamptz is written out in the same form.
+            let text = match self.dialect {
+                Dialect::Sqlite => col.to_string(),
+                Dialect::Postgres => format!(
+                    "to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+                ),
+            };
+            return self.string(&Source::Text(text), true, Some((op, value)));
         }
         let Some(at) = parse_time(&text) else {
             // Not a dateTime: nothing equals it; `ne` holds for every resource.
@@ -735,7 +720,7 @@ impl Compiler<'_, '_> {
         let floor = at
             .with_nanosecond(at.nanosecond() - at.nanosecond() % 1000)
             .unwrap_or(at);
-        let p = self.bind(Bind::Text(crate::ts(&floor)));
+        let p = self.bind(Arg::Time(floor));
         // Stored values have microsecond precision: a literal with finer precision falls between two.
         Ok(match (op, exact) {
             (CompareOp::Eq, true) => format!("({col} = {p})"),
@@ -765,17 +750,17 @@ impl Compiler<'_, '_> {
 
     /// The users with an e-mail row satisfying `cond`; `ne`/`eq null` mean "no row does".
     fn in_emails(&mut self, cond: &str, cmp: Option<(CompareOp, &CompValue)>) -> String {
-        let a = self.account_param;
+        let a = self.account_param.clone();
         let (negate, _) = negated(cmp);
 
         if negate {
             // `cond` is the negated form; test its positive inside, negate outside.
             format!(
-                "(NOT (u.id IN (SELECT ue.user_id FROM user_emails ue WHERE ue.account_id = ${a} AND NOT {cond})))"
+                "(NOT (u.id IN (SELECT ue.user_id FROM user_emails ue WHERE ue.account_id = {a} AND NOT {cond})))"
             )
         } else {
             format!(
-                "(u.id IN (SELECT ue.user_id FROM user_emails ue WHERE ue.account_id = ${a} AND {cond}))"
+                "(u.id IN (SELECT ue.user_id FROM user_emails ue WHERE ue.account_id = {a} AND {cond}))"
             )
         }
     }
@@ -792,13 +777,13 @@ impl Compiler<'_, '_> {
         }
         let (mine, other) = self.membership_columns();
         let t = self.table();
-        let a = self.account_param;
+        let a = self.account_param.clone();
         // Memberships whose other side is in the provider's scope.
-        let (other_table, o) = (self.membership_other_table(), self.owner_param);
+        let (other_table, o) = (self.membership_other_table(), self.owner_param.clone());
         let rows = format!(
-            "team_members m JOIN {other_table} o ON o.id = m.{other} AND o.provisioned_by_idp = ${o}"
+            "team_members m JOIN {other_table} o ON o.id = m.{other} AND o.provisioned_by_idp = {o}"
         );
-        let any = format!("({t}.id IN (SELECT m.{mine} FROM {rows} WHERE m.account_id = ${a}))");
+        let any = format!("({t}.id IN (SELECT m.{mine} FROM {rows} WHERE m.account_id = {a}))");
         let Some((op, value)) = cmp else {
             return Ok(any);
         };
@@ -814,14 +799,14 @@ impl Compiler<'_, '_> {
             let cast = format!("CAST(m.{other} AS TEXT)");
             let cond = self.string(&Source::Text(cast), true, Some((op, value)))?;
             return Ok(format!(
-                "({t}.id IN (SELECT m.{mine} FROM {rows} WHERE m.account_id = ${a} AND {cond}))"
+                "({t}.id IN (SELECT m.{mine} FROM {rows} WHERE m.account_id = {a} AND {cond}))"
             ));
         }
         let id = text.parse::<i64>().ok().filter(|n| n.to_string() == text);
         let with = |c: &mut Self, n: i64| {
-            let p = c.bind(Bind::Int(n));
+            let p = c.bind(Arg::Int(n));
             format!(
-                "({t}.id IN (SELECT m.{mine} FROM {rows} WHERE m.account_id = ${a} AND m.{other} = {p}))"
+                "({t}.id IN (SELECT m.{mine} FROM {rows} WHERE m.account_id = {a} AND m.{other} = {p}))"
             )
         };
         match (op, id) {

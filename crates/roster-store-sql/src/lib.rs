@@ -1,19 +1,38 @@
-//! What Roster's SQL stores share.
+//! What Roster's SQL stores share: the SQL, the row mappers and the store's logic.
 //!
-//! Both backends speak the same SQL here: `$N` placeholders (SQLite accepts them too),
-//! `RETURNING`, partial unique indexes, timestamps as canonical UTC text (string order = time
-//! order), case-folded shadow columns computed in Rust (SQLite's `lower()` is ASCII-only), and
-//! booleans that both drivers decode. So the store is written once, in [`sql_store_tx!`], and each
-//! backend crate instantiates it for its own `sqlx` database type, adding only what really differs:
-//! connection setup, how a transaction begins, and its migrations.
+//! # Why the backends share SQL and not a driver
+//!
+//! SQLite is called directly (rusqlite, on its connections' own threads) and PostgreSQL through
+//! sqlx's pool, so there is no common driver to write the store against. What both speak is SQL,
+//! with few differences (JSON functions, `FOR UPDATE`, a regular expression). So the store is
+//! written once here, as ordinary generic code over two small traits a backend implements:
+//! [`Db`] (run a statement, answer owned rows) and [`SqlRow`] (read a column by name as a Rust
+//! type). [`SqlTx`] holds the logic; the backends only bind arguments, decode columns and manage
+//! connections and transactions.
+//!
+//! Statements are [`Sql`] values that number their own placeholders in the dialect's form. We
+//! chose this over `sea-query`: the SCIM filter compiler (the one piece of real query generation)
+//! already writes dialect-aware SQL text, and a query builder would have meant rewriting it and
+//! its differential test for no gain; the rest is fixed statements, easier to read as SQL than as
+//! builder calls. Literals are always bound, never interpolated (ids of the caller excepted: an
+//! integer written by [`except_caller`]).
+//!
+//! Case-insensitive lookups compare `*_folded` shadow columns computed in Rust (Unicode case
+//! folding and NFC, the same as the in-memory filter evaluator), with ordinary indexes, rather
+//! than `citext` (whose folding is the database's, not the evaluator's).
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use roster_core::store::{Conflict, SortKey, StoreError};
+use roster_core::store::{SortKey, StoreError};
 
+pub mod db;
 pub mod filter_sql;
-mod scim_macro;
-mod store_macro;
-mod support_macro;
+pub mod rows;
+pub mod sql;
+mod tx;
+
+pub use db::{Db, SqlRow, conflict_of_constraint, sqlite_unique_columns};
+pub use sql::{Arg, Dialect, Kind, Sql};
+pub use tx::{Commit, SqlTx};
 
 /// `2026-11-29T09:12:46.123456Z`: fixed width, so text order is time order.
 pub fn ts(t: &DateTime<Utc>) -> String {
@@ -33,25 +52,6 @@ pub fn parse_opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>, StoreErr
 pub fn parse_uuid(s: &str) -> Result<uuid::Uuid, StoreError> {
     uuid::Uuid::parse_str(s)
         .map_err(|e| StoreError::Other(format!("bad uuid {s:?} in the database: {e}")))
-}
-
-/// Which rule a unique violation broke, from the constraint name (PostgreSQL) or the message
-/// that names the columns (SQLite: `UNIQUE constraint failed: users.account_id, users.email_folded`).
-pub fn classify_unique(constraint: Option<&str>, message: &str) -> Conflict {
-    let hay = format!("{} {}", constraint.unwrap_or(""), message);
-    if hay.contains("email_folded") || hay.contains("users_account_email") {
-        Conflict::UserEmail
-    } else if hay.contains("name_folded") || hay.contains("teams_account_name") {
-        Conflict::TeamName
-    } else if hay.contains("key_hash") {
-        Conflict::TokenKey
-    } else if hay.contains("idp_one_active") || hay.contains("identity_providers.account_id") {
-        Conflict::ActiveIdentityProvider
-    } else if hay.contains("external_id") {
-        Conflict::ExternalId
-    } else {
-        Conflict::Other
-    }
 }
 
 /// The resources the IAM lists sort.
@@ -229,14 +229,14 @@ pub fn scim_order(
         Resource::Groups => "t",
     };
     let dir = if descending { "DESC" } else { "ASC" };
-    let expr = match (sort, resource) {
+    let (expr, text) = match (sort, resource) {
         (ScimSort::Id, _) => return Ok(format!("ORDER BY {t}.id {dir}")),
-        (ScimSort::UserName, Resource::Users) => format!("{t}.email_folded"),
-        (ScimSort::DisplayName, Resource::Groups) => format!("{t}.name_folded"),
-        (ScimSort::ExternalId, _) => format!("{t}.scim_external_id"),
-        (ScimSort::Created, Resource::Users) => format!("{t}.date_joined"),
-        (ScimSort::Created, Resource::Groups) => format!("{t}.created"),
-        (ScimSort::LastModified, _) => format!("{t}.last_modified"),
+        (ScimSort::UserName, Resource::Users) => (format!("{t}.email_folded"), true),
+        (ScimSort::DisplayName, Resource::Groups) => (format!("{t}.name_folded"), true),
+        (ScimSort::ExternalId, _) => (format!("{t}.scim_external_id"), true),
+        (ScimSort::Created, Resource::Users) => (format!("{t}.date_joined"), false),
+        (ScimSort::Created, Resource::Groups) => (format!("{t}.created"), false),
+        (ScimSort::LastModified, _) => (format!("{t}.last_modified"), false),
         (ScimSort::Json(keys), _) => {
             let safe = |k: &String| {
                 !k.is_empty()
@@ -248,7 +248,7 @@ pub fn scim_order(
                     "cannot sort by that attribute".into(),
                 ));
             }
-            match dialect {
+            let expr = match dialect {
                 Dialect::Sqlite => {
                     let path: String = keys.iter().map(|k| format!(".\"{k}\"")).collect();
                     format!(
@@ -262,7 +262,8 @@ pub fn scim_order(
                         "(CASE WHEN jsonb_typeof({walk}) = 'string' THEN {walk} #>> '{{}}' END)"
                     )
                 }
-            }
+            };
+            (expr, true)
         }
         _ => {
             return Err(StoreError::UnsupportedFilter(
@@ -270,7 +271,8 @@ pub fn scim_order(
             ));
         }
     };
-    let collate = if dialect == Dialect::Postgres {
+    // Text sorts by code point on both (PostgreSQL's default collation is the locale's).
+    let collate = if dialect == Dialect::Postgres && text {
         " COLLATE \"C\""
     } else {
         ""
@@ -280,7 +282,6 @@ pub fn scim_order(
     ))
 }
 
-/// `$start, $start+1, …` for an `IN (…)` list of `n` values.
 /// SQL that leaves the scope's caller (the user whose token is in use) out of the users aliased
 /// `alias`; empty without a caller. An integer, so safe to write into the statement.
 pub fn except_caller(scope: &roster_core::store::ScimScope, alias: &str) -> String {
@@ -288,55 +289,6 @@ pub fn except_caller(scope: &roster_core::store::ScimScope, alias: &str) -> Stri
         .caller
         .map(|id| format!(" AND {alias}.id <> {id}"))
         .unwrap_or_default()
-}
-
-pub fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Columns of `users`, in the order the row mapper reads them.
-#[macro_export]
-macro_rules! user_cols {
-    () => {
-        "u.id, u.account_id, u.email, u.first_name, u.last_name, u.is_active, u.is_account_owner, \
-         u.two_factor_enabled, u.language, u.timezone, u.phone, u.mobile, u.country_call_code, \
-         u.date_joined, u.last_login, u.last_modified, u.version, u.scim_external_id, u.provisioned_by_idp, \
-         u.scim_doc"
-    };
-}
-
-#[macro_export]
-macro_rules! team_cols {
-    () => {
-        "id, account_id, name, is_active, created, last_modified, version, scim_external_id, provisioned_by_idp, \
-         scim_doc"
-    };
-}
-
-#[macro_export]
-macro_rules! token_cols {
-    () => {
-        "t.uuid, t.user_id, t.account_id, t.name, t.description, t.created, t.expires_at, t.last_used_at, t.key_prefix"
-    };
-}
-
-#[macro_export]
-macro_rules! idp_cols {
-    () => {
-        "uuid, account_id, protocol, name, is_active, scim_integration, created, last_modified, version, \
-         sign_in_url, entity_id_url, certificate_pem, signature_algorithm, authorization_url, userinfo_url, \
-         token_url, client_id, client_secret, scopes, response_mode"
-    };
-}
-
-#[macro_export]
-macro_rules! account_cols {
-    () => {
-        "id, name, company_name, is_active, is_enabled_mfa_to_all_users, created, last_modified, version"
-    };
 }
 
 #[cfg(test)]
@@ -370,25 +322,5 @@ mod tests {
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(contains_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
-    }
-
-    #[test]
-    fn unique_violations_are_classified() {
-        assert_eq!(
-            classify_unique(
-                None,
-                "UNIQUE constraint failed: users.account_id, users.email_folded"
-            ),
-            Conflict::UserEmail
-        );
-        assert_eq!(
-            classify_unique(Some("teams_account_name_key"), "duplicate key"),
-            Conflict::TeamName
-        );
-        assert_eq!(
-            classify_unique(Some("idp_one_active"), ""),
-            Conflict::ActiveIdentityProvider
-        );
-        assert_eq!(classify_unique(None, "something else"), Conflict::Other);
     }
 }

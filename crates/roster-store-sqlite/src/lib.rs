@@ -1,28 +1,33 @@
-//! Roster's embedded default store: SQLite in WAL mode, one file in the data directory.
+//! Roster's embedded default store: SQLite in WAL mode, one file in the data directory, called
+//! directly (rusqlite, the bundled SQLite) on connection threads of its own.
 //!
-//! Writes go through a single writer connection that starts every transaction with
-//! `BEGIN IMMEDIATE` (no lock upgrades, no `SQLITE_BUSY` mid-transaction); reads use a pool of
-//! reader connections, which WAL lets run beside the writer. `synchronous = FULL`: a write that
-//! was acknowledged survives a power cut.
+//! - One writer connection on its thread; write transactions take turns on it, each a savepoint
+//!   in a batch that commits with one fsync for everyone who arrived while the previous one
+//!   synced (group commit, see [`threads::Writer`]). `synchronous = FULL`: a write is
+//!   acknowledged only once it is on disk.
+//! - A pool of read-only connections, one thread each, reading beside the writer (WAL).
+//! - Each store call is one job on one of those threads, running all its statements there, with
+//!   statements prepared once per connection and kept.
+
+mod conn;
+mod migrate;
+mod remote;
+mod threads;
 
 use async_trait::async_trait;
-use roster_core::store::{Store, Tx};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use std::str::FromStr;
+use remote::{Remote, now};
+use roster_core::store::{Read, Store, StoreError, StoreResult, TokenWithUser, Tx};
+use roster_store_sql::SqlTx;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+use threads::{Readers, Writer};
 
-roster_store_sql::sql_store_tx!(
-    sqlx::Sqlite,
-    SqliteTx,
-    roster_store_sql::filter_sql::Dialect::Sqlite
-);
+pub use migrate::MIGRATIONS;
 
 /// The database file and its WAL and shared-memory files readable by their owner only (0600):
 /// the file is created so before SQLite opens it (SQLite gives the WAL files the database's
 /// mode), and files left more open by an earlier release are narrowed.
-fn private_files(db: &std::path::Path) -> std::io::Result<()> {
+fn private_files(db: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -37,7 +42,7 @@ fn private_files(db: &std::path::Path) -> std::io::Result<()> {
         for suffix in ["", "-wal", "-shm"] {
             let mut p = db.as_os_str().to_os_string();
             p.push(suffix);
-            let p = std::path::PathBuf::from(p);
+            let p = PathBuf::from(p);
             if p.exists() {
                 std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
             }
@@ -48,13 +53,27 @@ fn private_files(db: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The store's migrations, embedded in the binary.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The file a `sqlite:` URL names: `sqlite://data/roster.sqlite3`, `sqlite:roster.sqlite3`,
+/// with or without `?…` options (SQLite's own settings are Roster's; options are ignored).
+pub fn path_of(url: &str) -> StoreResult<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or_else(|| StoreError::Other(format!("not a sqlite: URL: {url:?}")))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return Err(StoreError::Other(
+            "Roster keeps its directory in a file: use sqlite://PATH".into(),
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
-    readers: SqlitePool,
+    path: PathBuf,
+    writer: Writer,
+    readers: Readers,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -64,86 +83,77 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Open (creating if missing) the database at a `sqlite:` URL, e.g. `sqlite://data/roster.sqlite3`.
+    /// Open (creating if missing) the database at a `sqlite:` URL, e.g.
+    /// `sqlite://data/roster.sqlite3`. Start-up work (the file, its mode, the connections) runs on
+    /// a blocking thread.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let opts = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Other(format!("bad SQLite URL: {e}")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .statement_cache_capacity(500);
-        let memory = url.contains(":memory:") || url.contains("mode=memory");
-        if !memory {
-            private_files(opts.get_filename()).map_err(|e| {
-                StoreError::Other(format!(
-                    "making {} private: {e}",
-                    opts.get_filename().display()
-                ))
-            })?;
-        }
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.clone())
+        let path = path_of(url)?;
+        tokio::task::spawn_blocking(move || Self::open_now(path))
             .await
-            .map_err(map_err)?;
-        let readers = if memory {
-            // An in-memory database exists once per connection: share the writer.
-            writer.clone()
-        } else {
-            let n = std::thread::available_parallelism()
-                .map(|n| n.get() as u32)
-                .unwrap_or(2)
-                .clamp(2, 8)
-                * 2;
-            SqlitePoolOptions::new()
-                .max_connections(n)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(opts.read_only(true))
-                .await
-                .map_err(map_err)?
-        };
-        Ok(Self { writer, readers })
+            .map_err(|e| StoreError::database("opening SQLite", e))?
     }
 
-    /// Apply pending migrations.
+    fn open_now(path: PathBuf) -> StoreResult<Self> {
+        private_files(&path)
+            .map_err(|e| StoreError::database(format!("making {} private", path.display()), e))?;
+        let writer = conn::open(&path, false)?;
+        // The WAL files exist once the writer has set WAL mode: narrow them too.
+        private_files(&path)
+            .map_err(|e| StoreError::database(format!("making {} private", path.display()), e))?;
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(2, 8)
+            * 2;
+        let readers = Readers::start(&path, n)?;
+        Ok(Self {
+            writer: Writer::start(writer)?,
+            readers,
+            path,
+        })
+    }
+
+    /// Apply pending migrations, then the data steps done in Rust.
     pub async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR
-            .run(&self.writer)
-            .await
-            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
-        after_migrations(&self.writer).await
+        self.migrate_to(None).await?;
+        let tx = self.writer.begin().await?;
+        tx.run(|c| now(SqlTx::new(conn::SqliteDb::new(c), false).after_migrations()))
+            .await?;
+        tx.commit().await
     }
 
-    pub async fn close(&self) {
-        self.readers.close().await;
-        self.writer.close().await;
+    /// Apply the migrations up to `version` (all with `None`), on their own connection.
+    pub async fn migrate_to(&self, version: Option<i64>) -> StoreResult<()> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = conn::open(&path, false)?;
+            migrate::run(&mut c, version)
+        })
+        .await
+        .map_err(|e| StoreError::database("migrating SQLite", e))?
     }
+
+    /// The connection threads end when the last handle to the store is dropped.
+    pub async fn close(&self) {}
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = begin_detached(&self.writer, Some("BEGIN IMMEDIATE")).await?;
-        Ok(Box::new(SqliteTx::new(tx, true)))
+        Ok(Box::new(Remote(self.writer.begin().await?)))
     }
 
-    async fn read(&self) -> StoreResult<Box<dyn Tx>> {
-        // No BEGIN/COMMIT: two worker-thread round trips saved on every read request. Each
-        // statement reads a consistent WAL snapshot of its own.
-        let conn = self.readers.acquire().await.map_err(map_err)?;
-        Ok(Box::new(SqliteTx::plain(conn)))
+    async fn read(&self) -> StoreResult<Box<dyn Read>> {
+        Ok(Box::new(Remote(self.readers.clone())))
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.readers)
+        self.readers
+            .run(|c| {
+                c.query_row("SELECT 1", [], |_| Ok(()))
+                    .map_err(conn::map_err)
+            })
             .await
-            .map_err(map_err)?;
-        Ok(())
     }
 
     async fn token_by_hash(
@@ -151,24 +161,35 @@ impl Store for SqliteStore {
         key_hash: &[u8; 32],
         idp: Option<uuid::Uuid>,
     ) -> StoreResult<Option<TokenWithUser>> {
-        token_by_hash(&self.readers, key_hash, idp).await
+        let hash = *key_hash;
+        self.readers
+            .run(move |c| now(SqlTx::new(conn::SqliteDb::new(c), false).token_by_hash(&hash, idp)))
+            .await
     }
 
-    /// Recorded at once when the writer is free within 100 ms; otherwise in the background, so a
-    /// read never waits long behind a write for this bookkeeping.
+    /// Recorded at once when the writer's turn comes within 100 ms; otherwise in the background,
+    /// so a read never waits long behind writes for this bookkeeping.
     async fn touch_token(
         &self,
         uuid: uuid::Uuid,
         at: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<()> {
-        if let Ok(Ok(mut conn)) =
-            tokio::time::timeout(Duration::from_millis(100), self.writer.acquire()).await
-        {
-            return touch_token(&mut *conn, uuid, at).await;
+        let touch = move |c: &mut rusqlite::Connection| {
+            now(SqlTx::new(conn::SqliteDb::new(c), false).touch_token(uuid, at))
+        };
+        if let Some(tx) = self.writer.try_begin(Duration::from_millis(100)).await {
+            let tx = tx?;
+            tx.run(touch).await?;
+            return tx.commit().await;
         }
         let writer = self.writer.clone();
         tokio::spawn(async move {
-            if let Err(e) = touch_token(&writer, uuid, at).await {
+            let done = async {
+                let tx = writer.begin().await?;
+                tx.run(touch).await?;
+                tx.commit().await
+            };
+            if let Err(e) = done.await {
                 tracing::warn!(error = %e, "could not record a token's last use");
             }
         });
@@ -177,23 +198,5 @@ impl Store for SqliteStore {
 
     fn backend(&self) -> &'static str {
         "sqlite"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// No connection free within the pool's wait is overload (503, retry), not an internal error.
-    #[test]
-    fn a_pool_timeout_is_busy() {
-        assert!(matches!(
-            map_err(sqlx::Error::PoolTimedOut),
-            StoreError::Busy(_)
-        ));
-        assert!(matches!(
-            map_err(sqlx::Error::RowNotFound),
-            StoreError::Other(_)
-        ));
     }
 }

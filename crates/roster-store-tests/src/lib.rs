@@ -21,6 +21,8 @@ pub struct TestStore {
     pub dir: Option<tempfile::TempDir>,
     /// The PostgreSQL database URL and name.
     pub pg: Option<(String, String)>,
+    /// The PostgreSQL store behind `store`, to migrate in place.
+    pg_store: Option<roster_store_postgres::PgStore>,
 }
 
 pub fn pg_admin_url() -> String {
@@ -85,12 +87,7 @@ impl TestStore {
             Backend::Sqlite => {
                 let (dir, url) = sqlite_file();
                 let s = roster_store_sqlite::SqliteStore::open(&url).await.unwrap();
-                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-                roster_store_sqlite::MIGRATOR
-                    .run_to(version, &pool)
-                    .await
-                    .unwrap();
-                pool.close().await;
+                s.migrate_to(Some(version)).await.unwrap();
                 Self::sqlite(dir, s)
             }
             Backend::Postgres => {
@@ -114,9 +111,10 @@ impl TestStore {
 
     fn pg(url: String, name: String, s: roster_store_postgres::PgStore) -> TestStore {
         TestStore {
-            store: Arc::new(s),
+            store: Arc::new(s.clone()),
             dir: None,
             pg: Some((url, name)),
+            pg_store: Some(s),
         }
     }
 
@@ -125,6 +123,7 @@ impl TestStore {
             store: Arc::new(s),
             dir: Some(dir),
             pg: None,
+            pg_store: None,
         }
     }
 
@@ -159,8 +158,11 @@ impl TestStore {
                 s.migrate().await.unwrap();
                 s.close().await;
             }
-            (None, Some((url, _))) => {
-                let s = roster_store_postgres::PgStore::open(url).await.unwrap();
+            (None, Some(_)) => {
+                let s = self
+                    .pg_store
+                    .as_ref()
+                    .expect("a PostgreSQL test store has its store");
                 s.migrate().await.unwrap();
             }
             (None, None) => unreachable!("a test store is SQLite or PostgreSQL"),

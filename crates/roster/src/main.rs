@@ -75,7 +75,7 @@ enum TokenCommand {
         days: i64,
         /// Account id [default: the first account].
         #[arg(long)]
-        account: Option<i64>,
+        account: Option<roster_core::model::AccountId>,
     },
     /// Revoke a token by uuid, at once.
     Revoke { uuid: uuid::Uuid },
@@ -85,7 +85,7 @@ enum TokenCommand {
         email: Option<String>,
         /// Account id [default: the first account].
         #[arg(long)]
-        account: Option<i64>,
+        account: Option<roster_core::model::AccountId>,
     },
     /// Revoke every token of the user with EMAIL, at once.
     RevokeAll {
@@ -93,7 +93,7 @@ enum TokenCommand {
         email: String,
         /// Account id [default: the first account].
         #[arg(long)]
-        account: Option<i64>,
+        account: Option<roster_core::model::AccountId>,
     },
 }
 
@@ -102,7 +102,7 @@ enum UserCommand {
     /// List the users of an account.
     List {
         #[arg(long)]
-        account: Option<i64>,
+        account: Option<roster_core::model::AccountId>,
     },
 }
 

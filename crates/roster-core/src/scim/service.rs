@@ -5,9 +5,9 @@
 
 use super::view;
 use crate::error::{AuthFailure, CoreError};
-use crate::model::{IdentityProvider, Team, User, perm};
+use crate::model::{IdentityProvider, Team, TeamId, User, UserId, perm};
 use crate::service::{Principal, Roster};
-use crate::store::{Conflict, LogEntry, ScimQuery, ScimScope, ScimSort, StoreError, Tx};
+use crate::store::{Conflict, LogEntry, Read, ScimQuery, ScimScope, ScimSort, StoreError, Tx};
 use roster_scim::messages::{ListResponse, Pagination, SearchRequest};
 use roster_scim::patch::MemberOp;
 use roster_scim::patch::{self, PatchOp};
@@ -501,7 +501,7 @@ impl Roster {
 
     async fn load(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn Read,
         c: &ScimCaller,
         kind: Kind,
         id: &str,
@@ -512,16 +512,14 @@ impl Roster {
         let mine = |p: &crate::model::Provisioning| p.idp_uuid == Some(c.idp.uuid);
         Ok(match kind {
             Kind::Users => Loaded::User(
-                tx.user(c.idp.account_id, n)
-                    .await
-                    .map_err(store_err)?
+                tx.user(c.idp.account_id, UserId(n))
+                    .await?
                     .filter(|u| mine(&u.provisioning) && u.id != c.principal.user().id)
                     .ok_or_else(missing)?,
             ),
             Kind::Groups => Loaded::Team(
-                tx.team(c.idp.account_id, n)
-                    .await
-                    .map_err(store_err)?
+                tx.team(c.idp.account_id, TeamId(n))
+                    .await?
                     .filter(|t| mine(&t.provisioning))
                     .ok_or_else(missing)?,
             ),
@@ -531,7 +529,7 @@ impl Roster {
     /// The resource as the client asked to see it.
     async fn render(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn Read,
         c: &ScimCaller,
         loaded: &Loaded,
         projection: &Projection,
@@ -545,8 +543,7 @@ impl Roster {
                 let members = if projection.includes(ctx, "members") {
                     Some(
                         tx.team_members(&c.scope(), &[t.id])
-                            .await
-                            .map_err(store_err)?
+                            .await?
                             .remove(&t.id)
                             .unwrap_or_default(),
                     )
@@ -566,11 +563,10 @@ impl Roster {
         projection: &Projection,
         if_none_match: Option<&str>,
     ) -> Result<ScimReply, ScimError> {
-        let mut tx = self.store.read().await.map_err(store_err)?;
+        let mut tx = self.store.read().await?;
         let loaded = self.load(tx.as_mut(), c, kind, id).await?;
         let version = loaded.version();
         if if_none_match.is_some_and(|h| etag_matches(h, version)) {
-            tx.commit().await.map_err(store_err)?;
             return Ok(ScimReply {
                 status: 304,
                 body: None,
@@ -579,7 +575,6 @@ impl Roster {
             });
         }
         let body = self.render(tx.as_mut(), c, &loaded, projection).await?;
-        tx.commit().await.map_err(store_err)?;
         Ok(ScimReply {
             status: 200,
             body: Some(body),
@@ -598,7 +593,7 @@ impl Roster {
         let normalized = patch::normalize(body, kind.ctx())?;
         let now = self.now();
         let account = c.idp.account_id;
-        let mut tx = self.store.begin().await.map_err(store_err)?;
+        let mut tx = self.store.begin().await?;
         let (loaded, changes) = match kind {
             Kind::Users => {
                 let mut u = User::new(account, "", "", "", now);
@@ -606,7 +601,7 @@ impl Roster {
                 apply_user_doc(&mut u, normalized.resource)?;
                 let id = tx.insert_user(&u).await.map_err(|e| match e {
                     StoreError::Conflict(k) => conflict(k, &u.email),
-                    other => store_err(other),
+                    other => ScimError::from(other),
                 })?;
                 // The stored user is what was written (timestamps are already at the stores'
                 // precision; the conformance suite checks a read-back equals it): no read-back.
@@ -621,17 +616,13 @@ impl Roster {
                 let members = apply_group_doc(&mut t, normalized.resource)?.unwrap_or_default();
                 let id = tx.insert_team(&t).await.map_err(|e| match e {
                     StoreError::Conflict(k) => conflict(k, &t.name),
-                    other => store_err(other),
+                    other => ScimError::from(other),
                 })?;
                 let (ids, ignored) = user_ids(&members);
-                let added = tx
-                    .add_team_members(&c.scope(), id, &ids)
-                    .await
-                    .map_err(store_err)?;
+                let added = tx.add_team_members(&c.scope(), id, &ids).await?;
                 let t = tx
                     .team(account, id)
-                    .await
-                    .map_err(store_err)?
+                    .await?
                     .ok_or_else(|| ScimError::internal("created group vanished"))?;
                 let mut changes = created_changes(&t.scim);
                 push_members(&mut changes, &added, &[], &ignored);
@@ -664,7 +655,7 @@ impl Roster {
         projection: &Projection,
     ) -> Result<Done, ScimError> {
         let normalized = patch::normalize(body, kind.ctx())?;
-        let mut tx = self.store.begin().await.map_err(store_err)?;
+        let mut tx = self.store.begin().await?;
         let before = self.load(tx.as_mut(), c, kind, id).await?;
         check_if_match(if_match, before.version())?;
         let now = self.now();
@@ -688,15 +679,9 @@ impl Roster {
                     a.extend(d);
                 }
                 let saved = save_team(tx.as_mut(), &t, b.version).await?;
-                let removed = tx
-                    .clear_team_members(&c.scope(), t.id)
-                    .await
-                    .map_err(store_err)?;
+                let removed = tx.clear_team_members(&c.scope(), t.id).await?;
                 let (ids, ignored) = user_ids(&members);
-                let added = tx
-                    .add_team_members(&c.scope(), t.id, &ids)
-                    .await
-                    .map_err(store_err)?;
+                let added = tx.add_team_members(&c.scope(), t.id, &ids).await?;
                 let (added, removed) = net(&added, &removed);
                 push_members(&mut changes, &added, &removed, &ignored);
                 saved
@@ -715,7 +700,7 @@ impl Roster {
     /// 200 with the resource as the client asked to see it.
     async fn reply_200(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn Read,
         c: &ScimCaller,
         loaded: &Loaded,
         projection: &Projection,
@@ -752,9 +737,12 @@ impl Roster {
                 return Ok(no_content);
             }
             let size = tx
-                .team_member_count(c.idp.account_id, loaded.id(), GROUP_PATCH_BODY_LIMIT + 1)
-                .await
-                .map_err(store_err)?;
+                .team_member_count(
+                    c.idp.account_id,
+                    TeamId(loaded.id()),
+                    GROUP_PATCH_BODY_LIMIT + 1,
+                )
+                .await?;
             if size > GROUP_PATCH_BODY_LIMIT && projection.includes(super::group_ctx(), "members") {
                 return Ok(no_content);
             }
@@ -776,7 +764,7 @@ impl Roster {
         if_match: Option<&str>,
     ) -> Result<Done, ScimError> {
         let account = c.idp.account_id;
-        let mut tx = self.store.begin().await.map_err(store_err)?;
+        let mut tx = self.store.begin().await?;
         let before = self.load(tx.as_mut(), c, kind, id).await?;
         check_if_match(if_match, before.version())?;
         match &before {
@@ -784,11 +772,11 @@ impl Roster {
                 if u.is_account_owner {
                     return Err(owner_error());
                 }
-                tx.delete_user(account, u.id).await.map_err(store_err)?;
+                tx.delete_user(account, u.id).await?;
             }
             Loaded::Team(t) => {
                 // The team goes with every membership (those added by hand too, by the cascade).
-                tx.delete_team(account, t.id).await.map_err(store_err)?;
+                tx.delete_team(account, t.id).await?;
             }
         }
         Ok(Done {
@@ -821,8 +809,8 @@ impl Loaded {
     }
     fn id(&self) -> i64 {
         match self {
-            Loaded::User(u) => u.id,
-            Loaded::Team(t) => t.id,
+            Loaded::User(u) => u.id.0,
+            Loaded::Team(t) => t.id.0,
         }
     }
 }
@@ -834,7 +822,7 @@ async fn save_user(tx: &mut dyn Tx, u: &User, expected_version: i64) -> Result<L
         .await
         .map_err(|e| match e {
             StoreError::Conflict(k) => conflict(k, &u.email),
-            other => store_err(other),
+            other => ScimError::from(other),
         })?;
     let mut saved = u.clone();
     saved.version = expected_version + 1;
@@ -847,9 +835,9 @@ async fn save_team(tx: &mut dyn Tx, t: &Team, expected_version: i64) -> Result<L
         .await
         .map_err(|e| match e {
             StoreError::Conflict(k) => conflict(k, &t.name),
-            other => store_err(other),
+            other => ScimError::from(other),
         })?;
-    let saved = tx.team(t.account_id, t.id).await.map_err(store_err)?;
+    let saved = tx.team(t.account_id, t.id).await?;
     Ok(Loaded::Team(saved.ok_or_else(|| {
         ScimError::not_found("The group was deleted meanwhile")
     })?))

@@ -21,7 +21,6 @@ impl Roster {
             .account(p.account())
             .await?
             .ok_or(CoreError::NotFound("Account"))?;
-        tx.commit().await?;
         Ok(a)
     }
 

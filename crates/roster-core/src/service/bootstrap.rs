@@ -3,6 +3,7 @@
 use super::{Roster, TokenInput};
 use crate::error::{CoreError, FieldErrors};
 use crate::model::{Account, PersonalToken, User};
+use crate::model::{AccountId, UserId};
 use crate::store::NewAccount;
 use crate::token::NewKey;
 use crate::validate;
@@ -72,14 +73,13 @@ impl Roster {
     pub async fn needs_bootstrap(&self) -> Result<bool, CoreError> {
         let mut tx = self.store.read().await?;
         let n = tx.account_count().await?;
-        tx.commit().await?;
         Ok(n == 0)
     }
 
     /// Make a token for the user with this email (in `account`, or the first account).
     pub async fn issue_token(
         &self,
-        account: Option<i64>,
+        account: Option<AccountId>,
         email: &str,
         name: &str,
         days: i64,
@@ -120,7 +120,7 @@ impl Roster {
     }
 
     /// Every user of the account (or the first account), for the CLI.
-    pub async fn operator_users(&self, account: Option<i64>) -> Result<Vec<User>, CoreError> {
+    pub async fn operator_users(&self, account: Option<AccountId>) -> Result<Vec<User>, CoreError> {
         let mut tx = self.store.read().await?;
         let account = operator_account(tx.as_mut(), account).await?;
         let mut all = Vec::new();
@@ -145,7 +145,6 @@ impl Roster {
                 break;
             }
         }
-        tx.commit().await?;
         Ok(all)
     }
 
@@ -153,7 +152,7 @@ impl Roster {
     /// with each token's user's email, newest first; for the CLI.
     pub async fn operator_tokens(
         &self,
-        account: Option<i64>,
+        account: Option<AccountId>,
         email: Option<&str>,
     ) -> Result<Vec<(PersonalToken, String)>, CoreError> {
         use crate::store::{ListParams, SortKey, TokenScope};
@@ -191,7 +190,7 @@ impl Roster {
                 break;
             }
         }
-        let mut emails: std::collections::HashMap<i64, String> = Default::default();
+        let mut emails: std::collections::HashMap<UserId, String> = Default::default();
         let mut out = Vec::with_capacity(tokens.len());
         for t in tokens {
             if let std::collections::hash_map::Entry::Vacant(slot) = emails.entry(t.user_id) {
@@ -205,7 +204,6 @@ impl Roster {
             let e = emails.get(&t.user_id).cloned().unwrap_or_default();
             out.push((t, e));
         }
-        tx.commit().await?;
         Ok(out)
     }
 
@@ -213,7 +211,7 @@ impl Roster {
     /// how many there were.
     pub async fn operator_revoke_all(
         &self,
-        account: Option<i64>,
+        account: Option<AccountId>,
         email: &str,
     ) -> Result<u64, CoreError> {
         let mut tx = self.store.begin().await?;
@@ -225,8 +223,8 @@ impl Roster {
         let n = tx.delete_user_tokens(account.id, user.id).await?;
         tx.commit().await?;
         tracing::info!(
-            account = account.id,
-            user = user.id,
+            account = %account.id,
+            user = %user.id,
             revoked = n,
             "all of a user's personal tokens revoked (CLI)"
         );
@@ -236,8 +234,8 @@ impl Roster {
 
 /// The account an operator command names, or the first account.
 async fn operator_account(
-    tx: &mut dyn crate::store::Tx,
-    account: Option<i64>,
+    tx: &mut dyn crate::store::Read,
+    account: Option<AccountId>,
 ) -> Result<Account, CoreError> {
     match account {
         Some(a) => tx.account(a).await?,

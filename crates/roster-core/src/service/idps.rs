@@ -178,7 +178,6 @@ impl Roster {
         let got = tx
             .list_log(p.account(), uuid, params.offset, params.limit)
             .await?;
-        tx.commit().await?;
         super::check_page(super::Listed {
             items: got.items,
             total: got.total,
@@ -191,7 +190,6 @@ impl Roster {
         p.require_owner()?;
         let mut tx = self.store.read().await?;
         let all = tx.list_idps(p.account()).await?;
-        tx.commit().await?;
         Ok(all)
     }
 
@@ -204,7 +202,6 @@ impl Roster {
         p.require_owner()?;
         let mut tx = self.store.read().await?;
         let idp = tx.idp(p.account(), uuid).await?;
-        tx.commit().await?;
         idp.filter(|i| i.protocol() == protocol)
             .ok_or(CoreError::NotFound("Identity provider"))
     }
@@ -254,7 +251,7 @@ impl Roster {
         }
         tx.insert_idp(&idp).await?;
         tx.commit().await?;
-        tracing::info!(account = p.account(), idp = %idp.uuid, protocol = protocol.label(), "identity provider created");
+        tracing::info!(account = %p.account(), idp = %idp.uuid, protocol = protocol.label(), "identity provider created");
         Ok(idp)
     }
 
@@ -297,7 +294,7 @@ impl Roster {
             .ok_or(CoreError::NotFound("Identity provider"))?;
         tx.commit().await?;
         if before.scim_integration != updated.scim_integration {
-            tracing::info!(account = p.account(), idp = %uuid, on = updated.scim_integration, "SCIM integration switched");
+            tracing::info!(account = %p.account(), idp = %uuid, on = updated.scim_integration, "SCIM integration switched");
         }
         Ok(updated)
     }

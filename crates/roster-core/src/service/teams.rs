@@ -79,7 +79,6 @@ impl Roster {
         let (params, page) = req.params(TEAM_SORTS, (SortKey::Name, false))?;
         let mut tx = self.store.read().await?;
         let got = tx.list_teams(p.account(), &params).await?;
-        tx.commit().await?;
         check_page(Listed {
             items: got.items,
             total: got.total,
@@ -94,7 +93,6 @@ impl Roster {
             .team(p.account(), id)
             .await?
             .ok_or(CoreError::NotFound("Team"))?;
-        tx.commit().await?;
         Ok(t)
     }
 
@@ -182,7 +180,6 @@ impl Roster {
         let (params, page) = req.params(PERMISSION_SORTS, (SortKey::Id, false))?;
         let mut tx = self.store.read().await?;
         let got = tx.list_permissions(&params).await?;
-        tx.commit().await?;
         check_page(Listed {
             items: got.items,
             total: got.total,

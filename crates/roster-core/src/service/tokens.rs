@@ -66,7 +66,6 @@ impl Roster {
         let (params, page) = req.params(TOKEN_SORTS, (SortKey::Created, true))?;
         let mut tx = self.store.read().await?;
         let got = tx.list_tokens(scope, &params).await?;
-        tx.commit().await?;
         check_page(Listed {
             items: got.items,
             total: got.total,
@@ -81,7 +80,6 @@ impl Roster {
             .token(visible(p), uuid)
             .await?
             .ok_or(CoreError::NotFound("Personal token"))?;
-        tx.commit().await?;
         Ok(t)
     }
 
@@ -122,7 +120,7 @@ impl Roster {
             .create_token_in(tx.as_mut(), &target, input, Some(p.token_expires_at()))
             .await?;
         tx.commit().await?;
-        tracing::info!(account = p.account(), by = p.user().id, user, token = %created.token.uuid, "an owner made a personal token for a user");
+        tracing::info!(account = %p.account(), by = %p.user().id, user = %user, token = %created.token.uuid, "an owner made a personal token for a user");
         Ok(created)
     }
 
@@ -136,9 +134,9 @@ impl Roster {
         let n = tx.delete_user_tokens(p.account(), user).await?;
         tx.commit().await?;
         tracing::info!(
-            account = p.account(),
-            by = p.user().id,
-            user,
+            account = %p.account(),
+            by = %p.user().id,
+            user = %user,
             revoked = n,
             "all of a user's personal tokens revoked"
         );
@@ -219,7 +217,7 @@ impl Roster {
             key_hash: key.hash(),
         })
         .await?;
-        tracing::info!(account = user.account_id, user = user.id, token = %token.uuid, "personal token created");
+        tracing::info!(account = %user.account_id, user = %user.id, token = %token.uuid, "personal token created");
         Ok(CreatedToken { token, key })
     }
 
@@ -233,7 +231,7 @@ impl Roster {
             .ok_or(CoreError::NotFound("Personal token"))?;
         tx.delete_token(t.user_id, uuid).await?;
         tx.commit().await?;
-        tracing::info!(by = p.user().id, user = t.user_id, token = %uuid, "personal token revoked");
+        tracing::info!(by = %p.user().id, user = %t.user_id, token = %uuid, "personal token revoked");
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 
 use super::{ListRequest, Listed, Principal, Roster, check_page};
 use crate::error::{CoreError, FieldErrors};
-use crate::model::{TeamId, User, UserId};
+use crate::model::{AccountId, TeamId, User, UserId};
 use crate::store::{SortKey, Tx};
 use crate::validate;
 use serde::Deserialize;
@@ -125,7 +125,7 @@ pub const MAX_TEAMS_PER_USER: usize = 1000;
 
 async fn check_team_ids(
     tx: &mut dyn Tx,
-    account: i64,
+    account: AccountId,
     ids: &[TeamId],
     errs: &mut FieldErrors,
 ) -> Result<(), CoreError> {
@@ -185,7 +185,6 @@ impl Roster {
         let (params, page) = req.params(USER_SORTS, (SortKey::Id, false))?;
         let mut tx = self.store.read().await?;
         let got = tx.list_users(p.account(), &params).await?;
-        tx.commit().await?;
         check_page(Listed {
             items: got.items,
             total: got.total,
@@ -203,7 +202,6 @@ impl Roster {
             .user(p.account(), id)
             .await?
             .ok_or(CoreError::NotFound("User"))?;
-        tx.commit().await?;
         Ok(u)
     }
 
@@ -229,9 +227,9 @@ impl Roster {
             .ok_or(CoreError::NotFound("User"))?;
         tx.commit().await?;
         tracing::info!(
-            account = p.account(),
-            user = id,
-            by = p.user().id,
+            account = %p.account(),
+            user = %id,
+            by = %p.user().id,
             "user created"
         );
         Ok(created)
@@ -294,9 +292,9 @@ impl Roster {
         tx.delete_user(p.account(), id).await?;
         tx.commit().await?;
         tracing::info!(
-            account = p.account(),
-            user = id,
-            by = p.user().id,
+            account = %p.account(),
+            user = %id,
+            by = %p.user().id,
             "user deleted"
         );
         Ok(())
@@ -308,7 +306,6 @@ impl Roster {
             .user(p.account(), p.user().id)
             .await?
             .ok_or(CoreError::NotFound("User"))?;
-        tx.commit().await?;
         Ok(u)
     }
 

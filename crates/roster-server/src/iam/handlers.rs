@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use roster_core::model::UserId;
 use roster_core::service::{
     AccountPatch, IdpInput, ProfileInput, TeamInput, TokenInput, UserInput,
 };
@@ -312,13 +313,19 @@ pub async fn tokens_list(
     q: ListQuery,
     OriginalUri(uri): OriginalUri,
 ) -> Res {
-    let user =
-        match q.raw.iter().find(|(k, _)| k == "user_id") {
-            None => None,
-            Some((_, v)) => Some(v.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(
-                || AppError::validation("user_id", format!("\"{v}\" is not a user id.")),
-            )?),
-        };
+    let user = match q.raw.iter().find(|(k, _)| k == "user_id") {
+        None => None,
+        Some((_, v)) => Some(
+            v.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(UserId)
+                .ok_or_else(|| {
+                    AppError::validation("user_id", format!("\"{v}\" is not a user id."))
+                })?,
+        ),
+    };
     let listed = s.roster.list_tokens(&p, &q.list, user).await?;
     ok(views::page(
         &listed,

@@ -254,7 +254,7 @@ async fn oidc_providers(app: &TestApp) {
         .read()
         .await
         .unwrap()
-        .list_idps(1)
+        .list_idps(roster_core::model::AccountId(1))
         .await
         .unwrap();
     // Stored sealed, never in clear; the server opens it with its key.

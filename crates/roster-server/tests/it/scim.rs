@@ -1122,15 +1122,20 @@ async fn concurrent_member_adds(app: &TestApp) {
 async fn large_group_patch(app: &TestApp) {
     let s = app.scim().await;
     let gid = s.group("Big").await;
-    let ids: Vec<i64> = {
+    let ids: Vec<roster_core::model::UserId> = {
         let store = app.roster.store().clone();
         let mut tx = store.begin().await.unwrap();
         let mut ids = Vec::new();
         let now = roster_core::Clock::now(app.clock.as_ref());
         let idp: uuid::Uuid = s.idp.parse().unwrap();
         for i in 0..1001 {
-            let mut u =
-                roster_core::model::User::new(1, format!("big{i}@example.com"), "B", "G", now);
+            let mut u = roster_core::model::User::new(
+                roster_core::model::AccountId(1),
+                format!("big{i}@example.com"),
+                "B",
+                "G",
+                now,
+            );
             u.provisioning.idp_uuid = Some(idp);
             ids.push(tx.insert_user(&u).await.unwrap());
         }
@@ -1211,7 +1216,7 @@ async fn passwords_are_not_kept(app: &TestApp) {
         .read()
         .await
         .unwrap()
-        .user(1, id.parse().unwrap())
+        .user(roster_core::model::AccountId(1), id.parse().unwrap())
         .await
         .unwrap()
         .unwrap();

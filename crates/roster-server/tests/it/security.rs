@@ -423,7 +423,7 @@ impl roster_core::store::Store for Gated {
         }
         self.inner.begin().await
     }
-    async fn read(&self) -> roster_core::store::StoreResult<Box<dyn roster_core::store::Tx>> {
+    async fn read(&self) -> roster_core::store::StoreResult<Box<dyn roster_core::store::Read>> {
         self.events.lock().unwrap().push("read");
         self.inner.read().await
     }

@@ -328,7 +328,12 @@ async fn owners_stepping_down_concurrently(app: &TestApp) {
         let ok = [sa, sb].iter().filter(|s| **s == StatusCode::OK).count();
         assert_eq!(ok, 1, "{sa} {sb}");
         let mut tx = app.roster.store().read().await.unwrap();
-        assert_eq!(tx.active_owner_count(1).await.unwrap(), 1);
+        assert_eq!(
+            tx.active_owner_count(roster_core::model::AccountId(1))
+                .await
+                .unwrap(),
+            1
+        );
         drop(tx);
         // Restore both as owners for the next round (through the remaining owner).
         let remaining = if sa == StatusCode::OK {

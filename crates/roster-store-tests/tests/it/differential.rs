@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 use roster_core::Store;
-use roster_core::model::User;
+use roster_core::model::{TeamId, User};
 use roster_core::store::{NewAccount, ScimQuery, ScimScope, ScimSort, StoreError};
 use roster_scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use roster_store_tests::{Backend, TestStore};
@@ -230,10 +230,10 @@ async fn directory(store: &Arc<dyn Store>, runner: &mut TestRunner) -> (ScimScop
         let mut u = roster_core::scim::user_from_resource(account.id, idp, &r, at).unwrap();
         u.last_modified = at + chrono::Duration::milliseconds(i * 7);
         let id = tx.insert_user(&u).await.unwrap();
-        let member_of: Vec<i64> = teams
+        let member_of: Vec<TeamId> = teams
             .iter()
             .copied()
-            .filter(|t| (id + t) % 3 == 0)
+            .filter(|t| (id.0 + t.0) % 3 == 0)
             .collect();
         tx.set_user_teams(account.id, id, &member_of).await.unwrap();
     }
@@ -260,7 +260,6 @@ async fn directory(store: &Arc<dyn Store>, runner: &mut TestRunner) -> (ScimScop
         after_id: None,
     };
     let all = tx.scim_users(&scope, &q).await.unwrap();
-    tx.commit().await.unwrap();
     let views = all
         .items
         .iter()
@@ -284,7 +283,6 @@ async fn selected(
         after_id: None,
     };
     let r = tx.scim_users(&scope, &q).await;
-    tx.commit().await.unwrap();
     match r {
         Ok(p) => {
             assert_eq!(

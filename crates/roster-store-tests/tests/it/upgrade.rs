@@ -12,7 +12,7 @@ fn entry(
     account: AccountId,
     idp: Uuid,
     kind: &str,
-    id: i64,
+    id: impl std::fmt::Display,
     status: i64,
     outcome: &str,
 ) -> LogEntry {
@@ -94,7 +94,9 @@ async fn upgrade_adopts_what_the_log_shows(backend: Backend) {
         .insert_team(&Team::new(a.id, "Admins", t0()))
         .await
         .unwrap();
-    tx.set_team_permissions(admins, &[1, 2]).await.unwrap();
+    tx.set_team_permissions(admins, &[PermissionId(1), PermissionId(2)])
+        .await
+        .unwrap();
     let log = [
         entry(a.id, entra.uuid, "User", created, 201, "created"),
         entry(a.id, entra.uuid, "User", changed, 200, "updated"),
@@ -182,7 +184,7 @@ async fn schema_6_directory_survives_migration(t: TestStore, expected: &serde_js
     let idp: Uuid = expected["idp"].as_str().unwrap().parse().unwrap();
     let mut tx = s.read().await.unwrap();
     let mut users: Vec<String> = tx
-        .list_users(1, &super::all(SortKey::Id))
+        .list_users(AccountId(1), &super::all(SortKey::Id))
         .await
         .unwrap()
         .items
@@ -192,7 +194,7 @@ async fn schema_6_directory_survives_migration(t: TestStore, expected: &serde_js
     users.sort();
     assert_eq!(users, strings(&expected["users"]));
     let mut teams: Vec<String> = tx
-        .list_teams(1, &super::all(SortKey::Id))
+        .list_teams(AccountId(1), &super::all(SortKey::Id))
         .await
         .unwrap()
         .items
@@ -202,11 +204,11 @@ async fn schema_6_directory_survives_migration(t: TestStore, expected: &serde_js
     teams.sort();
     assert_eq!(teams, strings(&expected["teams"]));
     let scope = roster_core::store::ScimScope {
-        account: 1,
+        account: AccountId(1),
         idp,
         caller: None,
     };
-    let group: i64 = expected["scim_group"].as_str().unwrap().parse().unwrap();
+    let group: TeamId = expected["scim_group"].as_str().unwrap().parse().unwrap();
     let mut members: Vec<String> = tx
         .team_members(&scope, &[group])
         .await
@@ -235,7 +237,7 @@ async fn schema_6_directory_survives_migration(t: TestStore, expected: &serde_js
     let mut scim_users: Vec<String> = page.items.iter().map(|u| u.id.to_string()).collect();
     scim_users.sort();
     assert_eq!(scim_users, strings(&expected["scim_users"]));
-    let log = tx.list_log(1, idp, 0, 100).await.unwrap();
+    let log = tx.list_log(AccountId(1), idp, 0, 100).await.unwrap();
     assert_eq!(log.total, expected["log_entries"].as_i64().unwrap());
     let sealed = tx
         .all_idps()

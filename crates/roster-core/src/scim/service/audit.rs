@@ -67,9 +67,9 @@ pub(super) fn diff_changes(before: &Value, after: &Value) -> Value {
 }
 
 /// Members added and removed, net of each other.
-pub(super) fn net(added: &[i64], removed: &[i64]) -> (Vec<i64>, Vec<i64>) {
-    let a: std::collections::BTreeSet<i64> = added.iter().copied().collect();
-    let r: std::collections::BTreeSet<i64> = removed.iter().copied().collect();
+pub(super) fn net(added: &[UserId], removed: &[UserId]) -> (Vec<UserId>, Vec<UserId>) {
+    let a: std::collections::BTreeSet<UserId> = added.iter().copied().collect();
+    let r: std::collections::BTreeSet<UserId> = removed.iter().copied().collect();
     (
         a.difference(&r).copied().collect(),
         r.difference(&a).copied().collect(),
@@ -78,16 +78,16 @@ pub(super) fn net(added: &[i64], removed: &[i64]) -> (Vec<i64>, Vec<i64>) {
 
 pub(super) fn push_members(
     changes: &mut Value,
-    added: &[i64],
-    removed: &[i64],
+    added: &[UserId],
+    removed: &[UserId],
     ignored: &[String],
 ) {
     let Value::Array(a) = changes else { return };
     if !added.is_empty() || !removed.is_empty() {
         a.push(json!({
             "attribute": "members",
-            "added": added.iter().map(i64::to_string).collect::<Vec<_>>(),
-            "removed": removed.iter().map(i64::to_string).collect::<Vec<_>>(),
+            "added": added.iter().map(UserId::to_string).collect::<Vec<_>>(),
+            "removed": removed.iter().map(UserId::to_string).collect::<Vec<_>>(),
         }));
     }
     if !ignored.is_empty() {
@@ -215,7 +215,7 @@ impl Roster {
                             tx.commit().await
                         }
                         .await;
-                        r.map_err(store_err)
+                        r.map_err(ScimError::from)
                     }
                     None => Ok(()),
                 };

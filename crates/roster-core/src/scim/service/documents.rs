@@ -2,6 +2,7 @@
 //! the rules on what a document may hold (single-line names, the owner guard).
 
 use super::*;
+use crate::model::{AccountId, UserId};
 
 pub(super) fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
@@ -29,7 +30,7 @@ pub(super) fn stored_doc(mut doc: Value) -> Value {
 
 /// The stored document with its `id`, as PATCH sees the resource (a path-less replace that
 /// carries the resource's own id is then a no-op, as Okta needs).
-pub(super) fn with_id(doc: &Value, id: i64) -> Value {
+pub(super) fn with_id(doc: &Value, id: impl std::fmt::Display) -> Value {
     let mut d = doc.clone();
     if let Some(o) = d.as_object_mut() {
         o.insert("id".into(), Value::String(id.to_string()));
@@ -142,7 +143,7 @@ pub(super) fn apply_group_doc(t: &mut Team, doc: Value) -> Result<Option<Vec<Ent
 /// A new user of `account` from a SCIM User resource, exactly as `POST /Users` on identity
 /// provider `idp`'s endpoint would store it.
 pub fn user_from_resource(
-    account: i64,
+    account: AccountId,
     idp: Uuid,
     body: &Value,
     now: chrono::DateTime<chrono::Utc>,
@@ -178,7 +179,7 @@ pub(super) fn entries(members: &[Value]) -> Vec<Entry> {
 
 /// The entries that name users, with the display each was sent with (the rest are reported as
 /// ignored).
-pub(super) fn user_ids(entries: &[Entry]) -> (Vec<(i64, Option<String>)>, Vec<String>) {
+pub(super) fn user_ids(entries: &[Entry]) -> (Vec<(UserId, Option<String>)>, Vec<String>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
     for (s, display) in entries {
@@ -191,14 +192,15 @@ pub(super) fn user_ids(entries: &[Entry]) -> (Vec<(i64, Option<String>)>, Vec<St
 }
 
 /// A member id as Roster writes them: a positive integer in its canonical spelling.
-pub(super) fn user_id(s: &str) -> Option<i64> {
+pub(super) fn user_id(s: &str) -> Option<UserId> {
     s.parse::<i64>()
         .ok()
         .filter(|n| *n > 0 && n.to_string() == s)
+        .map(UserId)
 }
 
 /// The ids that name users (the rest are reported as ignored).
-pub(super) fn remove_ids(ids: &[String]) -> (Vec<i64>, Vec<String>) {
+pub(super) fn remove_ids(ids: &[String]) -> (Vec<UserId>, Vec<String>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
     for s in ids {

@@ -2,18 +2,21 @@
 
 use super::*;
 
-pub(super) fn store_err(e: StoreError) -> ScimError {
-    match e {
-        StoreError::NotFound => ScimError::not_found("Resource not found"),
-        StoreError::VersionMismatch => ScimError::precondition_failed(
-            "The resource changed while this request ran: read it again and retry",
-        ),
-        StoreError::UnsupportedFilter(m) => ScimError::invalid_filter(m),
-        StoreError::Conflict(c) => conflict(c, ""),
-        StoreError::Busy(m) => busy(&m),
-        StoreError::Other(m) => {
-            tracing::error!(cause = %m, "storage error in SCIM request");
-            ScimError::internal("Internal server error")
+/// What a store failure means to a SCIM client (`?` converts).
+impl From<StoreError> for ScimError {
+    fn from(e: StoreError) -> ScimError {
+        match e {
+            StoreError::NotFound => ScimError::not_found("Resource not found"),
+            StoreError::VersionMismatch => ScimError::precondition_failed(
+                "The resource changed while this request ran: read it again and retry",
+            ),
+            StoreError::UnsupportedFilter(m) => ScimError::invalid_filter(m),
+            StoreError::Conflict(c) => conflict(c, ""),
+            StoreError::Busy(m) => busy(&m),
+            e @ (StoreError::Other(_) | StoreError::Database { .. }) => {
+                tracing::error!(cause = %crate::error::chain(&e), "storage error in SCIM request");
+                ScimError::internal("Internal server error")
+            }
         }
     }
 }

@@ -123,11 +123,10 @@ impl Roster {
             limit,
             after_id,
         };
-        let mut tx = self.store.read().await.map_err(store_err)?;
+        let mut tx = self.store.read().await?;
         let (resources, total, last_id) = self
             .query_page(tx.as_mut(), c, kind, &q, &projection)
             .await?;
-        tx.commit().await.map_err(store_err)?;
         let total = total.max(0) as u64;
         let list = match page {
             Pagination::Index { start_index, .. } => {
@@ -145,7 +144,7 @@ impl Roster {
     /// One page of users or groups, rendered and projected; the total; the last id (for cursors).
     pub(super) async fn query_page(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn Read,
         c: &ScimCaller,
         kind: Kind,
         q: &ScimQuery,
@@ -155,8 +154,8 @@ impl Roster {
         let scope = c.scope();
         Ok(match kind {
             Kind::Users => {
-                let p = tx.scim_users(&scope, q).await.map_err(store_err)?;
-                let last = p.items.last().map(|u| u.id);
+                let p = tx.scim_users(&scope, q).await?;
+                let last = p.items.last().map(|u| u.id.0);
                 (
                     p.items
                         .iter()
@@ -167,11 +166,11 @@ impl Roster {
                 )
             }
             Kind::Groups => {
-                let p = tx.scim_teams(&scope, q).await.map_err(store_err)?;
-                let last = p.items.last().map(|t| t.id);
+                let p = tx.scim_teams(&scope, q).await?;
+                let last = p.items.last().map(|t| t.id.0);
                 let mut members = if projection.includes(ctx, "members") {
-                    let ids: Vec<i64> = p.items.iter().map(|t| t.id).collect();
-                    Some(tx.team_members(&scope, &ids).await.map_err(store_err)?)
+                    let ids: Vec<TeamId> = p.items.iter().map(|t| t.id).collect();
+                    Some(tx.team_members(&scope, &ids).await?)
                 } else {
                     None
                 };
@@ -228,7 +227,7 @@ impl Roster {
         let mut total = 0i64;
         let mut answered = 0;
         let mut refusal = None;
-        let mut tx = self.store.read().await.map_err(store_err)?;
+        let mut tx = self.store.read().await?;
         for kind in [Kind::Users, Kind::Groups] {
             let room = page_limit(kind, &projection, (limit - resources.len() as i64) as u64);
             let q = ScimQuery {
@@ -252,7 +251,6 @@ impl Roster {
                 Err(e) => return Err(e),
             }
         }
-        tx.commit().await.map_err(store_err)?;
         if answered == 0 {
             return Err(refusal.unwrap_or_else(|| {
                 ScimError::invalid_filter("The filter applies to no resource type")

@@ -16,13 +16,9 @@ pub(super) async fn lock_team(
     if read_in_this_tx {
         return Ok(());
     }
-    let current = tx
-        .team(c.idp.account_id, b.id)
-        .await
-        .map_err(store_err)?
-        .map(|t| t.version);
+    let current = tx.team(c.idp.account_id, b.id).await?.map(|t| t.version);
     if current != Some(b.version) {
-        return Err(store_err(StoreError::VersionMismatch));
+        return Err(ScimError::from(StoreError::VersionMismatch));
     }
     Ok(())
 }
@@ -53,12 +49,11 @@ impl Roster {
         // computed. A concurrent change makes the write's version check fail, and the PATCH is
         // computed again on the new version, inside the write transaction (see `retrying`).
         let mut rtx = if locked {
-            self.store.begin().await
+            Reader::Writing(self.store.begin().await?)
         } else {
-            self.store.read().await
-        }
-        .map_err(store_err)?;
-        let before = self.load(rtx.as_mut(), c, kind, id).await?;
+            Reader::Reading(self.store.read().await?)
+        };
+        let before = self.load(rtx.read(), c, kind, id).await?;
         check_if_match(if_match, before.version())?;
         let now = self.now();
         match &before {
@@ -73,7 +68,7 @@ impl Roster {
                 let mut u = b.clone();
                 apply_user_doc(&mut u, outcome.resource)?;
                 if u.scim == b.scim && u.is_active == b.is_active && u.email == b.email {
-                    let reply = self.reply_200(rtx.as_mut(), c, &before, projection).await?;
+                    let reply = self.reply_200(rtx.read(), c, &before, projection).await?;
                     return Ok(Done {
                         tx: None,
                         reply,
@@ -127,8 +122,7 @@ impl Roster {
                         lock_team(tx.as_mut(), c, b, locked).await?;
                         let current = tx
                             .team_members(&c.scope(), &[b.id])
-                            .await
-                            .map_err(store_err)?
+                            .await?
                             .remove(&b.id)
                             .unwrap_or_default();
                         let mut doc = with_id(&b.scim, b.id);
@@ -159,49 +153,29 @@ impl Roster {
                     }
                     (None, None) => return Err(ScimError::internal("no transaction")),
                 };
-                let mut added_all: Vec<i64> = Vec::new();
-                let mut removed_all: Vec<i64> = Vec::new();
+                let mut added_all: Vec<UserId> = Vec::new();
+                let mut removed_all: Vec<UserId> = Vec::new();
                 let mut ignored_all: Vec<String> = Vec::new();
                 for m in &member_ops {
                     match m {
                         MemberOp::Add(list) => {
                             let (ok, bad) = user_ids(&entries(list));
                             ignored_all.extend(bad);
-                            added_all.extend(
-                                tx.add_team_members(&scope, t.id, &ok)
-                                    .await
-                                    .map_err(store_err)?,
-                            );
+                            added_all.extend(tx.add_team_members(&scope, t.id, &ok).await?);
                         }
                         MemberOp::Remove(ids) => {
                             let (ok, bad) = remove_ids(ids);
                             ignored_all.extend(bad);
-                            removed_all.extend(
-                                tx.remove_team_members(&scope, t.id, &ok)
-                                    .await
-                                    .map_err(store_err)?,
-                            );
+                            removed_all.extend(tx.remove_team_members(&scope, t.id, &ok).await?);
                         }
                         MemberOp::RemoveAll => {
-                            removed_all.extend(
-                                tx.clear_team_members(&scope, t.id)
-                                    .await
-                                    .map_err(store_err)?,
-                            );
+                            removed_all.extend(tx.clear_team_members(&scope, t.id).await?);
                         }
                         MemberOp::Replace(list) => {
-                            removed_all.extend(
-                                tx.clear_team_members(&scope, t.id)
-                                    .await
-                                    .map_err(store_err)?,
-                            );
+                            removed_all.extend(tx.clear_team_members(&scope, t.id).await?);
                             let (ok, bad) = user_ids(&entries(list));
                             ignored_all.extend(bad);
-                            added_all.extend(
-                                tx.add_team_members(&scope, t.id, &ok)
-                                    .await
-                                    .map_err(store_err)?,
-                            );
+                            added_all.extend(tx.add_team_members(&scope, t.id, &ok).await?);
                         }
                     }
                 }
@@ -237,15 +211,34 @@ impl Roster {
     }
 
     /// The write transaction for a change computed on `read`: `read` itself when it is one.
+    /// The write transaction to follow `read` with: the one it already is, or a new one.
     pub(super) async fn writer(
         &self,
-        read: Box<dyn Tx>,
-        locked: bool,
+        read: Reader,
+        _locked: bool,
     ) -> Result<Box<dyn Tx>, ScimError> {
-        if locked {
-            return Ok(read);
+        match read {
+            Reader::Writing(tx) => Ok(tx),
+            Reader::Reading(r) => {
+                drop(r);
+                Ok(self.store.begin().await?)
+            }
         }
-        drop(read);
-        self.store.begin().await.map_err(store_err)
+    }
+}
+
+/// Where a PATCH reads the record it changes: inside the write transaction already (a retry
+/// after a lost race holds the writer from the start), or a plain read followed by one.
+pub(super) enum Reader {
+    Writing(Box<dyn Tx>),
+    Reading(Box<dyn Read>),
+}
+
+impl Reader {
+    pub(super) fn read(&mut self) -> &mut dyn Read {
+        match self {
+            Reader::Writing(tx) => tx.as_mut(),
+            Reader::Reading(r) => r.as_mut(),
+        }
     }
 }

@@ -1,0 +1,337 @@
+//! The store's logic, written once over [`Db`]: [`SqlTx`] holds one connection and implements
+//! every read and write of `roster_core::store` as ordinary async code. Each concern has its own
+//! module of inherent methods; the trait impls at the bottom only forward to them.
+//!
+//! On PostgreSQL a `SqlTx` is the `Box<dyn Tx>` itself. On SQLite it is made on the connection's
+//! own thread for each call, so a call's statements run there together (one hand-off per call).
+
+mod accounts;
+mod idps;
+mod log;
+mod scim;
+mod teams;
+mod tokens;
+mod users;
+
+use crate::db::{Db, SqlRow};
+use crate::sql::{Arg, Dialect, Sql};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_core::model::*;
+use roster_core::store::*;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// A connection and what the store does with it.
+pub struct SqlTx<D> {
+    db: D,
+    /// Lock the single records read (`FOR UPDATE`): PostgreSQL write transactions. SQLite needs
+    /// none: one writer, and its transactions are serial.
+    lock: bool,
+}
+
+/// How a backend ends a write transaction.
+pub trait Commit: Db {
+    fn commit(self) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+impl<D: Db> SqlTx<D> {
+    pub fn new(db: D, lock: bool) -> SqlTx<D> {
+        SqlTx { db, lock }
+    }
+
+    pub fn db(&mut self) -> &mut D {
+        &mut self.db
+    }
+
+    pub fn into_db(self) -> D {
+        self.db
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.db.dialect()
+    }
+
+    /// A fixed statement (`$N` placeholders) in this connection's dialect.
+    fn sql(&self, text: &str, args: Vec<Arg>) -> Sql {
+        Sql::fixed(self.dialect(), text, args)
+    }
+
+    /// A statement to build.
+    fn build(&self) -> Sql {
+        Sql::new(self.dialect())
+    }
+
+    /// A single-record read, locked for the rest of a PostgreSQL write transaction.
+    fn locked(&self, text: &str, args: Vec<Arg>) -> Sql {
+        self.sql(text, args).for_update(self.lock)
+    }
+
+    /// The integer column `n` of the first row (0 without one).
+    async fn count(&mut self, q: Sql) -> StoreResult<i64> {
+        match self.db.row(q).await? {
+            Some(r) => r.i64("n"),
+            None => Ok(0),
+        }
+    }
+
+    /// The integer column `id` of every row.
+    async fn ids(&mut self, q: Sql) -> StoreResult<Vec<i64>> {
+        self.db.rows(q).await?.iter().map(|r| r.i64("id")).collect()
+    }
+
+    /// After an update matched no row: was the record gone, or at a newer version? `exists` is
+    /// a statement that answers a row when it is there.
+    async fn missing_or_stale(&mut self, exists: Sql) -> StoreError {
+        match self.db.row(exists).await {
+            Ok(Some(_)) => StoreError::VersionMismatch,
+            Ok(None) => StoreError::NotFound,
+            Err(e) => e,
+        }
+    }
+}
+
+/// Statements whose text grows with a list: each length is a text of its own, so only the
+/// usual few (Entra sends one member at a time) stay prepared.
+fn few_kept(q: Sql, len: usize) -> Sql {
+    if len > 4 { q.one_off() } else { q }
+}
+
+/// `Ok` when a delete or update touched a row, else `NotFound`.
+fn found(changed: u64) -> StoreResult<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<D: Db> Read for SqlTx<D> {
+    async fn account_count(&mut self) -> StoreResult<i64> {
+        Self::account_count(self).await
+    }
+    async fn account(&mut self, id: AccountId) -> StoreResult<Option<Account>> {
+        Self::account(self, id).await
+    }
+    async fn first_account(&mut self) -> StoreResult<Option<Account>> {
+        Self::first_account(self).await
+    }
+    async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>> {
+        Self::user(self, account, id).await
+    }
+    async fn user_by_email(
+        &mut self,
+        account: AccountId,
+        email: &str,
+    ) -> StoreResult<Option<User>> {
+        Self::user_by_email(self, account, email).await
+    }
+    async fn list_users(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<User>> {
+        Self::list_users(self, account, p).await
+    }
+    async fn active_owner_count(&mut self, account: AccountId) -> StoreResult<i64> {
+        Self::active_owner_count(self, account).await
+    }
+    async fn user_permission_slugs(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+    ) -> StoreResult<Vec<String>> {
+        Self::user_permission_slugs(self, account, user).await
+    }
+    async fn team(&mut self, account: AccountId, id: TeamId) -> StoreResult<Option<Team>> {
+        Self::team(self, account, id).await
+    }
+    async fn list_teams(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<Team>> {
+        Self::list_teams(self, account, p).await
+    }
+    async fn team_member_count(
+        &mut self,
+        account: AccountId,
+        team: TeamId,
+        up_to: i64,
+    ) -> StoreResult<i64> {
+        Self::team_member_count(self, account, team, up_to).await
+    }
+    async fn existing_team_ids(
+        &mut self,
+        account: AccountId,
+        ids: &[TeamId],
+    ) -> StoreResult<Vec<TeamId>> {
+        Self::existing_team_ids(self, account, ids).await
+    }
+    async fn list_permissions(&mut self, p: &ListParams) -> StoreResult<Page<Permission>> {
+        Self::list_permissions(self, p).await
+    }
+    async fn existing_permission_ids(
+        &mut self,
+        ids: &[PermissionId],
+    ) -> StoreResult<Vec<PermissionId>> {
+        Self::existing_permission_ids(self, ids).await
+    }
+    async fn token(&mut self, scope: TokenScope, uuid: Uuid) -> StoreResult<Option<PersonalToken>> {
+        Self::token(self, scope, uuid).await
+    }
+    async fn token_by_uuid(&mut self, uuid: Uuid) -> StoreResult<Option<PersonalToken>> {
+        Self::token_by_uuid(self, uuid).await
+    }
+    async fn list_tokens(
+        &mut self,
+        scope: TokenScope,
+        p: &ListParams,
+    ) -> StoreResult<Page<PersonalToken>> {
+        Self::list_tokens(self, scope, p).await
+    }
+    async fn idp(
+        &mut self,
+        account: AccountId,
+        uuid: Uuid,
+    ) -> StoreResult<Option<IdentityProvider>> {
+        Self::idp(self, account, uuid).await
+    }
+    async fn idp_by_uuid(&mut self, uuid: Uuid) -> StoreResult<Option<IdentityProvider>> {
+        Self::idp_by_uuid(self, uuid).await
+    }
+    async fn list_idps(&mut self, account: AccountId) -> StoreResult<Vec<IdentityProvider>> {
+        Self::list_idps(self, account).await
+    }
+    async fn all_idps(&mut self) -> StoreResult<Vec<IdentityProvider>> {
+        Self::all_idps(self).await
+    }
+    async fn scim_users(&mut self, scope: &ScimScope, q: &ScimQuery) -> StoreResult<Page<User>> {
+        Self::scim_users(self, scope, q).await
+    }
+    async fn scim_teams(&mut self, scope: &ScimScope, q: &ScimQuery) -> StoreResult<Page<Team>> {
+        Self::scim_teams(self, scope, q).await
+    }
+    async fn team_members(
+        &mut self,
+        scope: &ScimScope,
+        teams: &[TeamId],
+    ) -> StoreResult<HashMap<TeamId, Vec<Member>>> {
+        Self::team_members(self, scope, teams).await
+    }
+    async fn list_log(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Page<LogEntry>> {
+        Self::list_log(self, account, idp, offset, limit).await
+    }
+}
+
+#[async_trait]
+impl<D: Commit> Tx for SqlTx<D> {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.db.commit().await
+    }
+    async fn insert_account(&mut self, new: &NewAccount) -> StoreResult<Account> {
+        Self::insert_account(self, new).await
+    }
+    async fn update_account(&mut self, a: &Account, expected_version: i64) -> StoreResult<Account> {
+        Self::update_account(self, a, expected_version).await
+    }
+    async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId> {
+        Self::insert_user(self, u).await
+    }
+    async fn update_user(&mut self, u: &User, expected_version: i64) -> StoreResult<()> {
+        Self::update_user(self, u, expected_version).await
+    }
+    async fn delete_user(&mut self, account: AccountId, id: UserId) -> StoreResult<()> {
+        Self::delete_user(self, account, id).await
+    }
+    async fn set_user_teams(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        teams: &[TeamId],
+    ) -> StoreResult<()> {
+        Self::set_user_teams(self, account, user, teams).await
+    }
+    async fn lock_account(&mut self, account: AccountId) -> StoreResult<()> {
+        Self::lock_account(self, account).await
+    }
+    async fn insert_team(&mut self, t: &NewTeam) -> StoreResult<TeamId> {
+        Self::insert_team(self, t).await
+    }
+    async fn update_team(&mut self, t: &Team, expected_version: i64) -> StoreResult<()> {
+        Self::update_team(self, t, expected_version).await
+    }
+    async fn delete_team(&mut self, account: AccountId, id: TeamId) -> StoreResult<()> {
+        Self::delete_team(self, account, id).await
+    }
+    async fn set_team_permissions(
+        &mut self,
+        team: TeamId,
+        permissions: &[PermissionId],
+    ) -> StoreResult<()> {
+        Self::set_team_permissions(self, team, permissions).await
+    }
+    async fn insert_token(&mut self, t: &StoredToken) -> StoreResult<()> {
+        Self::insert_token(self, t).await
+    }
+    async fn delete_token(&mut self, user: UserId, uuid: Uuid) -> StoreResult<()> {
+        Self::delete_token(self, user, uuid).await
+    }
+    async fn delete_user_tokens(&mut self, account: AccountId, user: UserId) -> StoreResult<u64> {
+        Self::delete_user_tokens(self, account, user).await
+    }
+    async fn insert_idp(&mut self, idp: &IdentityProvider) -> StoreResult<()> {
+        Self::insert_idp(self, idp).await
+    }
+    async fn update_idp(
+        &mut self,
+        idp: &IdentityProvider,
+        expected_version: i64,
+    ) -> StoreResult<()> {
+        Self::update_idp(self, idp, expected_version).await
+    }
+    async fn delete_idp(&mut self, account: AccountId, uuid: Uuid) -> StoreResult<()> {
+        Self::delete_idp(self, account, uuid).await
+    }
+    async fn deactivate_other_idps(
+        &mut self,
+        account: AccountId,
+        keep: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        Self::deactivate_other_idps(self, account, keep, now).await
+    }
+    async fn add_team_members(
+        &mut self,
+        scope: &ScimScope,
+        team: TeamId,
+        members: &[(UserId, Option<String>)],
+    ) -> StoreResult<Vec<UserId>> {
+        Self::add_team_members(self, scope, team, members).await
+    }
+    async fn remove_team_members(
+        &mut self,
+        scope: &ScimScope,
+        team: TeamId,
+        users: &[UserId],
+    ) -> StoreResult<Vec<UserId>> {
+        Self::remove_team_members(self, scope, team, users).await
+    }
+    async fn clear_team_members(
+        &mut self,
+        scope: &ScimScope,
+        team: TeamId,
+    ) -> StoreResult<Vec<UserId>> {
+        Self::clear_team_members(self, scope, team).await
+    }
+    async fn insert_log(&mut self, entry: &LogEntry) -> StoreResult<()> {
+        Self::insert_log(self, entry).await
+    }
+    async fn prune_log(
+        &mut self,
+        older_than: Option<DateTime<Utc>>,
+        keep_per_idp: i64,
+        batch: i64,
+    ) -> StoreResult<u64> {
+        Self::prune_log(self, older_than, keep_per_idp, batch).await
+    }
+}

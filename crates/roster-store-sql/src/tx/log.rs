@@ -1,0 +1,160 @@
+//! The provisioning log, its retention, and the data steps run once after migrations.
+
+use super::SqlTx;
+use crate::db::{Db, SqlRow};
+use crate::rows::{self, LOG_COLS};
+use crate::sql::Dialect;
+use chrono::{DateTime, Utc};
+use roster_core::model::*;
+use roster_core::store::{LogEntry, Page, StoreResult};
+use uuid::Uuid;
+
+impl<D: Db> SqlTx<D> {
+    pub async fn insert_log(&mut self, e: &LogEntry) -> StoreResult<()> {
+        let q = self.sql(
+            "INSERT INTO provisioning_log (account_id, idp_uuid, at, request_id, method, path, \
+             resource_type, resource_id, status, outcome, scim_type, detail, tolerances, changes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            vec![
+                e.account_id.into(),
+                e.idp_uuid.into(),
+                e.at.into(),
+                (&e.request_id).into(),
+                (&e.method).into(),
+                (&e.path).into(),
+                (&e.resource_type).into(),
+                (&e.resource_id).into(),
+                e.status.into(),
+                (&e.outcome).into(),
+                (&e.scim_type).into(),
+                (&e.detail).into(),
+                serde_json::Value::from(e.tolerances.clone()).into(),
+                (&e.changes).into(),
+            ],
+        );
+        self.db.exec(q).await?;
+        Ok(())
+    }
+
+    pub async fn prune_log(
+        &mut self,
+        older_than: Option<DateTime<Utc>>,
+        keep_per_idp: i64,
+        batch: i64,
+    ) -> StoreResult<u64> {
+        if let Some(older_than) = older_than {
+            let q = self.sql(
+                "DELETE FROM provisioning_log WHERE id IN \
+                 (SELECT id FROM provisioning_log WHERE at < $1 ORDER BY at LIMIT $2)",
+                vec![older_than.into(), batch.into()],
+            );
+            let old = self.db.exec(q).await?;
+            if old > 0 {
+                return Ok(old);
+            }
+        }
+        // Past the size bound: per provider, everything older than its newest `keep_per_idp`.
+        let q = self.sql(
+            "SELECT account_id, uuid FROM identity_providers ORDER BY account_id, uuid",
+            vec![],
+        );
+        let idps: Vec<(i64, Uuid)> = self
+            .db
+            .rows(q)
+            .await?
+            .iter()
+            .map(|r| Ok((r.i64("account_id")?, r.uuid("uuid")?)))
+            .collect::<StoreResult<_>>()?;
+        for (account, idp) in idps {
+            let q = self.sql(
+                "SELECT id FROM provisioning_log WHERE account_id = $1 AND idp_uuid = $2 \
+                 ORDER BY id DESC LIMIT 1 OFFSET $3",
+                vec![account.into(), idp.into(), keep_per_idp.into()],
+            );
+            let Some(cutoff) = self.db.row(q).await? else {
+                continue;
+            };
+            let q = self.sql(
+                "DELETE FROM provisioning_log WHERE id IN (SELECT id FROM provisioning_log \
+                 WHERE account_id = $1 AND idp_uuid = $2 AND id <= $3 ORDER BY id LIMIT $4)",
+                vec![
+                    account.into(),
+                    idp.into(),
+                    cutoff.i64("id")?.into(),
+                    batch.into(),
+                ],
+            );
+            let n = self.db.exec(q).await?;
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+        Ok(0)
+    }
+
+    pub async fn list_log(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Page<LogEntry>> {
+        let q = self.sql(
+            "SELECT COUNT(*) AS n FROM provisioning_log WHERE account_id = $1 AND idp_uuid = $2",
+            vec![account.into(), idp.into()],
+        );
+        let total = self.count(q).await?;
+        let q = self.sql(
+            &format!(
+                "SELECT {LOG_COLS} FROM provisioning_log WHERE account_id = $1 AND idp_uuid = $2 \
+                 ORDER BY id DESC LIMIT $3 OFFSET $4"
+            ),
+            vec![account.into(), idp.into(), limit.into(), offset.into()],
+        );
+        let items = self
+            .db
+            .rows(q)
+            .await?
+            .iter()
+            .map(rows::log_entry)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, total })
+    }
+
+    /// Data steps that SQL alone cannot do, run once after the migrations (recorded in
+    /// `roster_meta`): userName keys made before they were NFC get their NFC key. Only users with
+    /// non-ASCII userNames can differ, so only those are read. Run inside a write transaction.
+    pub async fn after_migrations(&mut self) -> StoreResult<()> {
+        const STEP: &str = "user_name_key_nfc";
+        let q = self.sql(
+            "SELECT value FROM roster_meta WHERE key = $1",
+            vec![STEP.into()],
+        );
+        if self.db.row(q).await?.is_some() {
+            return Ok(());
+        }
+        let non_ascii = match self.dialect() {
+            Dialect::Postgres => "SELECT id, email, email_folded FROM users WHERE email ~ '[^ -~]'",
+            Dialect::Sqlite => {
+                "SELECT id, email, email_folded FROM users WHERE email GLOB '*[^ -~]*'"
+            }
+        };
+        let q = self.sql(non_ascii, vec![]);
+        for r in self.db.rows(q).await? {
+            let key = roster_core::validate::user_name_key(&r.text("email")?);
+            if key != r.text("email_folded")? {
+                let q = self.sql(
+                    "UPDATE users SET email_folded = $1 WHERE id = $2",
+                    vec![key.into(), r.i64("id")?.into()],
+                );
+                self.db.exec(q).await?;
+            }
+        }
+        let q = self.sql(
+            "INSERT INTO roster_meta (key, value) VALUES ($1, 'done') ON CONFLICT DO NOTHING",
+            vec![STEP.into()],
+        );
+        self.db.exec(q).await?;
+        Ok(())
+    }
+}

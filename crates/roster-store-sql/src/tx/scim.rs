@@ -1,0 +1,266 @@
+//! What SCIM reads and writes: pages of a provider's users and teams (filters compiled to SQL)
+//! and member rows. Everything stays inside one provider's scope.
+
+use super::{SqlTx, few_kept};
+use crate::db::{Db, SqlRow};
+use crate::filter_sql::{self, Resource};
+use crate::rows::{self, TEAM_COLS, USER_COLS};
+use crate::sql::{Dialect, Sql, values_rows};
+use crate::{except_caller, scim_order};
+use roster_core::model::*;
+use roster_core::store::{Member, Page, ScimQuery, ScimScope, StoreError, StoreResult};
+use std::collections::HashMap;
+
+impl<D: Db> SqlTx<D> {
+    /// `WHERE` for the scope's rows of `resource` matching the query's filter.
+    fn scim_where(
+        &self,
+        s: &mut Sql,
+        resource: Resource,
+        scope: &ScimScope,
+        q: &ScimQuery,
+    ) -> StoreResult<()> {
+        let (alias, ctx) = match resource {
+            Resource::Users => ("u", roster_core::scim::user_ctx()),
+            Resource::Groups => ("t", roster_core::scim::group_ctx()),
+        };
+        let a = s.bind(scope.account);
+        let o = s.bind(scope.idp);
+        s.push(&format!(
+            " WHERE {alias}.account_id = {a} AND {alias}.provisioned_by_idp = {o}"
+        ));
+        // The caller's own user is never in SCIM's view.
+        if resource == Resource::Users {
+            s.push(&except_caller(scope, "u"));
+        }
+        if let Some(f) = &q.filter {
+            let cond = filter_sql::compile(f, resource, ctx, s, &a, &o)
+                .map_err(StoreError::UnsupportedFilter)?;
+            s.push(" AND ").push(&cond);
+        }
+        Ok(())
+    }
+
+    /// One page of a SCIM query, and how many rows match in all.
+    async fn scim_page(
+        &mut self,
+        resource: Resource,
+        scope: &ScimScope,
+        q: &ScimQuery,
+    ) -> StoreResult<(Vec<D::Row>, i64)> {
+        let (table, cols, alias) = match resource {
+            Resource::Users => ("users u", USER_COLS, "u"),
+            Resource::Groups => ("teams t", TEAM_COLS, "t"),
+        };
+        let order = scim_order(resource, &q.sort, q.descending, self.dialect())?;
+        // Filter texts are unbounded; on PostgreSQL only the identity providers' lookups (a
+        // handful of texts) stay prepared. SQLite caches what it prepares.
+        let keep = self.dialect() == Dialect::Sqlite
+            || q.filter.as_ref().is_some_and(filter_sql::is_lookup);
+        let mut page = self.build();
+        // A deep page skips its offset over ids alone (a deferred join): the skipped rows'
+        // documents are never read.
+        if q.offset > 0 {
+            page.push(&format!(
+                "SELECT {cols} FROM {table} WHERE {alias}.id IN (SELECT {alias}.id FROM {table}"
+            ));
+        } else {
+            page.push(&format!("SELECT {cols} FROM {table}"));
+        }
+        self.scim_where(&mut page, resource, scope, q)?;
+        if let Some(after) = q.after_id {
+            page.push(&format!(" AND {alias}.id > ")).arg(after);
+        }
+        page.push(" ")
+            .push(&order)
+            .push(" LIMIT ")
+            .arg(q.limit)
+            .push(" OFFSET ")
+            .arg(q.offset);
+        if q.offset > 0 {
+            page.push(") ").push(&order);
+        }
+        if !keep {
+            page = page.one_off();
+        }
+        let rows = self.db.rows(page).await?;
+        // A first page that is not full holds every match: no need to count them.
+        if q.after_id.is_none() && q.offset == 0 && (rows.len() as i64) < q.limit {
+            let total = rows.len() as i64;
+            return Ok((rows, total));
+        }
+        let mut count = self.build();
+        count.push(&format!("SELECT COUNT(*) AS n FROM {table}"));
+        self.scim_where(&mut count, resource, scope, q)?;
+        if !keep {
+            count = count.one_off();
+        }
+        let total = self.count(count).await?;
+        Ok((rows, total))
+    }
+
+    pub async fn scim_users(
+        &mut self,
+        scope: &ScimScope,
+        q: &ScimQuery,
+    ) -> StoreResult<Page<User>> {
+        let (rows, total) = self.scim_page(Resource::Users, scope, q).await?;
+        let items = self.users_with_teams(&rows).await?;
+        Ok(Page { items, total })
+    }
+
+    pub async fn scim_teams(
+        &mut self,
+        scope: &ScimScope,
+        q: &ScimQuery,
+    ) -> StoreResult<Page<Team>> {
+        let (rows, total) = self.scim_page(Resource::Groups, scope, q).await?;
+        let items = rows
+            .iter()
+            .map(rows::team)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, total })
+    }
+
+    pub async fn team_members(
+        &mut self,
+        scope: &ScimScope,
+        teams: &[TeamId],
+    ) -> StoreResult<HashMap<TeamId, Vec<Member>>> {
+        let mut out: HashMap<TeamId, Vec<Member>> = HashMap::new();
+        // A member's display is the one the client sent with it; without one, the user's
+        // `displayName`, or its `userName` without that.
+        let display = match self.dialect() {
+            Dialect::Postgres => {
+                "COALESCE(m.display, CASE WHEN jsonb_typeof(u.scim_doc -> 'displayName') = 'string' \
+                 THEN u.scim_doc ->> 'displayName' END)"
+            }
+            Dialect::Sqlite => {
+                "COALESCE(m.display, CASE WHEN json_type(u.scim_doc, '$.displayName') = 'text' \
+                 THEN json_extract(u.scim_doc, '$.displayName') END)"
+            }
+        };
+        for chunk in teams.chunks(500) {
+            let mut q = self.build();
+            q.push(&format!(
+                "SELECT m.team_id, u.id, u.email, {display} AS display_name FROM team_members m \
+                 JOIN users u ON u.id = m.user_id WHERE m.account_id = "
+            ))
+            .arg(scope.account)
+            .push(" AND u.provisioned_by_idp = ")
+            .arg(scope.idp)
+            .push(&except_caller(scope, "u"))
+            .push(" AND m.team_id IN (")
+            .list(chunk.iter().copied())
+            .push(") ORDER BY m.team_id, u.id");
+            for r in self.db.rows(q).await? {
+                let display = match r.opt_text("display_name")? {
+                    Some(d) if !d.trim().is_empty() => d,
+                    _ => r.text("email")?,
+                };
+                out.entry(TeamId(r.i64("team_id")?))
+                    .or_default()
+                    .push(Member {
+                        user_id: UserId(r.i64("id")?),
+                        display,
+                    });
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn add_team_members(
+        &mut self,
+        scope: &ScimScope,
+        team: TeamId,
+        members: &[(UserId, Option<String>)],
+    ) -> StoreResult<Vec<UserId>> {
+        let mut added = Vec::new();
+        for chunk in members.chunks(400) {
+            // `VALUES` names its columns column1, column2 on both databases.
+            let sent: Vec<&(UserId, Option<String>)> =
+                chunk.iter().filter(|(_, d)| d.is_some()).collect();
+            if !sent.is_empty() {
+                let mut q = self.build();
+                let (a, t, o) = (q.bind(scope.account), q.bind(team), q.bind(scope.idp));
+                q.push("UPDATE team_members SET display = v.column2 FROM (VALUES ");
+                values_rows(
+                    &mut q,
+                    sent.iter().map(|(id, d)| [(*id).into(), d.clone().into()]),
+                );
+                q.push(&format!(
+                    ") AS v WHERE team_members.account_id = {a} AND team_members.team_id = {t} \
+                     AND team_members.user_id = v.column1 \
+                     AND (team_members.display IS NULL OR team_members.display <> v.column2) \
+                     AND EXISTS (SELECT 1 FROM users u WHERE u.id = team_members.user_id \
+                     AND u.provisioned_by_idp = {o})"
+                ));
+                self.db.exec(few_kept(q, sent.len())).await?;
+            }
+            let mut q = self.build();
+            let (a, t, o) = (q.bind(scope.account), q.bind(team), q.bind(scope.idp));
+            q.push(&format!(
+                "INSERT INTO team_members (account_id, team_id, user_id, display) \
+                 SELECT {a}, {t}, u.id, v.column2 FROM (VALUES "
+            ));
+            values_rows(
+                &mut q,
+                chunk.iter().map(|(id, d)| [(*id).into(), d.clone().into()]),
+            );
+            q.push(&format!(
+                ") AS v JOIN users u ON u.id = v.column1 WHERE u.account_id = {a} \
+                 AND u.provisioned_by_idp = {o}{} ON CONFLICT DO NOTHING RETURNING user_id",
+                except_caller(scope, "u")
+            ));
+            let rows = self.db.rows(few_kept(q, chunk.len())).await?;
+            for r in rows {
+                added.push(UserId(r.i64("user_id")?));
+            }
+        }
+        Ok(added)
+    }
+
+    pub async fn remove_team_members(
+        &mut self,
+        scope: &ScimScope,
+        team: TeamId,
+        users: &[UserId],
+    ) -> StoreResult<Vec<UserId>> {
+        let mut out = Vec::new();
+        for chunk in users.chunks(500) {
+            let mut q = self.build();
+            let (a, t, o) = (q.bind(scope.account), q.bind(team), q.bind(scope.idp));
+            q.push(&format!(
+                "DELETE FROM team_members WHERE account_id = {a} AND team_id = {t} AND user_id IN ("
+            ))
+            .list(chunk.iter().copied())
+            .push(&format!(
+                ") AND EXISTS (SELECT 1 FROM users u WHERE u.id = team_members.user_id \
+                 AND u.provisioned_by_idp = {o}) RETURNING user_id"
+            ));
+            for r in self.db.rows(few_kept(q, chunk.len())).await? {
+                out.push(UserId(r.i64("user_id")?));
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn clear_team_members(
+        &mut self,
+        scope: &ScimScope,
+        team: TeamId,
+    ) -> StoreResult<Vec<UserId>> {
+        let q = self.sql(
+            "DELETE FROM team_members WHERE account_id = $1 AND team_id = $2 \
+             AND EXISTS (SELECT 1 FROM users u WHERE u.id = team_members.user_id \
+             AND u.provisioned_by_idp = $3) RETURNING user_id",
+            vec![scope.account.into(), team.into(), scope.idp.into()],
+        );
+        self.db
+            .rows(q)
+            .await?
+            .iter()
+            .map(|r| r.i64("user_id").map(UserId))
+            .collect()
+    }
+}

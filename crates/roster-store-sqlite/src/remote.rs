@@ -1,0 +1,344 @@
+//! The store traits for SQLite: each call is one job on a connection thread, where the shared
+//! store code ([`SqlTx`]) runs all of the call's statements at once. Arguments are moved into the
+//! job; the shared code's futures never wait on SQLite (its calls are synchronous), so the job
+//! polls each to completion in place ([`now`]).
+
+use crate::conn::SqliteDb;
+use crate::threads::{Readers, WriteTx};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_core::model::*;
+use roster_core::store::*;
+use roster_store_sql::SqlTx;
+use rusqlite::Connection;
+use std::collections::HashMap;
+use std::task::{Context, Poll, Waker};
+use uuid::Uuid;
+
+/// Where a call runs: the reader pool, or the writer inside one write transaction.
+pub trait Runner: Send + Sync {
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> impl Future<Output = StoreResult<T>> + Send;
+}
+
+impl Runner for Readers {
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> impl Future<Output = StoreResult<T>> + Send {
+        Readers::run(self, f)
+    }
+}
+
+impl Runner for WriteTx {
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> impl Future<Output = StoreResult<T>> + Send {
+        WriteTx::run(self, f)
+    }
+}
+
+/// Drive a future of the shared store code to its end, here: over SQLite it is ready at its first
+/// poll, since every statement it awaits has already run.
+pub fn now<T>(f: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(r) => r,
+        Poll::Pending => Err(StoreError::Other(
+            "a SQLite store call waited, which it never should".into(),
+        )),
+    }
+}
+
+/// The store traits over a [`Runner`].
+pub struct Remote<R>(pub R);
+
+impl<R: Runner> Remote<R> {
+    /// Run `f` with the shared store code over the runner's connection.
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl for<'c> FnOnce(&mut SqlTx<SqliteDb<'c>>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.0
+            .run(move |c| f(&mut SqlTx::new(SqliteDb::new(c), false)))
+            .await
+    }
+}
+
+#[async_trait]
+impl<R: Runner + 'static> Read for Remote<R> {
+    async fn account_count(&mut self) -> StoreResult<i64> {
+        self.call(|t| now(t.account_count())).await
+    }
+    async fn account(&mut self, id: AccountId) -> StoreResult<Option<Account>> {
+        self.call(move |t| now(t.account(id))).await
+    }
+    async fn first_account(&mut self) -> StoreResult<Option<Account>> {
+        self.call(|t| now(t.first_account())).await
+    }
+    async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>> {
+        self.call(move |t| now(t.user(account, id))).await
+    }
+    async fn user_by_email(
+        &mut self,
+        account: AccountId,
+        email: &str,
+    ) -> StoreResult<Option<User>> {
+        let email = email.to_string();
+        self.call(move |t| now(t.user_by_email(account, &email)))
+            .await
+    }
+    async fn list_users(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<User>> {
+        let p = p.clone();
+        self.call(move |t| now(t.list_users(account, &p))).await
+    }
+    async fn active_owner_count(&mut self, account: AccountId) -> StoreResult<i64> {
+        self.call(move |t| now(t.active_owner_count(account))).await
+    }
+    async fn user_permission_slugs(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+    ) -> StoreResult<Vec<String>> {
+        self.call(move |t| now(t.user_permission_slugs(account, user)))
+            .await
+    }
+    async fn team(&mut self, account: AccountId, id: TeamId) -> StoreResult<Option<Team>> {
+        self.call(move |t| now(t.team(account, id))).await
+    }
+    async fn list_teams(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<Team>> {
+        let p = p.clone();
+        self.call(move |t| now(t.list_teams(account, &p))).await
+    }
+    async fn team_member_count(
+        &mut self,
+        account: AccountId,
+        team: TeamId,
+        up_to: i64,
+    ) -> StoreResult<i64> {
+        self.call(move |t| now(t.team_member_count(account, team, up_to)))
+            .await
+    }
+    async fn existing_team_ids(
+        &mut self,
+        account: AccountId,
+        ids: &[TeamId],
+    ) -> StoreResult<Vec<TeamId>> {
+        let ids = ids.to_vec();
+        self.call(move |t| now(t.existing_team_ids(account, &ids)))
+            .await
+    }
+    async fn list_permissions(&mut self, p: &ListParams) -> StoreResult<Page<Permission>> {
+        let p = p.clone();
+        self.call(move |t| now(t.list_permissions(&p))).await
+    }
+    async fn existing_permission_ids(
+        &mut self,
+        ids: &[PermissionId],
+    ) -> StoreResult<Vec<PermissionId>> {
+        let ids = ids.to_vec();
+        self.call(move |t| now(t.existing_permission_ids(&ids)))
+            .await
+    }
+    async fn token(&mut self, scope: TokenScope, uuid: Uuid) -> StoreResult<Option<PersonalToken>> {
+        self.call(move |t| now(t.token(scope, uuid))).await
+    }
+    async fn token_by_uuid(&mut self, uuid: Uuid) -> StoreResult<Option<PersonalToken>> {
+        self.call(move |t| now(t.token_by_uuid(uuid))).await
+    }
+    async fn list_tokens(
+        &mut self,
+        scope: TokenScope,
+        p: &ListParams,
+    ) -> StoreResult<Page<PersonalToken>> {
+        let p = p.clone();
+        self.call(move |t| now(t.list_tokens(scope, &p))).await
+    }
+    async fn idp(
+        &mut self,
+        account: AccountId,
+        uuid: Uuid,
+    ) -> StoreResult<Option<IdentityProvider>> {
+        self.call(move |t| now(t.idp(account, uuid))).await
+    }
+    async fn idp_by_uuid(&mut self, uuid: Uuid) -> StoreResult<Option<IdentityProvider>> {
+        self.call(move |t| now(t.idp_by_uuid(uuid))).await
+    }
+    async fn list_idps(&mut self, account: AccountId) -> StoreResult<Vec<IdentityProvider>> {
+        self.call(move |t| now(t.list_idps(account))).await
+    }
+    async fn all_idps(&mut self) -> StoreResult<Vec<IdentityProvider>> {
+        self.call(|t| now(t.all_idps())).await
+    }
+    async fn scim_users(&mut self, scope: &ScimScope, q: &ScimQuery) -> StoreResult<Page<User>> {
+        let (scope, q) = (*scope, q.clone());
+        self.call(move |t| now(t.scim_users(&scope, &q))).await
+    }
+    async fn scim_teams(&mut self, scope: &ScimScope, q: &ScimQuery) -> StoreResult<Page<Team>> {
+        let (scope, q) = (*scope, q.clone());
+        self.call(move |t| now(t.scim_teams(&scope, &q))).await
+    }
+    async fn team_members(
+        &mut self,
+        scope: &ScimScope,
+        teams: &[TeamId],
+    ) -> StoreResult<HashMap<TeamId, Vec<Member>>> {
+        let (scope, teams) = (*scope, teams.to_vec());
+        self.call(move |t| now(t.team_members(&scope, &teams)))
+            .await
+    }
+    async fn list_log(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Page<LogEntry>> {
+        self.call(move |t| now(t.list_log(account, idp, offset, limit)))
+            .await
+    }
+}
+
+#[async_trait]
+impl Tx for Remote<WriteTx> {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.0.commit().await
+    }
+    async fn insert_account(&mut self, new: &NewAccount) -> StoreResult<Account> {
+        let new = new.clone();
+        self.call(move |t| now(t.insert_account(&new))).await
+    }
+    async fn update_account(&mut self, a: &Account, expected_version: i64) -> StoreResult<Account> {
+        let a = a.clone();
+        self.call(move |t| now(t.update_account(&a, expected_version)))
+            .await
+    }
+    async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId> {
+        let u = u.clone();
+        self.call(move |t| now(t.insert_user(&u))).await
+    }
+    async fn update_user(&mut self, u: &User, expected_version: i64) -> StoreResult<()> {
+        let u = u.clone();
+        self.call(move |t| now(t.update_user(&u, expected_version)))
+            .await
+    }
+    async fn delete_user(&mut self, account: AccountId, id: UserId) -> StoreResult<()> {
+        self.call(move |t| now(t.delete_user(account, id))).await
+    }
+    async fn set_user_teams(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        teams: &[TeamId],
+    ) -> StoreResult<()> {
+        let teams = teams.to_vec();
+        self.call(move |t| now(t.set_user_teams(account, user, &teams)))
+            .await
+    }
+    async fn lock_account(&mut self, _account: AccountId) -> StoreResult<()> {
+        // SQLite's write transactions are serial: the account is locked already.
+        Ok(())
+    }
+    async fn insert_team(&mut self, team: &NewTeam) -> StoreResult<TeamId> {
+        let team = team.clone();
+        self.call(move |t| now(t.insert_team(&team))).await
+    }
+    async fn update_team(&mut self, team: &Team, expected_version: i64) -> StoreResult<()> {
+        let team = team.clone();
+        self.call(move |t| now(t.update_team(&team, expected_version)))
+            .await
+    }
+    async fn delete_team(&mut self, account: AccountId, id: TeamId) -> StoreResult<()> {
+        self.call(move |t| now(t.delete_team(account, id))).await
+    }
+    async fn set_team_permissions(
+        &mut self,
+        team: TeamId,
+        permissions: &[PermissionId],
+    ) -> StoreResult<()> {
+        let permissions = permissions.to_vec();
+        self.call(move |t| now(t.set_team_permissions(team, &permissions)))
+            .await
+    }
+    async fn insert_token(&mut self, token: &StoredToken) -> StoreResult<()> {
+        let token = token.clone();
+        self.call(move |t| now(t.insert_token(&token))).await
+    }
+    async fn delete_token(&mut self, user: UserId, uuid: Uuid) -> StoreResult<()> {
+        self.call(move |t| now(t.delete_token(user, uuid))).await
+    }
+    async fn delete_user_tokens(&mut self, account: AccountId, user: UserId) -> StoreResult<u64> {
+        self.call(move |t| now(t.delete_user_tokens(account, user)))
+            .await
+    }
+    async fn insert_idp(&mut self, idp: &IdentityProvider) -> StoreResult<()> {
+        let idp = idp.clone();
+        self.call(move |t| now(t.insert_idp(&idp))).await
+    }
+    async fn update_idp(
+        &mut self,
+        idp: &IdentityProvider,
+        expected_version: i64,
+    ) -> StoreResult<()> {
+        let idp = idp.clone();
+        self.call(move |t| now(t.update_idp(&idp, expected_version)))
+            .await
+    }
+    async fn delete_idp(&mut self, account: AccountId, uuid: Uuid) -> StoreResult<()> {
+        self.call(move |t| now(t.delete_idp(account, uuid))).await
+    }
+    async fn deactivate_other_idps(
+        &mut self,
+        account: AccountId,
+        keep: Uuid,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.call(move |t| now(t.deactivate_other_idps(account, keep, at)))
+            .await
+    }
+    async fn add_team_members(
+        &mut self,
+        scope: &ScimScope,
+        team: TeamId,
+        members: &[(UserId, Option<String>)],
+    ) -> StoreResult<Vec<UserId>> {
+        let (scope, members) = (*scope, members.to_vec());
+        self.call(move |t| now(t.add_team_members(&scope, team, &members)))
+            .await
+    }
+    async fn remove_team_members(
+        &mut self,
+        scope: &ScimScope,
+        team: TeamId,
+        users: &[UserId],
+    ) -> StoreResult<Vec<UserId>> {
+        let (scope, users) = (*scope, users.to_vec());
+        self.call(move |t| now(t.remove_team_members(&scope, team, &users)))
+            .await
+    }
+    async fn clear_team_members(
+        &mut self,
+        scope: &ScimScope,
+        team: TeamId,
+    ) -> StoreResult<Vec<UserId>> {
+        let scope = *scope;
+        self.call(move |t| now(t.clear_team_members(&scope, team)))
+            .await
+    }
+    async fn insert_log(&mut self, entry: &LogEntry) -> StoreResult<()> {
+        let entry = entry.clone();
+        self.call(move |t| now(t.insert_log(&entry))).await
+    }
+    async fn prune_log(
+        &mut self,
+        older_than: Option<DateTime<Utc>>,
+        keep_per_idp: i64,
+        batch: i64,
+    ) -> StoreResult<u64> {
+        self.call(move |t| now(t.prune_log(older_than, keep_per_idp, batch)))
+            .await
+    }
+}
