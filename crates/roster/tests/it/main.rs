@@ -8,6 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod durability;
+
 fn roster() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_roster"));
     // Only what the test sets: no ROSTER_* from the environment of the test run.
