@@ -219,8 +219,11 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     Response::from_parts(parts, axum::body::Body::from(body.to_string()))
 }
 
-pub async fn fallback() -> AppError {
-    AppError::not_found("Resource")
+pub async fn fallback(uri: axum::http::Uri) -> Response {
+    if let Some(r) = crate::scim::no_endpoint(uri.path()) {
+        return r;
+    }
+    AppError::not_found("Resource").into_response()
 }
 
 pub async fn method_not_allowed() -> Response {

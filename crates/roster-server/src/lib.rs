@@ -95,5 +95,6 @@ pub async fn serve(
     let limits = config.connections;
     let app = router(roster, config);
     let app = tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash().layer(app);
+    let app = tower::util::MapRequestLayer::new(scim::normalize).layer(app);
     listen::serve(listener, app, limits, shutdown).await
 }
