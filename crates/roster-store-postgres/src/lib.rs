@@ -9,7 +9,7 @@ mod conn;
 use async_trait::async_trait;
 use conn::{PgConn, map_err};
 use roster_core::store::{Read, Store, StoreError, StoreResult, TokenWithUser, Tx};
-use roster_store_sql::SqlTx;
+use roster_store_sql::{SqlTx, TokenCache};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -25,6 +25,8 @@ pub struct PgStore {
     /// The database is at a schema older than native types (version 7) and not migrated yet:
     /// arguments are bound as the text that schema keeps (upgrade tests write such databases).
     text_types: Arc<AtomicBool>,
+    /// Tokens authenticated in the last second (forgotten at every commit of this process).
+    tokens: Arc<TokenCache>,
 }
 
 /// The first schema version with native types.
@@ -67,6 +69,7 @@ impl PgStore {
         Ok(Self {
             pool,
             text_types: Arc::new(AtomicBool::new(old)),
+            tokens: Arc::default(),
         })
     }
 
@@ -106,10 +109,10 @@ impl PgStore {
     }
 
     async fn write(&self) -> StoreResult<SqlTx<PgConn>> {
-        Ok(SqlTx::new(
-            PgConn::begin(&self.pool, self.text_types()).await?,
-            true,
-        ))
+        Ok(
+            SqlTx::new(PgConn::begin(&self.pool, self.text_types()).await?, true)
+                .noting(self.tokens.clone()),
+        )
     }
 
     async fn plain(&self) -> StoreResult<SqlTx<PgConn>> {
@@ -143,7 +146,11 @@ impl Store for PgStore {
         key_hash: &[u8; 32],
         idp: Option<uuid::Uuid>,
     ) -> StoreResult<Option<TokenWithUser>> {
-        self.plain().await?.token_by_hash(key_hash, idp).await
+        self.tokens
+            .get_or_load(key_hash, idp, async {
+                self.plain().await?.token_by_hash(key_hash, idp).await
+            })
+            .await
     }
 
     async fn touch_token(
@@ -151,7 +158,9 @@ impl Store for PgStore {
         uuid: uuid::Uuid,
         at: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<()> {
-        self.plain().await?.touch_token(uuid, at).await
+        self.plain().await?.touch_token(uuid, at).await?;
+        self.tokens.touched(uuid, at);
+        Ok(())
     }
 
     fn backend(&self) -> &'static str {

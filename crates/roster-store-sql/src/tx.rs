@@ -13,6 +13,7 @@ mod teams;
 mod tokens;
 mod users;
 
+use crate::TokenCache;
 use crate::db::{Db, SqlRow};
 use crate::sql::{Arg, Dialect, Sql};
 use async_trait::async_trait;
@@ -20,6 +21,7 @@ use chrono::{DateTime, Utc};
 use roster_core::model::*;
 use roster_core::store::*;
 use std::collections::HashMap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// A connection and what the store does with it.
@@ -28,6 +30,8 @@ pub struct SqlTx<D> {
     /// Lock the single records read (`FOR UPDATE`): PostgreSQL write transactions. SQLite needs
     /// none: one writer, and its transactions are serial.
     lock: bool,
+    /// Told when this transaction commits (see [`TokenCache`]).
+    tokens: Option<Arc<TokenCache>>,
 }
 
 /// How a backend ends a write transaction.
@@ -37,7 +41,17 @@ pub trait Commit: Db {
 
 impl<D: Db> SqlTx<D> {
     pub fn new(db: D, lock: bool) -> SqlTx<D> {
-        SqlTx { db, lock }
+        SqlTx {
+            db,
+            lock,
+            tokens: None,
+        }
+    }
+
+    /// A write transaction whose commit makes `tokens` forget what it remembers.
+    pub fn noting(mut self, tokens: Arc<TokenCache>) -> SqlTx<D> {
+        self.tokens = Some(tokens);
+        self
     }
 
     pub fn db(&mut self) -> &mut D {
@@ -226,7 +240,12 @@ impl<D: Db> Read for SqlTx<D> {
 #[async_trait]
 impl<D: Commit> Tx for SqlTx<D> {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.db.commit().await
+        let tokens = self.tokens.clone();
+        self.db.commit().await?;
+        if let Some(t) = tokens {
+            t.changed();
+        }
+        Ok(())
     }
     async fn insert_account(&mut self, new: &NewAccount) -> StoreResult<Account> {
         Self::insert_account(self, new).await

@@ -17,8 +17,9 @@ mod threads;
 use async_trait::async_trait;
 use remote::{Remote, now};
 use roster_core::store::{Read, Store, StoreError, StoreResult, TokenWithUser, Tx};
-use roster_store_sql::SqlTx;
+use roster_store_sql::{SqlTx, TokenCache};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use threads::{Readers, Writer};
 
@@ -74,6 +75,8 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
     readers: Readers,
+    /// Tokens authenticated in the last second (forgotten at every commit of this process).
+    tokens: Arc<TokenCache>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -110,6 +113,7 @@ impl SqliteStore {
             writer: Writer::start(writer)?,
             readers,
             path,
+            tokens: Arc::default(),
         })
     }
 
@@ -140,7 +144,9 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
-        Ok(Box::new(Remote(self.writer.begin().await?)))
+        Ok(Box::new(Remote(
+            self.writer.begin().await?.noting(self.tokens.clone()),
+        )))
     }
 
     async fn read(&self) -> StoreResult<Box<dyn Read>> {
@@ -162,9 +168,10 @@ impl Store for SqliteStore {
         idp: Option<uuid::Uuid>,
     ) -> StoreResult<Option<TokenWithUser>> {
         let hash = *key_hash;
-        self.readers
-            .run(move |c| now(SqlTx::new(conn::SqliteDb::new(c), false).token_by_hash(&hash, idp)))
-            .await
+        let load = self
+            .readers
+            .run(move |c| now(SqlTx::new(conn::SqliteDb::new(c), false).token_by_hash(&hash, idp)));
+        self.tokens.get_or_load(key_hash, idp, load).await
     }
 
     /// Recorded at once when the writer's turn comes within 100 ms; otherwise in the background,
@@ -180,8 +187,11 @@ impl Store for SqliteStore {
         if let Some(tx) = self.writer.try_begin(Duration::from_millis(100)).await {
             let tx = tx?;
             tx.run(touch).await?;
-            return tx.commit().await;
+            tx.commit().await?;
+            self.tokens.touched(uuid, at);
+            return Ok(());
         }
+        self.tokens.touched(uuid, at);
         let writer = self.writer.clone();
         tokio::spawn(async move {
             let done = async {

@@ -9,6 +9,7 @@
 use crate::conn::{self, map_err};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use roster_core::store::{StoreError, StoreResult};
+use roster_store_sql::TokenCache;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +17,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedMutexGuard, oneshot};
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// A call to run on a connection thread; given an error instead of the connection when its
+/// write transaction could not begin.
+type Job = Box<dyn FnOnce(StoreResult<&mut Connection>) + Send>;
 
 fn gone() -> StoreError {
     StoreError::Other("the SQLite connection thread stopped".into())
@@ -28,9 +31,12 @@ fn answer<T: Send + 'static>(
     f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     reply: oneshot::Sender<StoreResult<T>>,
 ) -> Job {
-    Box::new(move |c: &mut Connection| {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(c)))
-            .unwrap_or_else(|_| Err(StoreError::Other("a store call panicked".into())));
+    Box::new(move |c: StoreResult<&mut Connection>| {
+        let r = match c {
+            Ok(c) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(c)))
+                .unwrap_or_else(|_| Err(StoreError::Other("a store call panicked".into()))),
+            Err(e) => Err(e),
+        };
         let _ = reply.send(r);
     })
 }
@@ -51,7 +57,7 @@ impl Readers {
                 .name(format!("sqlite-reader-{i}"))
                 .spawn(move || {
                     for job in rx.iter() {
-                        job(&mut c);
+                        job(Ok(&mut c));
                     }
                 })
                 .map_err(|e| StoreError::database("starting a reader thread", e))?;
@@ -73,8 +79,9 @@ impl Readers {
 /// What the writer thread is asked to do.
 enum Step {
     /// Start a logical transaction: `SAVEPOINT`, inside the open batch (`BEGIN IMMEDIATE` first
-    /// when there is none).
-    Begin(oneshot::Sender<StoreResult<()>>),
+    /// when there is none). Not answered: the steps that follow it on the channel are (a failed
+    /// begin fails them), which saves a round trip while the writer's turn is held.
+    Begin,
     Run(Job),
     /// `RELEASE` the logical transaction; `ack` answers once the batch holding it is durable.
     /// `flush`: nobody else is waiting to write, so commit the batch now.
@@ -100,6 +107,8 @@ struct Batcher {
     open: bool,
     /// A logical transaction (`SAVEPOINT w`) is open.
     inside: bool,
+    /// Why the current logical transaction could not begin (its steps are answered this).
+    broken: Option<String>,
     /// Released logical transactions waiting for the batch's commit.
     acks: Vec<oneshot::Sender<StoreResult<()>>>,
     started: Instant,
@@ -139,9 +148,11 @@ impl Batcher {
 
     fn commit(&mut self, ack: oneshot::Sender<StoreResult<()>>, flush: bool) {
         if self.batch_lost() || !self.inside {
-            let _ = ack.send(Err(StoreError::Other(
-                "the transaction was rolled back before its commit".into(),
-            )));
+            let why = match self.broken.take() {
+                Some(e) => format!("the transaction could not begin: {e}"),
+                None => "the transaction was rolled back before its commit".into(),
+            };
+            let _ = ack.send(Err(StoreError::Other(why)));
             return;
         }
         self.inside = false;
@@ -160,6 +171,7 @@ impl Batcher {
     }
 
     fn rollback(&mut self, flush: bool) {
+        self.broken = None;
         if !self.batch_lost() && self.inside {
             self.inside = false;
             if let Err(e) = self.exec("ROLLBACK TO w; RELEASE w") {
@@ -209,11 +221,15 @@ impl Batcher {
                 }
             };
             match next {
-                Step::Begin(reply) => {
-                    let r = self.begin();
-                    let _ = reply.send(r);
+                Step::Begin => {
+                    self.broken = self.begin().err().map(|e| e.to_string());
                 }
-                Step::Run(job) => job(&mut self.conn),
+                Step::Run(job) => match &self.broken {
+                    Some(e) => job(Err(StoreError::Other(format!(
+                        "the transaction could not begin: {e}"
+                    )))),
+                    None => job(Ok(&mut self.conn)),
+                },
                 Step::Commit { ack, flush } => self.commit(ack, flush),
                 Step::Rollback { flush } => self.rollback(flush),
             }
@@ -251,6 +267,7 @@ impl Writer {
             conn,
             open: false,
             inside: false,
+            broken: None,
             acks: Vec::new(),
             started: Instant::now(),
         };
@@ -292,15 +309,12 @@ impl Writer {
     }
 
     async fn open(&self, guard: OwnedMutexGuard<()>) -> StoreResult<WriteTx> {
-        let (reply, rx) = oneshot::channel();
-        // Made before the savepoint is asked for: if this future is dropped while waiting, the
-        // transaction's `Drop` still rolls the savepoint back.
         let tx = WriteTx {
             writer: self.clone(),
             guard: Some(guard),
+            tokens: None,
         };
-        self.steps.send(Step::Begin(reply)).map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())??;
+        self.steps.send(Step::Begin).map_err(|_| gone())?;
         Ok(tx)
     }
 
@@ -314,6 +328,8 @@ impl Writer {
 pub struct WriteTx {
     writer: Writer,
     guard: Option<OwnedMutexGuard<()>>,
+    /// Told when this transaction commits (see [`TokenCache`]).
+    tokens: Option<Arc<TokenCache>>,
 }
 
 impl WriteTx {
@@ -330,6 +346,12 @@ impl WriteTx {
         rx.await.map_err(|_| gone())?
     }
 
+    /// A transaction whose commit makes `tokens` forget what it remembers.
+    pub fn noting(mut self, tokens: Arc<TokenCache>) -> WriteTx {
+        self.tokens = Some(tokens);
+        self
+    }
+
     /// Commit; answers once the batch holding this transaction is on disk. The writer's turn
     /// passes on at once, before the fsync.
     pub async fn commit(mut self) -> StoreResult<()> {
@@ -337,8 +359,13 @@ impl WriteTx {
         let flush = self.writer.alone();
         let sent = self.writer.steps.send(Step::Commit { ack, flush });
         self.guard = None;
+        let tokens = self.tokens.take();
         sent.map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+        rx.await.map_err(|_| gone())??;
+        if let Some(t) = tokens {
+            t.changed();
+        }
+        Ok(())
     }
 }
 

@@ -148,6 +148,21 @@ impl TestStore {
         Self::pg_store(url, name).await
     }
 
+    /// A second store over the same database, as another Roster process would open it.
+    pub async fn another(&self) -> Arc<dyn Store> {
+        match (&self.dir, &self.pg) {
+            (Some(dir), _) => Arc::new(
+                roster_store_sqlite::SqliteStore::open(&sqlite_url(dir))
+                    .await
+                    .unwrap(),
+            ),
+            (None, Some((url, _))) => {
+                Arc::new(roster_store_postgres::PgStore::open(url).await.unwrap())
+            }
+            (None, None) => unreachable!("a test store is SQLite or PostgreSQL"),
+        }
+    }
+
     /// Apply every pending migration (and the data steps after them), as a server start does.
     pub async fn migrate(&self) {
         match (&self.dir, &self.pg) {

@@ -9,6 +9,11 @@ use roster_core::{PublicUrls, Roster, Store, SystemClock};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// mimalloc rather than the system allocator: the request path allocates small, short-lived
+/// values on every thread, and glibc's arenas showed as a fifth of a filtered GET's profile.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "roster",
@@ -77,7 +82,7 @@ enum TokenCommand {
         #[arg(long)]
         account: Option<roster_core::model::AccountId>,
     },
-    /// Revoke a token by uuid, at once.
+    /// Revoke a token by uuid (a running server refuses it within a second).
     Revoke { uuid: uuid::Uuid },
     /// List the tokens of the account, or of the user with EMAIL (never their keys).
     List {
@@ -87,7 +92,7 @@ enum TokenCommand {
         #[arg(long)]
         account: Option<roster_core::model::AccountId>,
     },
-    /// Revoke every token of the user with EMAIL, at once.
+    /// Revoke every token of the user with EMAIL (refused within a second).
     RevokeAll {
         #[arg(long)]
         email: String,

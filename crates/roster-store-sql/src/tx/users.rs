@@ -86,9 +86,8 @@ impl<D: Db> SqlTx<D> {
         conditions(&mut page);
         page.push(" ")
             .push(&order_by(l.listing, p.sort, p.descending))
-            .push(" LIMIT ")
-            .arg(p.limit)
-            .push(" OFFSET ")
+            // An integer in the text, not a bind: see the SCIM page query.
+            .push(&format!(" LIMIT {} OFFSET ", p.limit))
             .arg(p.offset);
         Ok((self.db.rows(page).await?, total))
     }

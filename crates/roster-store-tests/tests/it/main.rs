@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod differential;
+mod token_cache;
 mod upgrade;
 
 use chrono::{DateTime, TimeZone, Utc};
