@@ -22,7 +22,9 @@ mod discovery;
 mod documents;
 mod errors;
 mod list;
+mod operations;
 mod patching;
+mod resource;
 
 pub(super) use audit::LogMeta;
 use audit::*;
@@ -30,6 +32,7 @@ use discovery::*;
 pub use documents::user_from_resource;
 use documents::*;
 use errors::*;
+use resource::*;
 
 /// Users or Groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,42 +241,42 @@ impl ScimCaller {
     }
 }
 
-/// What a write did, for the reply and the log.
+/// What an operation did, as the provisioning log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Read,
+    Created,
+    Replaced,
+    Updated,
+    /// A write that changed nothing (not logged).
+    Unchanged,
+    Deleted,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Read => "read",
+            Outcome::Created => "created",
+            Outcome::Replaced => "replaced",
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Deleted => "deleted",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// What an operation did, for the reply and the log.
 pub(super) struct Done {
     pub reply: ScimReply,
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub changes: Value,
     pub tolerances: Tolerances,
     /// The write's transaction, still open: its log entry joins it, so the change and its record
     /// commit together, with one durable flush instead of two.
     pub tx: Option<Box<dyn Tx>>,
-}
-
-/// Weak comparison of an `If-Match` / `If-None-Match` list with a version.
-fn etag_matches(header: &str, version: i64) -> bool {
-    let want = format!("\"{version}\"");
-    header
-        .split(',')
-        .map(str::trim)
-        .any(|t| t == "*" || t.trim_start_matches("W/") == want)
-}
-
-fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
-    match if_match {
-        Some(h) if !etag_matches(h, version) => Err(ScimError::precondition_failed(format!(
-            "If-Match {h} does not match the current version {}: read the resource again",
-            view::etag(version)
-        ))),
-        _ => Ok(()),
-    }
-}
-
-fn parse_id(id: &str, kind: Kind) -> Result<i64, ScimError> {
-    id.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0 && n.to_string() == id.trim())
-        .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.name())))
 }
 
 impl Roster {
@@ -369,11 +372,11 @@ impl Roster {
         })
     }
 
-    async fn scim_op(&self, c: &ScimCaller, op: ScimOp) -> Result<Done, ScimError> {
+    async fn scim_op(&self, c: &ScimCaller, op: ScimOp) -> Result<Done, Failure> {
         let read = |reply| {
             Ok(Done {
                 reply,
-                outcome: "read",
+                outcome: Outcome::Read,
                 changes: Value::Null,
                 tolerances: Tolerances::new(),
                 tx: None,
@@ -389,15 +392,21 @@ impl Roster {
                 id,
                 projection,
                 if_none_match,
-            } => read(
-                self.scim_get(c, kind, &id, &projection, if_none_match.as_deref())
-                    .await?,
-            ),
+            } => {
+                let inm = if_none_match.as_deref();
+                read(match kind {
+                    Kind::Users => self.scim_get::<User>(c, &id, &projection, inm).await?,
+                    Kind::Groups => self.scim_get::<Team>(c, &id, &projection, inm).await?,
+                })
+            }
             ScimOp::Create {
                 kind,
                 body,
                 projection,
-            } => self.scim_create(c, kind, &body, &projection).await,
+            } => match kind {
+                Kind::Users => self.scim_create::<User>(c, &body, &projection).await,
+                Kind::Groups => self.scim_create::<Team>(c, &body, &projection).await,
+            },
             ScimOp::Replace {
                 kind,
                 id,
@@ -405,8 +414,15 @@ impl Roster {
                 if_match,
                 projection,
             } => {
-                self.retrying(if_match.is_some(), |_| {
-                    self.scim_replace(c, kind, &id, &body, if_match.as_deref(), &projection)
+                let im = if_match.as_deref();
+                let (id, body, projection) = (&id, &body, &projection);
+                self.retrying(im.is_some(), move |_| async move {
+                    match kind {
+                        Kind::Users => self.scim_replace::<User>(c, id, body, im, projection).await,
+                        Kind::Groups => {
+                            self.scim_replace::<Team>(c, id, body, im, projection).await
+                        }
+                    }
                 })
                 .await
             }
@@ -417,28 +433,35 @@ impl Roster {
                 if_match,
                 projection,
             } => {
-                self.retrying(if_match.is_some(), |locked| {
-                    self.scim_patch(
-                        c,
-                        kind,
-                        &id,
-                        &body,
-                        if_match.as_deref(),
-                        &projection,
-                        locked,
-                    )
+                let im = if_match.as_deref();
+                let (id, body, projection) = (&id, &body, &projection);
+                self.retrying(im.is_some(), move |locked| async move {
+                    match kind {
+                        Kind::Users => {
+                            self.scim_patch::<User>(c, id, body, im, projection, locked)
+                                .await
+                        }
+                        Kind::Groups => {
+                            self.scim_patch::<Team>(c, id, body, im, projection, locked)
+                                .await
+                        }
+                    }
                 })
                 .await
             }
             ScimOp::Delete { kind, id, if_match } => {
-                self.scim_delete(c, kind, &id, if_match.as_deref()).await
+                let im = if_match.as_deref();
+                match kind {
+                    Kind::Users => self.scim_delete::<User>(c, &id, im).await,
+                    Kind::Groups => self.scim_delete::<Team>(c, &id, im).await,
+                }
             }
-            ScimOp::Unreadable { error, .. } => Err(error),
+            ScimOp::Unreadable { error, .. } => Err(error.into()),
             ScimOp::Bulk { body } => {
                 let reply = self.scim_bulk(c, &body).await?;
                 Ok(Done {
                     reply,
-                    outcome: "unchanged",
+                    outcome: Outcome::Unchanged,
                     changes: Value::Null,
                     tolerances: Tolerances::new(),
                     tx: None,
@@ -479,366 +502,4 @@ impl Roster {
             }
         }
     }
-
-    /// Retry a write that lost a race to a concurrent writer (only without `If-Match`: with it,
-    /// the 412 is the answer). `f` is told whether to read inside the write transaction: the first
-    /// attempt computes outside it, a retry inside it, so that a busy resource still makes
-    /// progress (SQLite's writer serialises the retries).
-    async fn retrying<F, Fut>(&self, has_if_match: bool, f: F) -> Result<Done, ScimError>
-    where
-        F: Fn(bool) -> Fut,
-        Fut: std::future::Future<Output = Result<Done, ScimError>>,
-    {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match f(attempt > 1).await {
-                Err(e) if e.status == 412 && !has_if_match && attempt < WRITE_ATTEMPTS => continue,
-                other => return other,
-            }
-        }
-    }
-
-    async fn load(
-        &self,
-        tx: &mut dyn Read,
-        c: &ScimCaller,
-        kind: Kind,
-        id: &str,
-    ) -> Result<Loaded, ScimError> {
-        let n = parse_id(id, kind)?;
-        let missing = || ScimError::not_found(format!("{} {id} not found", kind.name()));
-        // Outside the provider's scope is the same as absent: SCIM cannot tell that it exists.
-        let mine = |p: &crate::model::Provisioning| p.idp_uuid == Some(c.idp.uuid);
-        Ok(match kind {
-            Kind::Users => Loaded::User(
-                tx.user(c.idp.account_id, UserId(n))
-                    .await?
-                    .filter(|u| mine(&u.provisioning) && u.id != c.principal.user().id)
-                    .ok_or_else(missing)?,
-            ),
-            Kind::Groups => Loaded::Team(
-                tx.team(c.idp.account_id, TeamId(n))
-                    .await?
-                    .filter(|t| mine(&t.provisioning))
-                    .ok_or_else(missing)?,
-            ),
-        })
-    }
-
-    /// The resource as the client asked to see it.
-    async fn render(
-        &self,
-        tx: &mut dyn Read,
-        c: &ScimCaller,
-        loaded: &Loaded,
-        projection: &Projection,
-    ) -> Result<Value, ScimError> {
-        Ok(match loaded {
-            Loaded::User(u) => {
-                projection.apply(&view::user(u, &c.base, c.idp.uuid), super::user_ctx())
-            }
-            Loaded::Team(t) => {
-                let ctx = super::group_ctx();
-                let members = if projection.includes(ctx, "members") {
-                    Some(
-                        tx.team_members(&c.scope(), &[t.id])
-                            .await?
-                            .remove(&t.id)
-                            .unwrap_or_default(),
-                    )
-                } else {
-                    None
-                };
-                projection.apply(&view::group(t, members.as_deref(), &c.base), ctx)
-            }
-        })
-    }
-
-    async fn scim_get(
-        &self,
-        c: &ScimCaller,
-        kind: Kind,
-        id: &str,
-        projection: &Projection,
-        if_none_match: Option<&str>,
-    ) -> Result<ScimReply, ScimError> {
-        let mut tx = self.store.read().await?;
-        let loaded = self.load(tx.as_mut(), c, kind, id).await?;
-        let version = loaded.version();
-        if if_none_match.is_some_and(|h| etag_matches(h, version)) {
-            return Ok(ScimReply {
-                status: 304,
-                body: None,
-                etag: Some(view::etag(version)),
-                location: None,
-            });
-        }
-        let body = self.render(tx.as_mut(), c, &loaded, projection).await?;
-        Ok(ScimReply {
-            status: 200,
-            body: Some(body),
-            etag: Some(view::etag(version)),
-            location: None,
-        })
-    }
-
-    async fn scim_create(
-        &self,
-        c: &ScimCaller,
-        kind: Kind,
-        body: &Value,
-        projection: &Projection,
-    ) -> Result<Done, ScimError> {
-        let normalized = patch::normalize(body, kind.ctx())?;
-        let now = self.now();
-        let account = c.idp.account_id;
-        let mut tx = self.store.begin().await?;
-        let (loaded, changes) = match kind {
-            Kind::Users => {
-                let mut u = User::new(account, "", "", "", now);
-                u.provisioning.idp_uuid = Some(c.idp.uuid);
-                apply_user_doc(&mut u, normalized.resource)?;
-                let id = tx.insert_user(&u).await.map_err(|e| match e {
-                    StoreError::Conflict(k) => conflict(k, &u.email),
-                    other => ScimError::from(other),
-                })?;
-                // The stored user is what was written (timestamps are already at the stores'
-                // precision; the conformance suite checks a read-back equals it): no read-back.
-                u.id = id;
-                u.version = 1;
-                let changes = created_changes(&u.scim);
-                (Loaded::User(u), changes)
-            }
-            Kind::Groups => {
-                let mut t = Team::new(account, "", now);
-                t.provisioning.idp_uuid = Some(c.idp.uuid);
-                let members = apply_group_doc(&mut t, normalized.resource)?.unwrap_or_default();
-                let id = tx.insert_team(&t).await.map_err(|e| match e {
-                    StoreError::Conflict(k) => conflict(k, &t.name),
-                    other => ScimError::from(other),
-                })?;
-                let (ids, ignored) = user_ids(&members);
-                let added = tx.add_team_members(&c.scope(), id, &ids).await?;
-                let t = tx
-                    .team(account, id)
-                    .await?
-                    .ok_or_else(|| ScimError::internal("created group vanished"))?;
-                let mut changes = created_changes(&t.scim);
-                push_members(&mut changes, &added, &[], &ignored);
-                (Loaded::Team(t), changes)
-            }
-        };
-        let body = self.render(tx.as_mut(), c, &loaded, projection).await?;
-        let id = loaded.id();
-        Ok(Done {
-            tx: Some(tx),
-            reply: ScimReply {
-                status: 201,
-                body: Some(body),
-                etag: Some(view::etag(loaded.version())),
-                location: Some(format!("{}/{}/{id}", c.base, kind.endpoint())),
-            },
-            outcome: "created",
-            changes,
-            tolerances: normalized.tolerances,
-        })
-    }
-
-    async fn scim_replace(
-        &self,
-        c: &ScimCaller,
-        kind: Kind,
-        id: &str,
-        body: &Value,
-        if_match: Option<&str>,
-        projection: &Projection,
-    ) -> Result<Done, ScimError> {
-        let normalized = patch::normalize(body, kind.ctx())?;
-        let mut tx = self.store.begin().await?;
-        let before = self.load(tx.as_mut(), c, kind, id).await?;
-        check_if_match(if_match, before.version())?;
-        let now = self.now();
-        let mut changes = json!([]);
-        let after = match &before {
-            Loaded::User(b) => {
-                let mut u = b.clone();
-                apply_user_doc(&mut u, normalized.resource)?;
-                guard_owner(b, &u)?;
-                u.last_modified = now;
-                changes = diff_changes(&b.scim, &u.scim);
-                save_user(tx.as_mut(), &u, b.version).await?
-            }
-            Loaded::Team(b) => {
-                let mut t = b.clone();
-                let members = apply_group_doc(&mut t, normalized.resource)?.unwrap_or_default();
-                t.last_modified = now;
-                if let Value::Array(a) = &mut changes
-                    && let Value::Array(d) = diff_changes(&b.scim, &t.scim)
-                {
-                    a.extend(d);
-                }
-                let saved = save_team(tx.as_mut(), &t, b.version).await?;
-                let removed = tx.clear_team_members(&c.scope(), t.id).await?;
-                let (ids, ignored) = user_ids(&members);
-                let added = tx.add_team_members(&c.scope(), t.id, &ids).await?;
-                let (added, removed) = net(&added, &removed);
-                push_members(&mut changes, &added, &removed, &ignored);
-                saved
-            }
-        };
-        let reply = self.reply_200(tx.as_mut(), c, &after, projection).await?;
-        Ok(Done {
-            tx: Some(tx),
-            reply,
-            outcome: "replaced",
-            changes,
-            tolerances: normalized.tolerances,
-        })
-    }
-
-    /// 200 with the resource as the client asked to see it.
-    async fn reply_200(
-        &self,
-        tx: &mut dyn Read,
-        c: &ScimCaller,
-        loaded: &Loaded,
-        projection: &Projection,
-    ) -> Result<ScimReply, ScimError> {
-        let body = self.render(tx, c, loaded, projection).await?;
-        Ok(ScimReply {
-            status: 200,
-            body: Some(body),
-            etag: Some(view::etag(loaded.version())),
-            location: None,
-        })
-    }
-
-    /// A group PATCH answers 204, as Entra's documentation asks ("returning a body with a list of
-    /// all the members isn't advisable"; RFC 7644 §3.5.2 allows it). With `attributes` the answer
-    /// is 200 with the group as asked, which §3.5.2 requires. With only `excludedAttributes` it is
-    /// 200 too, unless that would still list more than 1,000 members.
-    async fn group_patch_reply(
-        &self,
-        tx: &mut dyn Tx,
-        c: &ScimCaller,
-        loaded: &Loaded,
-        projection: &Projection,
-    ) -> Result<ScimReply, ScimError> {
-        let etag = Some(view::etag(loaded.version()));
-        let no_content = ScimReply {
-            status: 204,
-            body: None,
-            etag: etag.clone(),
-            location: None,
-        };
-        if projection.attributes().is_empty() {
-            if projection.excluded_attributes().is_empty() {
-                return Ok(no_content);
-            }
-            let size = tx
-                .team_member_count(
-                    c.idp.account_id,
-                    TeamId(loaded.id()),
-                    GROUP_PATCH_BODY_LIMIT + 1,
-                )
-                .await?;
-            if size > GROUP_PATCH_BODY_LIMIT && projection.includes(super::group_ctx(), "members") {
-                return Ok(no_content);
-            }
-        }
-        let body = self.render(tx, c, loaded, projection).await?;
-        Ok(ScimReply {
-            status: 200,
-            body: Some(body),
-            etag,
-            location: None,
-        })
-    }
-
-    async fn scim_delete(
-        &self,
-        c: &ScimCaller,
-        kind: Kind,
-        id: &str,
-        if_match: Option<&str>,
-    ) -> Result<Done, ScimError> {
-        let account = c.idp.account_id;
-        let mut tx = self.store.begin().await?;
-        let before = self.load(tx.as_mut(), c, kind, id).await?;
-        check_if_match(if_match, before.version())?;
-        match &before {
-            Loaded::User(u) => {
-                if u.is_account_owner {
-                    return Err(owner_error());
-                }
-                tx.delete_user(account, u.id).await?;
-            }
-            Loaded::Team(t) => {
-                // The team goes with every membership (those added by hand too, by the cascade).
-                tx.delete_team(account, t.id).await?;
-            }
-        }
-        Ok(Done {
-            tx: Some(tx),
-            reply: ScimReply {
-                status: 204,
-                body: None,
-                etag: None,
-                location: None,
-            },
-            outcome: "deleted",
-            changes: Value::Null,
-            tolerances: Tolerances::new(),
-        })
-    }
-}
-
-/// A user or team loaded for an operation.
-enum Loaded {
-    User(User),
-    Team(Team),
-}
-
-impl Loaded {
-    fn version(&self) -> i64 {
-        match self {
-            Loaded::User(u) => u.version,
-            Loaded::Team(t) => t.version,
-        }
-    }
-    fn id(&self) -> i64 {
-        match self {
-            Loaded::User(u) => u.id.0,
-            Loaded::Team(t) => t.id.0,
-        }
-    }
-}
-
-/// Write a changed user (a taken userName answers `uniqueness`). The stored user is `u` at the
-/// next version (its teams are untouched), so it is not read back.
-async fn save_user(tx: &mut dyn Tx, u: &User, expected_version: i64) -> Result<Loaded, ScimError> {
-    tx.update_user(u, expected_version)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(k) => conflict(k, &u.email),
-            other => ScimError::from(other),
-        })?;
-    let mut saved = u.clone();
-    saved.version = expected_version + 1;
-    Ok(Loaded::User(saved))
-}
-
-/// Write a changed team (a taken displayName answers `uniqueness`) and read it back.
-async fn save_team(tx: &mut dyn Tx, t: &Team, expected_version: i64) -> Result<Loaded, ScimError> {
-    tx.update_team(t, expected_version)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(k) => conflict(k, &t.name),
-            other => ScimError::from(other),
-        })?;
-    let saved = tx.team(t.account_id, t.id).await?;
-    Ok(Loaded::Team(saved.ok_or_else(|| {
-        ScimError::not_found("The group was deleted meanwhile")
-    })?))
 }

@@ -124,7 +124,9 @@ impl Roster {
                         client: call.client.clone(),
                     });
             }
-            RefusalCause::OwnProvider(idp) if !is_overload(&refused.error) => {
+            // (These refusals are the provider's settings and the token's permission: never an
+            // overload, which is refused as `Elsewhere`.)
+            RefusalCause::OwnProvider(idp) => {
                 let (resource_type, resource_id) = call.op.target();
                 let e = LogEntry {
                     id: 0,
@@ -137,7 +139,7 @@ impl Roster {
                     resource_type: resource_type.map(str::to_string),
                     resource_id: resource_id.as_deref().map(clip),
                     status: i64::from(refused.error.status),
-                    outcome: "failed".into(),
+                    outcome: Outcome::Failed.as_str().into(),
                     scim_type: refused
                         .error
                         .scim_type
@@ -149,7 +151,7 @@ impl Roster {
                 };
                 self.write_log(&e).await;
             }
-            RefusalCause::OwnProvider(_) | RefusalCause::Elsewhere => {}
+            RefusalCause::Elsewhere => {}
         }
     }
 
@@ -164,7 +166,7 @@ impl Roster {
         let writes = op.writes() && !matches!(op, ScimOp::Bulk { .. });
         let result = self.scim_op(caller, op).await;
         let entry = |status: i64,
-                     outcome: &str,
+                     outcome: Outcome,
                      error: Option<&ScimError>,
                      changes: Value,
                      tol: &Tolerances,
@@ -179,7 +181,7 @@ impl Roster {
             resource_type: resource_type.map(str::to_string),
             resource_id: rid.as_deref().map(clip),
             status,
-            outcome: outcome.to_string(),
+            outcome: outcome.as_str().to_string(),
             scim_type: error
                 .and_then(|e| e.scim_type.as_ref())
                 .map(|t| t.as_str().to_string()),
@@ -189,7 +191,7 @@ impl Roster {
         };
         let result = match result {
             Ok(mut done) => {
-                let logged = writes && done.outcome != "unchanged";
+                let logged = writes && done.outcome != Outcome::Unchanged;
                 let committed = match done.tx.take() {
                     Some(mut tx) => {
                         let r = async {
@@ -215,7 +217,7 @@ impl Roster {
                             tx.commit().await
                         }
                         .await;
-                        r.map_err(ScimError::from)
+                        r.map_err(Failure::from)
                     }
                     None => Ok(()),
                 };
@@ -223,13 +225,14 @@ impl Roster {
             }
             Err(err) => Err(err),
         };
-        if let Err(err) = &result
-            && !is_overload(err)
+        if let Err(failure) = &result
+            && !matches!(failure, Failure::Busy(_))
         {
             // The write (if any) rolled back: the failure is recorded on its own.
+            let err = failure.error();
             let e = entry(
                 i64::from(err.status),
-                "failed",
+                Outcome::Failed,
                 Some(err),
                 Value::Null,
                 &Tolerances::new(),
@@ -237,7 +240,7 @@ impl Roster {
             );
             self.write_log(&e).await;
         }
-        result
+        result.map_err(ScimError::from)
     }
 
     pub(super) async fn write_log(&self, e: &LogEntry) {

@@ -51,11 +51,51 @@ pub(super) fn core_err(e: CoreError) -> ScimError {
     }
 }
 
-/// An overload refusal (503) is not written to the provisioning log: that would wait again for
-/// the connection that was not there, delaying the answer and adding to the load. The server log
-/// has it (see [`busy`]).
-pub(super) fn is_overload(e: &ScimError) -> bool {
-    e.status == 503
+/// Why an operation did not complete, as the service acts on it. Each carries the error the
+/// client hears; what differs is what the service does about it.
+#[derive(Debug)]
+pub(in crate::scim) enum Failure {
+    /// The resource changed between the operation's read and its write: computed again
+    /// (without `If-Match`), else answered.
+    Stale(ScimError),
+    /// No database connection came free in time. Never written to the provisioning log: that
+    /// would wait again for the connection that was not there, delaying the answer and adding to
+    /// the load. The server log has it (see [`busy`]).
+    Busy(ScimError),
+    /// Anything else: answered, and logged.
+    Answer(ScimError),
+}
+
+impl Failure {
+    pub(in crate::scim) fn error(&self) -> &ScimError {
+        match self {
+            Failure::Stale(e) | Failure::Busy(e) | Failure::Answer(e) => e,
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Failure {
+        match e {
+            StoreError::VersionMismatch => Failure::Stale(ScimError::from(e)),
+            StoreError::Busy(_) => Failure::Busy(ScimError::from(e)),
+            other => Failure::Answer(ScimError::from(other)),
+        }
+    }
+}
+
+impl From<ScimError> for Failure {
+    fn from(e: ScimError) -> Failure {
+        Failure::Answer(e)
+    }
+}
+
+impl From<Failure> for ScimError {
+    fn from(f: Failure) -> ScimError {
+        match f {
+            Failure::Stale(e) | Failure::Busy(e) | Failure::Answer(e) => e,
+        }
+    }
 }
 
 pub(super) fn busy(cause: &str) -> ScimError {

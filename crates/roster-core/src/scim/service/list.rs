@@ -76,7 +76,7 @@ impl Roster {
         c: &ScimCaller,
         kind: Kind,
         req: &SearchRequest,
-    ) -> Result<Value, ScimError> {
+    ) -> Result<Value, Failure> {
         let page = Pagination::from_request(req, DEFAULT_COUNT, MAX_COUNT)?;
         let filter = match req
             .filter
@@ -109,7 +109,8 @@ impl Roster {
                 if sort != ScimSort::Id || descending {
                     return Err(ScimError::invalid_value(
                         "Cursor pagination is in id order: leave sortBy and sortOrder out",
-                    ));
+                    )
+                    .into());
                 }
                 (0, cursor.as_deref().map(parse_cursor).transpose()?)
             }
@@ -138,7 +139,7 @@ impl Roster {
                 ListResponse::cursor_page(resources, total, next)
             }
         };
-        serde_json::to_value(list).map_err(|e| ScimError::internal(e.to_string()))
+        Ok(serde_json::to_value(list).map_err(|e| ScimError::internal(e.to_string()))?)
     }
 
     /// One page of users or groups, rendered and projected; the total; the last id (for cursors).
@@ -149,44 +150,11 @@ impl Roster {
         kind: Kind,
         q: &ScimQuery,
         projection: &Projection,
-    ) -> Result<(Vec<Value>, i64, Option<i64>), ScimError> {
-        let ctx = kind.ctx();
-        let scope = c.scope();
-        Ok(match kind {
-            Kind::Users => {
-                let p = tx.scim_users(&scope, q).await?;
-                let last = p.items.last().map(|u| u.id.0);
-                (
-                    p.items
-                        .iter()
-                        .map(|u| projection.apply(&view::user(u, &c.base, c.idp.uuid), ctx))
-                        .collect(),
-                    p.total,
-                    last,
-                )
-            }
-            Kind::Groups => {
-                let p = tx.scim_teams(&scope, q).await?;
-                let last = p.items.last().map(|t| t.id.0);
-                let mut members = if projection.includes(ctx, "members") {
-                    let ids: Vec<TeamId> = p.items.iter().map(|t| t.id).collect();
-                    Some(tx.team_members(&scope, &ids).await?)
-                } else {
-                    None
-                };
-                let rendered = p
-                    .items
-                    .iter()
-                    .map(|t| {
-                        let ms = members
-                            .as_mut()
-                            .map(|m| m.remove(&t.id).unwrap_or_default());
-                        projection.apply(&view::group(t, ms.as_deref(), &c.base), ctx)
-                    })
-                    .collect();
-                (rendered, p.total, last)
-            }
-        })
+    ) -> Result<(Vec<Value>, i64, Option<i64>), Failure> {
+        match kind {
+            Kind::Users => User::page(tx, c, q, projection).await,
+            Kind::Groups => Team::page(tx, c, q, projection).await,
+        }
     }
 
     /// `POST /.search` at the root: Users, then Groups, paged as one list. A filter that names an
@@ -195,16 +163,18 @@ impl Roster {
         &self,
         c: &ScimCaller,
         req: &SearchRequest,
-    ) -> Result<Value, ScimError> {
+    ) -> Result<Value, Failure> {
         if req.cursor.is_some() {
             return Err(ScimError::invalid_value(
                 "Cursor pagination is per resource type: search /Users or /Groups",
-            ));
+            )
+            .into());
         }
         if req.sort_by.as_deref().is_some_and(|s| !s.trim().is_empty()) {
             return Err(ScimError::invalid_value(
                 "sortBy is per resource type: search /Users or /Groups",
-            ));
+            )
+            .into());
         }
         let page = Pagination::from_request(req, DEFAULT_COUNT, MAX_COUNT)?;
         let start_index = match page {
@@ -245,18 +215,22 @@ impl Roster {
                     offset = (offset - n).max(0);
                     resources.extend(items);
                 }
-                Err(e) if e.scim_type == Some(roster_scim::ScimType::InvalidFilter) => {
+                Err(Failure::Answer(e))
+                    if e.scim_type == Some(roster_scim::ScimType::InvalidFilter) =>
+                {
                     refusal = Some(e)
                 }
                 Err(e) => return Err(e),
             }
         }
         if answered == 0 {
-            return Err(refusal.unwrap_or_else(|| {
-                ScimError::invalid_filter("The filter applies to no resource type")
-            }));
+            return Err(refusal
+                .unwrap_or_else(|| {
+                    ScimError::invalid_filter("The filter applies to no resource type")
+                })
+                .into());
         }
         let list = ListResponse::page(resources, total.max(0) as u64, start_index);
-        serde_json::to_value(list).map_err(|e| ScimError::internal(e.to_string()))
+        Ok(serde_json::to_value(list).map_err(|e| ScimError::internal(e.to_string()))?)
     }
 }

@@ -1,0 +1,311 @@
+//! One abstraction over what SCIM serves: [`Resource`], which users and teams (SCIM Groups)
+//! implement, so that each operation (get, list, create, replace, delete, and PATCH's frame) is
+//! written once in `operations` and `patching`.
+
+use super::*;
+use crate::model::Provisioning;
+use chrono::{DateTime, Utc};
+
+/// Members a write added, removed, and ignored (ids that name no user). Empty for users.
+#[derive(Debug, Default)]
+pub(super) struct MemberChange {
+    pub added: Vec<UserId>,
+    pub removed: Vec<UserId>,
+    pub ignored: Vec<String>,
+}
+
+impl MemberChange {
+    /// Recorded in a change set (added and removed net of each other).
+    pub(super) fn record(&self, changes: &mut Value) {
+        let (added, removed) = net(&self.added, &self.removed);
+        push_members(changes, &added, &removed, &self.ignored);
+    }
+}
+
+/// A SCIM resource as an operation needs it: read, changed by a document, written with a
+/// version check, rendered. The store calls are the resource's own; everything around them
+/// (scope, preconditions, change sets, replies, the log) is the operation's.
+#[async_trait::async_trait]
+pub(super) trait Resource: Clone + Send + Sync + Sized + 'static {
+    const KIND: Kind;
+
+    fn id(&self) -> i64;
+    fn version(&self) -> i64;
+    fn provisioning(&self) -> &Provisioning;
+    /// The stored SCIM document (without `id`, `meta`, or group members).
+    fn doc(&self) -> &Value;
+    fn set_modified(&mut self, now: DateTime<Utc>);
+
+    /// A new, empty resource of the caller's identity provider.
+    fn blank(c: &ScimCaller, now: DateTime<Utc>) -> Self;
+    /// Take a document's values (it becomes the stored document). Answers the members it lists
+    /// (`None`: the document has no `members`; users never have any).
+    fn apply(&mut self, doc: Value) -> Result<Option<Vec<Entry>>, ScimError>;
+    /// May the provider change `before` into `after`? (Account owners stay as they are.)
+    fn may_become(_before: &Self, _after: &Self) -> Result<(), ScimError> {
+        Ok(())
+    }
+    /// May the provider delete it?
+    fn may_delete(&self) -> Result<(), ScimError> {
+        Ok(())
+    }
+    /// Is it the caller's own (SCIM never addresses the caller's own user)?
+    fn is_caller(&self, _c: &ScimCaller) -> bool {
+        false
+    }
+    /// A taken unique value, as the client should hear it.
+    fn conflict(&self, c: Conflict) -> ScimError;
+
+    async fn find(tx: &mut dyn Read, c: &ScimCaller, id: i64) -> Result<Option<Self>, Failure>;
+    /// Insert; answers the stored resource.
+    async fn insert(self, tx: &mut dyn Tx) -> Result<Self, Failure>;
+    /// Write a changed resource if it is still at `expected_version`; answers the stored one.
+    async fn update(&self, tx: &mut dyn Tx, expected_version: i64) -> Result<Self, Failure>;
+    async fn delete(&self, tx: &mut dyn Tx) -> Result<(), Failure>;
+    /// Make its members exactly `members` (groups; nothing for users).
+    async fn set_members(
+        &self,
+        _tx: &mut dyn Tx,
+        _c: &ScimCaller,
+        _members: &[Entry],
+        _replace: bool,
+    ) -> Result<MemberChange, Failure> {
+        Ok(MemberChange::default())
+    }
+    /// A page of a list, rendered as the client asked: resources, total, last id.
+    async fn page(
+        tx: &mut dyn Read,
+        c: &ScimCaller,
+        q: &ScimQuery,
+        projection: &Projection,
+    ) -> Result<(Vec<Value>, i64, Option<i64>), Failure>;
+    /// The resource as the client asked to see it.
+    async fn render(
+        &self,
+        tx: &mut dyn Read,
+        c: &ScimCaller,
+        projection: &Projection,
+    ) -> Result<Value, Failure>;
+}
+
+/// A write's store error, with a taken unique value named as the client sent it.
+fn written<R: Resource>(r: &R, e: StoreError) -> Failure {
+    match e {
+        StoreError::Conflict(k) => Failure::Answer(r.conflict(k)),
+        other => Failure::from(other),
+    }
+}
+
+#[async_trait::async_trait]
+impl Resource for User {
+    const KIND: Kind = Kind::Users;
+
+    fn id(&self) -> i64 {
+        self.id.0
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn provisioning(&self) -> &Provisioning {
+        &self.provisioning
+    }
+    fn doc(&self) -> &Value {
+        &self.scim
+    }
+    fn set_modified(&mut self, now: DateTime<Utc>) {
+        self.last_modified = now;
+    }
+    fn blank(c: &ScimCaller, now: DateTime<Utc>) -> Self {
+        let mut u = User::new(c.idp.account_id, "", "", "", now);
+        u.provisioning.idp_uuid = Some(c.idp.uuid);
+        u
+    }
+    fn apply(&mut self, doc: Value) -> Result<Option<Vec<Entry>>, ScimError> {
+        apply_user_doc(self, doc)?;
+        Ok(None)
+    }
+    fn may_become(before: &Self, after: &Self) -> Result<(), ScimError> {
+        guard_owner(before, after)
+    }
+    fn may_delete(&self) -> Result<(), ScimError> {
+        if self.is_account_owner {
+            return Err(owner_error());
+        }
+        Ok(())
+    }
+    fn is_caller(&self, c: &ScimCaller) -> bool {
+        self.id == c.principal.user().id
+    }
+    fn conflict(&self, c: Conflict) -> ScimError {
+        conflict(c, &self.email)
+    }
+
+    async fn find(tx: &mut dyn Read, c: &ScimCaller, id: i64) -> Result<Option<Self>, Failure> {
+        Ok(tx.user(c.idp.account_id, UserId(id)).await?)
+    }
+    async fn insert(mut self, tx: &mut dyn Tx) -> Result<Self, Failure> {
+        self.id = tx.insert_user(&self).await.map_err(|e| written(&self, e))?;
+        // The stored user is what was written (timestamps are already at the stores' precision;
+        // the conformance suite checks a read-back equals it): no read-back.
+        self.version = 1;
+        Ok(self)
+    }
+    async fn update(&self, tx: &mut dyn Tx, expected_version: i64) -> Result<Self, Failure> {
+        tx.update_user(self, expected_version)
+            .await
+            .map_err(|e| written(self, e))?;
+        // Its teams are untouched: the stored user is this one at the next version.
+        let mut saved = self.clone();
+        saved.version = expected_version + 1;
+        Ok(saved)
+    }
+    async fn delete(&self, tx: &mut dyn Tx) -> Result<(), Failure> {
+        Ok(tx.delete_user(self.account_id, self.id).await?)
+    }
+    async fn page(
+        tx: &mut dyn Read,
+        c: &ScimCaller,
+        q: &ScimQuery,
+        projection: &Projection,
+    ) -> Result<(Vec<Value>, i64, Option<i64>), Failure> {
+        let p = tx.scim_users(&c.scope(), q).await?;
+        let last = p.items.last().map(|u| u.id.0);
+        let ctx = Self::KIND.ctx();
+        let items = p
+            .items
+            .iter()
+            .map(|u| projection.apply(&view::user(u, &c.base, c.idp.uuid), ctx))
+            .collect();
+        Ok((items, p.total, last))
+    }
+    async fn render(
+        &self,
+        _tx: &mut dyn Read,
+        c: &ScimCaller,
+        projection: &Projection,
+    ) -> Result<Value, Failure> {
+        Ok(projection.apply(&view::user(self, &c.base, c.idp.uuid), Self::KIND.ctx()))
+    }
+}
+
+#[async_trait::async_trait]
+impl Resource for Team {
+    const KIND: Kind = Kind::Groups;
+
+    fn id(&self) -> i64 {
+        self.id.0
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn provisioning(&self) -> &Provisioning {
+        &self.provisioning
+    }
+    fn doc(&self) -> &Value {
+        &self.scim
+    }
+    fn set_modified(&mut self, now: DateTime<Utc>) {
+        self.last_modified = now;
+    }
+    fn blank(c: &ScimCaller, now: DateTime<Utc>) -> Self {
+        let mut t = Team::new(c.idp.account_id, "", now);
+        t.provisioning.idp_uuid = Some(c.idp.uuid);
+        t
+    }
+    fn apply(&mut self, doc: Value) -> Result<Option<Vec<Entry>>, ScimError> {
+        apply_group_doc(self, doc)
+    }
+    fn conflict(&self, c: Conflict) -> ScimError {
+        conflict(c, &self.name)
+    }
+
+    async fn find(tx: &mut dyn Read, c: &ScimCaller, id: i64) -> Result<Option<Self>, Failure> {
+        Ok(tx.team(c.idp.account_id, TeamId(id)).await?)
+    }
+    async fn insert(self, tx: &mut dyn Tx) -> Result<Self, Failure> {
+        let id = tx.insert_team(&self).await.map_err(|e| written(&self, e))?;
+        tx.team(self.account_id, id)
+            .await?
+            .ok_or_else(|| Failure::Answer(ScimError::internal("created group vanished")))
+    }
+    async fn update(&self, tx: &mut dyn Tx, expected_version: i64) -> Result<Self, Failure> {
+        tx.update_team(self, expected_version)
+            .await
+            .map_err(|e| written(self, e))?;
+        tx.team(self.account_id, self.id)
+            .await?
+            .ok_or_else(|| Failure::Answer(ScimError::not_found("The group was deleted meanwhile")))
+    }
+    async fn delete(&self, tx: &mut dyn Tx) -> Result<(), Failure> {
+        // The team goes with every membership (those added by hand too, by the cascade).
+        Ok(tx.delete_team(self.account_id, self.id).await?)
+    }
+    async fn set_members(
+        &self,
+        tx: &mut dyn Tx,
+        c: &ScimCaller,
+        members: &[Entry],
+        replace: bool,
+    ) -> Result<MemberChange, Failure> {
+        let scope = c.scope();
+        let removed = if replace {
+            tx.clear_team_members(&scope, self.id).await?
+        } else {
+            Vec::new()
+        };
+        let (ids, ignored) = user_ids(members);
+        let added = tx.add_team_members(&scope, self.id, &ids).await?;
+        Ok(MemberChange {
+            added,
+            removed,
+            ignored,
+        })
+    }
+    async fn page(
+        tx: &mut dyn Read,
+        c: &ScimCaller,
+        q: &ScimQuery,
+        projection: &Projection,
+    ) -> Result<(Vec<Value>, i64, Option<i64>), Failure> {
+        let ctx = Self::KIND.ctx();
+        let scope = c.scope();
+        let p = tx.scim_teams(&scope, q).await?;
+        let last = p.items.last().map(|t| t.id.0);
+        let mut members = if projection.includes(ctx, "members") {
+            let ids: Vec<TeamId> = p.items.iter().map(|t| t.id).collect();
+            Some(tx.team_members(&scope, &ids).await?)
+        } else {
+            None
+        };
+        let items = p
+            .items
+            .iter()
+            .map(|t| {
+                let ms = members
+                    .as_mut()
+                    .map(|m| m.remove(&t.id).unwrap_or_default());
+                projection.apply(&view::group(t, ms.as_deref(), &c.base), ctx)
+            })
+            .collect();
+        Ok((items, p.total, last))
+    }
+    async fn render(
+        &self,
+        tx: &mut dyn Read,
+        c: &ScimCaller,
+        projection: &Projection,
+    ) -> Result<Value, Failure> {
+        let ctx = Self::KIND.ctx();
+        let members = if projection.includes(ctx, "members") {
+            Some(
+                tx.team_members(&c.scope(), &[self.id])
+                    .await?
+                    .remove(&self.id)
+                    .unwrap_or_default(),
+            )
+        } else {
+            None
+        };
+        Ok(projection.apply(&view::group(self, members.as_deref(), &c.base), ctx))
+    }
+}
