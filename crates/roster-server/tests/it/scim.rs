@@ -1446,8 +1446,11 @@ async fn scim_never_500(app: &TestApp) {
             .header("Authorization", h)
             .send()
             .await;
-        if let Ok(r) = r {
-            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{h:?}");
+        match r {
+            Ok(r) => assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{h:?}"),
+            // The client itself refuses to send a control character in a header: nothing
+            // reached the server, so there is nothing to assert of it.
+            Err(e) => assert!(e.is_builder() && h.contains('\u{7f}'), "{h:?}: {e}"),
         }
     }
     assert_eq!(s.get(&format!("/Users/{uid}")).await.status, StatusCode::OK);
