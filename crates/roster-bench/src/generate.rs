@@ -172,7 +172,7 @@ pub async fn directory(
                     let u =
                         roster_core::scim::user_from_resource(account, idp_uuid, &resource(i), now)
                             .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    tx.insert_user(&u).await?;
+                    tx.insert_user(&u.into()).await?;
                 }
                 tx.commit().await?;
                 bar.inc((to - from) as u64);

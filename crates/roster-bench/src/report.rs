@@ -21,22 +21,32 @@ fn targets(r: &Results) -> Vec<(String, String, bool)> {
     let mut out = Vec::new();
     for t in r.targets.iter().filter(|t| t.name.starts_with("Roster")) {
         let n = &t.name;
+        // Issue 10's targets: SQLite at 30 % of the ceiling and 25 x the peer, PostgreSQL (a
+        // server process sharing the two cores) at 15 %; durable creates at 2,000/s on SQLite and
+        // 3,000/s on PostgreSQL.
+        let sqlite = n.contains("SQLite");
+        let (share, post) = if sqlite {
+            (0.30, 2000.0)
+        } else {
+            (0.15, 3000.0)
+        };
         if let Some(w) = wrk_of(t, "filtered GET userName eq") {
-            let half = w.rps >= 0.5 * r.ceiling.rps;
+            let met = w.rps >= share * r.ceiling.rps;
             out.push((
                 format!(
-                    "{n}: filtered GET at {} users ≥ half the ceiling ({:.0}/s)",
+                    "{n}: filtered GET at {} users ≥ {:.0}% of the ceiling ({:.0}/s)",
                     t.users,
-                    0.5 * r.ceiling.rps
+                    100.0 * share,
+                    share * r.ceiling.rps
                 ),
                 format!(
-                    "{:.0}/s ({:.0}% of the ceiling)",
+                    "{:.0}/s ({:.1}% of the ceiling)",
                     w.rps,
                     100.0 * w.rps / r.ceiling.rps.max(1.0)
                 ),
-                half && w.errors == 0 && w.non_2xx == 0,
+                met && w.errors == 0 && w.non_2xx == 0,
             ));
-            if let Some(p) = peer_filter {
+            if let (true, Some(p)) = (sqlite, peer_filter) {
                 out.push((
                     format!("{n}: filtered GET ≥ 25 × the peer ({:.0}/s)", 25.0 * p),
                     format!(
@@ -51,9 +61,9 @@ fn targets(r: &Results) -> Vec<(String, String, bool)> {
         }
         if let Some(w) = wrk_of(t, "POST create") {
             out.push((
-                format!("{n}: POST create ≥ 2,000/s, every acknowledged write durable"),
-                format!("{:.0}/s (fsync on commit)", w.rps),
-                w.rps >= 2000.0 && w.non_2xx == 0,
+                format!("{n}: POST create ≥ {post:.0}/s, every acknowledged write durable"),
+                format!("{:.0}/s (acknowledged after its fsync)", w.rps),
+                w.rps >= post && w.non_2xx == 0,
             ));
         }
         if let Some(l) = &t.add_1000_members {

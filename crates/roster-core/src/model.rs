@@ -105,6 +105,93 @@ pub struct User {
     pub scim: serde_json::Value,
 }
 
+/// A user before the store gives it an id: what a [`User`] holds but its `id`, its `version`
+/// (a new user starts at 1) and its `teams` (memberships have calls of their own).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewUser {
+    pub account_id: AccountId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_active: bool,
+    pub is_account_owner: bool,
+    pub two_factor_enabled: bool,
+    pub language: String,
+    pub timezone: String,
+    pub phone: String,
+    pub mobile: String,
+    pub country_call_code: String,
+    pub date_joined: DateTime<Utc>,
+    pub last_login: Option<DateTime<Utc>>,
+    pub last_modified: DateTime<Utc>,
+    pub provisioning: Provisioning,
+    pub scim: serde_json::Value,
+}
+
+impl NewUser {
+    /// A new active, non-owner user with default preferences (English, UTC).
+    pub fn new(
+        account_id: AccountId,
+        email: impl Into<String>,
+        first_name: impl Into<String>,
+        last_name: impl Into<String>,
+        now: DateTime<Utc>,
+    ) -> NewUser {
+        User::new(account_id, email, first_name, last_name, now).into()
+    }
+
+    /// The user this is once stored as `id`: at version 1, in no team.
+    pub fn stored(self, id: UserId) -> User {
+        User {
+            id,
+            account_id: self.account_id,
+            email: self.email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            is_active: self.is_active,
+            is_account_owner: self.is_account_owner,
+            two_factor_enabled: self.two_factor_enabled,
+            language: self.language,
+            timezone: self.timezone,
+            phone: self.phone,
+            mobile: self.mobile,
+            country_call_code: self.country_call_code,
+            date_joined: self.date_joined,
+            last_login: self.last_login,
+            last_modified: self.last_modified,
+            version: 1,
+            provisioning: self.provisioning,
+            teams: Vec::new(),
+            scim: self.scim,
+        }
+    }
+}
+
+/// A user's content, to insert as a new user (its id, version and teams are left behind).
+impl From<User> for NewUser {
+    fn from(u: User) -> NewUser {
+        NewUser {
+            account_id: u.account_id,
+            email: u.email,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            is_active: u.is_active,
+            is_account_owner: u.is_account_owner,
+            two_factor_enabled: u.two_factor_enabled,
+            language: u.language,
+            timezone: u.timezone,
+            phone: u.phone,
+            mobile: u.mobile,
+            country_call_code: u.country_call_code,
+            date_joined: u.date_joined,
+            last_login: u.last_login,
+            last_modified: u.last_modified,
+            provisioning: u.provisioning,
+            scim: u.scim,
+        }
+    }
+}
+
 impl User {
     /// A new active, non-owner user with default preferences (English, UTC).
     pub fn new(

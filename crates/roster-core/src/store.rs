@@ -131,8 +131,7 @@ pub struct NewAccount {
     pub now: DateTime<Utc>,
 }
 
-/// A user to insert: the `id`, `version` and `teams` of `user` are ignored.
-pub type NewUser = User;
+pub use crate::model::NewUser;
 /// A team to insert: the `id`, `version` and `permissions` of `team` are ignored.
 pub type NewTeam = Team;
 

@@ -2,7 +2,7 @@
 
 use super::{Roster, TokenInput};
 use crate::error::{CoreError, FieldErrors};
-use crate::model::{Account, PersonalToken, User};
+use crate::model::{Account, NewUser, PersonalToken, User};
 use crate::model::{AccountId, UserId};
 use crate::store::NewAccount;
 use crate::token::NewKey;
@@ -41,7 +41,7 @@ impl Roster {
                 now,
             })
             .await?;
-        let mut owner = User::new(account.id, owner_email, "Account", "Owner", now);
+        let mut owner = NewUser::new(account.id, owner_email, "Account", "Owner", now);
         owner.is_account_owner = true;
         let id = tx.insert_user(&owner).await?;
         let owner = tx

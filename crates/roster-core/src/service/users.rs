@@ -2,7 +2,7 @@
 
 use super::{ListRequest, Listed, Principal, Roster, check_page};
 use crate::error::{CoreError, FieldErrors};
-use crate::model::{AccountId, TeamId, User, UserId};
+use crate::model::{AccountId, NewUser, TeamId, User, UserId};
 use crate::store::{SortKey, Tx};
 use crate::validate;
 use serde::Deserialize;
@@ -219,7 +219,7 @@ impl Roster {
         let teams = input.teams_ids.clone().unwrap_or_default();
         check_team_ids(tx.as_mut(), p.account(), &teams, &mut errs).await?;
         errs.into_result()?;
-        let id = tx.insert_user(&u).await?;
+        let id = tx.insert_user(&NewUser::from(u)).await?;
         tx.set_user_teams(p.account(), id, &teams).await?;
         let created = tx
             .user(p.account(), id)

@@ -220,7 +220,7 @@ impl TestApp {
             })
             .await
             .unwrap();
-        let mut owner = roster_core::model::User::new(
+        let mut owner = roster_core::model::NewUser::new(
             acct.id,
             "other-owner@example.com",
             "Other",

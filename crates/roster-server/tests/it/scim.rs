@@ -1129,7 +1129,7 @@ async fn large_group_patch(app: &TestApp) {
         let now = roster_core::Clock::now(app.clock.as_ref());
         let idp: uuid::Uuid = s.idp.parse().unwrap();
         for i in 0..1001 {
-            let mut u = roster_core::model::User::new(
+            let mut u = roster_core::model::NewUser::new(
                 roster_core::model::AccountId(1),
                 format!("big{i}@example.com"),
                 "B",

@@ -25,28 +25,32 @@ const USER_WRITTEN: &str = "email, email_folded, first_name, last_name, search_t
     is_account_owner, two_factor_enabled, language, timezone, phone, mobile, country_call_code, \
     last_login, last_modified, scim_external_id, provisioned_by_idp, scim_doc, scim_folded";
 
-/// What an insert and an update both write, in [`USER_WRITTEN`] order.
-fn user_columns(u: &User) -> Vec<Arg> {
+/// What an insert and an update both write, in [`USER_WRITTEN`] order (taken by value: the
+/// arguments own their text).
+fn user_columns(u: NewUser) -> Vec<Arg> {
+    let folded = user_name_key(&u.email);
+    let search = user_search_text(&u.email, &u.first_name, &u.last_name);
+    let doc_folded = search_doc(&u.scim, roster_core::scim::user_ctx());
     vec![
-        (&u.email).into(),
-        user_name_key(&u.email).into(),
-        (&u.first_name).into(),
-        (&u.last_name).into(),
-        user_search_text(&u.email, &u.first_name, &u.last_name).into(),
+        u.email.into(),
+        folded.into(),
+        u.first_name.into(),
+        u.last_name.into(),
+        search.into(),
         u.is_active.into(),
         u.is_account_owner.into(),
         u.two_factor_enabled.into(),
-        (&u.language).into(),
-        (&u.timezone).into(),
-        (&u.phone).into(),
-        (&u.mobile).into(),
-        (&u.country_call_code).into(),
+        u.language.into(),
+        u.timezone.into(),
+        u.phone.into(),
+        u.mobile.into(),
+        u.country_call_code.into(),
         u.last_login.into(),
         u.last_modified.into(),
-        (&u.provisioning.external_id).into(),
+        u.provisioning.external_id.into(),
         u.provisioning.idp_uuid.into(),
-        (&u.scim).into(),
-        search_doc(&u.scim, roster_core::scim::user_ctx()).into(),
+        u.scim.into(),
+        doc_folded.into(),
     ]
 }
 
@@ -182,7 +186,7 @@ impl<D: Db> SqlTx<D> {
 
     pub async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId> {
         let mut args = vec![u.account_id.into(), u.date_joined.into()];
-        args.extend(user_columns(u));
+        args.extend(user_columns(u.clone()));
         let q = self.sql(
             &format!(
                 "INSERT INTO users (account_id, date_joined, version, {USER_WRITTEN}) \
@@ -242,7 +246,7 @@ impl<D: Db> SqlTx<D> {
 
     pub async fn update_user(&mut self, u: &User, expected_version: i64) -> StoreResult<()> {
         let mut args = vec![u.account_id.into(), u.id.into(), expected_version.into()];
-        args.extend(user_columns(u));
+        args.extend(user_columns(u.clone().into()));
         let q = self.sql(
             "UPDATE users SET version = version + 1, email = $4, email_folded = $5, \
              first_name = $6, last_name = $7, search_text = $8, is_active = $9, \

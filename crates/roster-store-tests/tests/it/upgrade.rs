@@ -47,7 +47,7 @@ async fn upgrade_adopts_what_the_log_shows(backend: Backend) {
     for idp in [&entra, &okta, &foreign] {
         tx.insert_idp(idp).await.unwrap();
     }
-    let mut owner = User::new(a.id, "owner@example.com", "O", "W", t0());
+    let mut owner = NewUser::new(a.id, "owner@example.com", "O", "W", t0());
     owner.is_account_owner = true;
     let owner = tx.insert_user(&owner).await.unwrap();
     let mut made = Vec::new();
@@ -60,7 +60,7 @@ async fn upgrade_adopts_what_the_log_shows(backend: Backend) {
         "foreign",
     ] {
         made.push(
-            tx.insert_user(&User::new(
+            tx.insert_user(&NewUser::new(
                 a.id,
                 format!("{name}@example.com"),
                 "F",

@@ -3,7 +3,7 @@
 //! written once in `operations` and `patching`.
 
 use super::*;
-use crate::model::Provisioning;
+use crate::model::{NewUser, Provisioning};
 use chrono::{DateTime, Utc};
 
 /// Members a write added, removed, and ignored (ids that name no user). Empty for users.
@@ -143,12 +143,15 @@ impl Resource for User {
     async fn find(tx: &mut dyn Read, c: &ScimCaller, id: i64) -> Result<Option<Self>, Failure> {
         Ok(tx.user(c.idp.account_id, UserId(id)).await?)
     }
-    async fn insert(mut self, tx: &mut dyn Tx) -> Result<Self, Failure> {
-        self.id = tx.insert_user(&self).await.map_err(|e| written(&self, e))?;
-        // The stored user is what was written (timestamps are already at the stores' precision;
-        // the conformance suite checks a read-back equals it): no read-back.
-        self.version = 1;
-        Ok(self)
+    async fn insert(self, tx: &mut dyn Tx) -> Result<Self, Failure> {
+        let new = NewUser::from(self);
+        match tx.insert_user(&new).await {
+            // The stored user is what was written (timestamps are already at the stores'
+            // precision; the conformance suite checks a read-back equals it): no read-back.
+            Ok(id) => Ok(new.stored(id)),
+            Err(StoreError::Conflict(k)) => Err(Failure::Answer(conflict(k, &new.email))),
+            Err(e) => Err(e.into()),
+        }
     }
     async fn update(&self, tx: &mut dyn Tx, expected_version: i64) -> Result<Self, Failure> {
         tx.update_user(self, expected_version)
