@@ -296,7 +296,7 @@ impl Writer {
                 .await
                 .ok()
         }?;
-        Some(self.open(got).await)
+        Some(self.open(got))
     }
 
     async fn turn(&self, guard: impl Future<Output = OwnedMutexGuard<()>>) -> StoreResult<WriteTx> {
@@ -305,10 +305,11 @@ impl Writer {
             let _w = Waiting(self.waiting.clone());
             guard.await
         };
-        self.open(got).await
+        self.open(got)
     }
 
-    async fn open(&self, guard: OwnedMutexGuard<()>) -> StoreResult<WriteTx> {
+    /// Ask for the savepoint without waiting for it (see [`Step::Begin`]).
+    fn open(&self, guard: OwnedMutexGuard<()>) -> StoreResult<WriteTx> {
         let tx = WriteTx {
             writer: self.clone(),
             guard: Some(guard),
