@@ -52,10 +52,44 @@ impl Patch for User {
     async fn patch(
         roster: &Roster,
         p: Patching<'_>,
-        read: Reader,
-        before: Self,
+        mut read: Reader,
+        b: Self,
     ) -> Result<Done, Failure> {
-        roster.patch_user(p, read, before).await
+        let Patching {
+            c,
+            op,
+            projection,
+            locked: _,
+            mut tolerances,
+        } = p;
+        let ctx = User::KIND.ctx();
+        let outcome = patch::apply(&with_id(&b.scim, b.id), &op.operations, ctx)?;
+        tolerances.extend(&outcome.tolerances);
+        let changes = loggable(&outcome.changes, ctx);
+        let mut u = b.clone();
+        u.apply(outcome.resource)?;
+        if u.scim == b.scim && u.is_active == b.is_active && u.email == b.email {
+            let body = b.render(read.read(), c, projection).await?;
+            return Ok(Done {
+                tx: None,
+                reply: with_body(200, body, b.version),
+                outcome: Outcome::Unchanged,
+                changes,
+                tolerances,
+            });
+        }
+        User::may_become(&b, &u)?;
+        u.set_modified(roster.now());
+        let mut tx = roster.writer(read).await?;
+        let after = u.update(tx.as_mut(), b.version).await?;
+        let body = after.render(tx.as_mut(), c, projection).await?;
+        Ok(Done {
+            tx: Some(tx),
+            reply: with_body(200, body, after.version),
+            outcome: Outcome::Updated,
+            changes,
+            tolerances,
+        })
     }
 }
 
@@ -65,9 +99,125 @@ impl Patch for Team {
         roster: &Roster,
         p: Patching<'_>,
         read: Reader,
-        before: Self,
+        b: Self,
     ) -> Result<Done, Failure> {
-        roster.patch_group(p, read, before).await
+        let Patching {
+            c,
+            op,
+            projection,
+            locked,
+            mut tolerances,
+        } = p;
+        let ctx = Team::KIND.ctx();
+        let scope = c.scope();
+        let mut t = b.clone();
+        let mut changes = json!([]);
+        let mut read = Some(read);
+        let mut writing: Option<Box<dyn Tx>> = None;
+        let member_ops = match patch::plan_members(&op.operations, ctx)? {
+            // Membership changes become row inserts and deletes: members are never loaded.
+            Some(plan) => {
+                tolerances.extend(&plan.tolerances);
+                if !plan.other_ops.is_empty() {
+                    let outcome = patch::apply(&with_id(&b.scim, b.id), &plan.other_ops, ctx)?;
+                    tolerances.extend(&outcome.tolerances);
+                    changes = loggable(&outcome.changes, ctx);
+                    t.apply(outcome.resource)?;
+                }
+                plan.member_ops
+            }
+            // A membership change only the whole list can answer (a filter on `display`,
+            // `members` in a path-less value): load the members and apply it in full, inside the
+            // write transaction, so that no membership change slips in between the read and the
+            // write (IAM membership edits leave the team's version as it is).
+            None => {
+                let Some(r) = read.take() else {
+                    return Err(ScimError::internal("the read was already used").into());
+                };
+                let mut tx = roster.writer(r).await?;
+                lock_team(tx.as_mut(), c, &b, locked).await?;
+                let current = tx
+                    .team_members(&scope, &[b.id])
+                    .await?
+                    .remove(&b.id)
+                    .unwrap_or_default();
+                let mut doc = with_id(&b.scim, b.id);
+                doc["members"] = Value::Array(
+                    current
+                        .iter()
+                        .map(|m| json!({"value": m.user_id.to_string(), "display": m.display}))
+                        .collect(),
+                );
+                let outcome = patch::apply(&doc, &op.operations, ctx)?;
+                tolerances.extend(&outcome.tolerances);
+                changes = loggable(&outcome.changes, ctx);
+                let mut resource = outcome.resource;
+                let members = resource
+                    .as_object_mut()
+                    .and_then(|o| o.remove("members"))
+                    .unwrap_or(json!([]));
+                t.apply(resource)?;
+                writing = Some(tx);
+                vec![MemberOp::Replace(
+                    members.as_array().cloned().unwrap_or_default(),
+                )]
+            }
+        };
+        let mut tx = match (writing, read) {
+            (Some(tx), _) => tx,
+            (None, Some(r)) => {
+                let mut tx = roster.writer(r).await?;
+                lock_team(tx.as_mut(), c, &b, locked).await?;
+                tx
+            }
+            (None, None) => return Err(ScimError::internal("no transaction").into()),
+        };
+        let mut m = MemberChange::default();
+        for op in &member_ops {
+            match op {
+                MemberOp::Add(list) => {
+                    let (ok, bad) = user_ids(&entries(list));
+                    m.ignored.extend(bad);
+                    m.added
+                        .extend(tx.add_team_members(&scope, t.id, &ok).await?);
+                }
+                MemberOp::Remove(ids) => {
+                    let (ok, bad) = remove_ids(ids);
+                    m.ignored.extend(bad);
+                    m.removed
+                        .extend(tx.remove_team_members(&scope, t.id, &ok).await?);
+                }
+                MemberOp::RemoveAll => {
+                    m.removed.extend(tx.clear_team_members(&scope, t.id).await?);
+                }
+                MemberOp::Replace(list) => {
+                    m.removed.extend(tx.clear_team_members(&scope, t.id).await?);
+                    let (ok, bad) = user_ids(&entries(list));
+                    m.ignored.extend(bad);
+                    m.added
+                        .extend(tx.add_team_members(&scope, t.id, &ok).await?);
+                }
+            }
+        }
+        m.record(&mut changes);
+        let (added, removed) = net(&m.added, &m.removed);
+        let doc_changed = t.scim != b.scim || t.name != b.name;
+        let (after, outcome) = if !doc_changed && added.is_empty() && removed.is_empty() {
+            (b, Outcome::Unchanged)
+        } else {
+            t.set_modified(roster.now());
+            (t.update(tx.as_mut(), b.version).await?, Outcome::Updated)
+        };
+        let reply = roster
+            .group_patch_reply(tx.as_mut(), c, &after, projection)
+            .await?;
+        Ok(Done {
+            tx: Some(tx),
+            reply,
+            outcome,
+            changes,
+            tolerances,
+        })
     }
 }
 
@@ -107,169 +257,6 @@ impl Roster {
         R::patch(self, p, read, before).await
     }
 
-    async fn patch_user(
-        &self,
-        p: Patching<'_>,
-        mut read: Reader,
-        b: User,
-    ) -> Result<Done, Failure> {
-        let Patching {
-            c,
-            op,
-            projection,
-            locked,
-            mut tolerances,
-        } = p;
-        let ctx = User::KIND.ctx();
-        let outcome = patch::apply(&with_id(&b.scim, b.id), &op.operations, ctx)?;
-        tolerances.extend(&outcome.tolerances);
-        let changes = loggable(&outcome.changes, ctx);
-        let mut u = b.clone();
-        u.apply(outcome.resource)?;
-        if u.scim == b.scim && u.is_active == b.is_active && u.email == b.email {
-            let body = b.render(read.read(), c, projection).await?;
-            return Ok(Done {
-                tx: None,
-                reply: with_body(200, body, b.version),
-                outcome: Outcome::Unchanged,
-                changes,
-                tolerances,
-            });
-        }
-        User::may_become(&b, &u)?;
-        u.set_modified(self.now());
-        let mut tx = self.writer(read, locked).await?;
-        let after = u.update(tx.as_mut(), b.version).await?;
-        let body = after.render(tx.as_mut(), c, projection).await?;
-        Ok(Done {
-            tx: Some(tx),
-            reply: with_body(200, body, after.version),
-            outcome: Outcome::Updated,
-            changes,
-            tolerances,
-        })
-    }
-
-    async fn patch_group(&self, p: Patching<'_>, read: Reader, b: Team) -> Result<Done, Failure> {
-        let Patching {
-            c,
-            op,
-            projection,
-            locked,
-            mut tolerances,
-        } = p;
-        let ctx = Team::KIND.ctx();
-        let scope = c.scope();
-        let mut t = b.clone();
-        let mut changes = json!([]);
-        let mut read = Some(read);
-        let mut writing: Option<Box<dyn Tx>> = None;
-        let member_ops = match patch::plan_members(&op.operations, ctx)? {
-            // Membership changes become row inserts and deletes: members are never loaded.
-            Some(plan) => {
-                tolerances.extend(&plan.tolerances);
-                if !plan.other_ops.is_empty() {
-                    let outcome = patch::apply(&with_id(&b.scim, b.id), &plan.other_ops, ctx)?;
-                    tolerances.extend(&outcome.tolerances);
-                    changes = loggable(&outcome.changes, ctx);
-                    t.apply(outcome.resource)?;
-                }
-                plan.member_ops
-            }
-            // A membership change only the whole list can answer (a filter on `display`,
-            // `members` in a path-less value): load the members and apply it in full, inside the
-            // write transaction, so that no membership change slips in between the read and the
-            // write (IAM membership edits leave the team's version as it is).
-            None => {
-                let Some(r) = read.take() else {
-                    return Err(ScimError::internal("the read was already used").into());
-                };
-                let mut tx = self.writer(r, locked).await?;
-                lock_team(tx.as_mut(), c, &b, locked).await?;
-                let current = tx
-                    .team_members(&scope, &[b.id])
-                    .await?
-                    .remove(&b.id)
-                    .unwrap_or_default();
-                let mut doc = with_id(&b.scim, b.id);
-                doc["members"] = Value::Array(
-                    current
-                        .iter()
-                        .map(|m| json!({"value": m.user_id.to_string(), "display": m.display}))
-                        .collect(),
-                );
-                let outcome = patch::apply(&doc, &op.operations, ctx)?;
-                tolerances.extend(&outcome.tolerances);
-                changes = loggable(&outcome.changes, ctx);
-                let mut resource = outcome.resource;
-                let members = resource
-                    .as_object_mut()
-                    .and_then(|o| o.remove("members"))
-                    .unwrap_or(json!([]));
-                t.apply(resource)?;
-                writing = Some(tx);
-                vec![MemberOp::Replace(
-                    members.as_array().cloned().unwrap_or_default(),
-                )]
-            }
-        };
-        let mut tx = match (writing, read) {
-            (Some(tx), _) => tx,
-            (None, Some(r)) => {
-                let mut tx = self.writer(r, locked).await?;
-                lock_team(tx.as_mut(), c, &b, locked).await?;
-                tx
-            }
-            (None, None) => return Err(ScimError::internal("no transaction").into()),
-        };
-        let mut m = MemberChange::default();
-        for op in &member_ops {
-            match op {
-                MemberOp::Add(list) => {
-                    let (ok, bad) = user_ids(&entries(list));
-                    m.ignored.extend(bad);
-                    m.added
-                        .extend(tx.add_team_members(&scope, t.id, &ok).await?);
-                }
-                MemberOp::Remove(ids) => {
-                    let (ok, bad) = remove_ids(ids);
-                    m.ignored.extend(bad);
-                    m.removed
-                        .extend(tx.remove_team_members(&scope, t.id, &ok).await?);
-                }
-                MemberOp::RemoveAll => {
-                    m.removed.extend(tx.clear_team_members(&scope, t.id).await?);
-                }
-                MemberOp::Replace(list) => {
-                    m.removed.extend(tx.clear_team_members(&scope, t.id).await?);
-                    let (ok, bad) = user_ids(&entries(list));
-                    m.ignored.extend(bad);
-                    m.added
-                        .extend(tx.add_team_members(&scope, t.id, &ok).await?);
-                }
-            }
-        }
-        m.record(&mut changes);
-        let (added, removed) = net(&m.added, &m.removed);
-        let doc_changed = t.scim != b.scim || t.name != b.name;
-        let (after, outcome) = if !doc_changed && added.is_empty() && removed.is_empty() {
-            (b, Outcome::Unchanged)
-        } else {
-            t.set_modified(self.now());
-            (t.update(tx.as_mut(), b.version).await?, Outcome::Updated)
-        };
-        let reply = self
-            .group_patch_reply(tx.as_mut(), c, &after, projection)
-            .await?;
-        Ok(Done {
-            tx: Some(tx),
-            reply,
-            outcome,
-            changes,
-            tolerances,
-        })
-    }
-
     /// A group PATCH answers 204, as Entra's documentation asks ("returning a body with a list of
     /// all the members isn't advisable"; RFC 7644 §3.5.2 allows it). With `attributes` the answer
     /// is 200 with the group as asked, which §3.5.2 requires. With only `excludedAttributes` it is
@@ -302,9 +289,8 @@ impl Roster {
         Ok(with_body(200, body, t.version))
     }
 
-    /// The write transaction for a change computed on `read`: `read` itself when it is one.
     /// The write transaction to follow `read` with: the one it already is, or a new one.
-    pub(super) async fn writer(&self, read: Reader, _locked: bool) -> Result<Box<dyn Tx>, Failure> {
+    pub(super) async fn writer(&self, read: Reader) -> Result<Box<dyn Tx>, Failure> {
         match read {
             Reader::Writing(tx) => Ok(tx),
             Reader::Reading(r) => {
