@@ -25,7 +25,7 @@ pub struct PgStore {
     /// The database is at a schema older than native types (version 7) and not migrated yet:
     /// arguments are bound as the text that schema keeps (upgrade tests write such databases).
     text_types: Arc<AtomicBool>,
-    /// Tokens authenticated in the last second (forgotten at every commit of this process).
+    /// Tokens authenticated in the last second (forgotten by the commits that change them).
     tokens: Arc<TokenCache>,
 }
 

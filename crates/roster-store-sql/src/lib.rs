@@ -33,7 +33,7 @@ mod tx;
 
 pub use db::{Db, SqlRow, conflict_of_constraint, sqlite_unique_columns};
 pub use sql::{Arg, Dialect, Kind, Sql};
-pub use token_cache::TokenCache;
+pub use token_cache::{Stale, TokenCache};
 pub use tx::{Commit, SqlTx};
 
 /// `2026-11-29T09:12:46.123456Z`: fixed width, so text order is time order.

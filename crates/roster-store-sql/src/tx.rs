@@ -13,9 +13,9 @@ mod teams;
 mod tokens;
 mod users;
 
-use crate::TokenCache;
 use crate::db::{Db, SqlRow};
 use crate::sql::{Arg, Dialect, Sql};
+use crate::token_cache::{Stale, TokenCache};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_core::model::*;
@@ -32,6 +32,8 @@ pub struct SqlTx<D> {
     lock: bool,
     /// Told when this transaction commits (see [`TokenCache`]).
     tokens: Option<Arc<TokenCache>>,
+    /// What the writes so far changed that remembered tokens may depend on.
+    stale: Stale,
 }
 
 /// How a backend ends a write transaction.
@@ -45,6 +47,7 @@ impl<D: Db> SqlTx<D> {
             db,
             lock,
             tokens: None,
+            stale: Stale::default(),
         }
     }
 
@@ -60,6 +63,12 @@ impl<D: Db> SqlTx<D> {
 
     pub fn into_db(self) -> D {
         self.db
+    }
+
+    /// What the writes so far changed that remembered tokens may depend on, taken (a backend
+    /// that makes a `SqlTx` per call gathers them across calls).
+    pub fn take_stale(&mut self) -> Stale {
+        std::mem::take(&mut self.stale)
     }
 
     fn dialect(&self) -> Dialect {
@@ -240,10 +249,12 @@ impl<D: Db> Read for SqlTx<D> {
 #[async_trait]
 impl<D: Commit> Tx for SqlTx<D> {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        let tokens = self.tokens.clone();
-        self.db.commit().await?;
+        let SqlTx {
+            db, tokens, stale, ..
+        } = *self;
+        db.commit().await?;
         if let Some(t) = tokens {
-            t.changed();
+            t.forget(&stale);
         }
         Ok(())
     }

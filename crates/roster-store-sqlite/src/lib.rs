@@ -75,7 +75,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
     readers: Readers,
-    /// Tokens authenticated in the last second (forgotten at every commit of this process).
+    /// Tokens authenticated in the last second (forgotten by the commits that change them).
     tokens: Arc<TokenCache>,
 }
 

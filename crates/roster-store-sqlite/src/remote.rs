@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_core::model::*;
 use roster_core::store::*;
-use roster_store_sql::SqlTx;
+use roster_store_sql::{SqlTx, Stale};
 use rusqlite::Connection;
 use std::collections::HashMap;
 use std::task::{Context, Poll, Waker};
@@ -21,6 +21,9 @@ pub trait Runner: Send + Sync {
         &self,
         f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     ) -> impl Future<Output = StoreResult<T>> + Send;
+
+    /// A call's writes changed what remembered tokens may depend on (see `TokenCache`).
+    fn note(&self, stale: Stale);
 }
 
 impl Runner for Readers {
@@ -30,6 +33,8 @@ impl Runner for Readers {
     ) -> impl Future<Output = StoreResult<T>> + Send {
         Readers::run(self, f)
     }
+
+    fn note(&self, _stale: Stale) {}
 }
 
 impl Runner for WriteTx {
@@ -38,6 +43,10 @@ impl Runner for WriteTx {
         f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     ) -> impl Future<Output = StoreResult<T>> + Send {
         WriteTx::run(self, f)
+    }
+
+    fn note(&self, stale: Stale) {
+        WriteTx::note(self, stale);
     }
 }
 
@@ -62,9 +71,16 @@ impl<R: Runner> Remote<R> {
         &self,
         f: impl for<'c> FnOnce(&mut SqlTx<SqliteDb<'c>>) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        self.0
-            .run(move |c| f(&mut SqlTx::new(SqliteDb::new(c), false)))
-            .await
+        let (out, stale) = self
+            .0
+            .run(move |c| {
+                let mut t = SqlTx::new(SqliteDb::new(c), false);
+                let out = f(&mut t);
+                Ok((out, t.take_stale()))
+            })
+            .await?;
+        self.0.note(stale);
+        out
     }
 }
 

@@ -9,7 +9,7 @@
 use crate::conn::{self, map_err};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use roster_core::store::{StoreError, StoreResult};
-use roster_store_sql::TokenCache;
+use roster_store_sql::{Stale, TokenCache};
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::Arc;
@@ -314,6 +314,7 @@ impl Writer {
             writer: self.clone(),
             guard: Some(guard),
             tokens: None,
+            stale: std::sync::Mutex::default(),
         };
         self.steps.send(Step::Begin).map_err(|_| gone())?;
         Ok(tx)
@@ -331,6 +332,8 @@ pub struct WriteTx {
     guard: Option<OwnedMutexGuard<()>>,
     /// Told when this transaction commits (see [`TokenCache`]).
     tokens: Option<Arc<TokenCache>>,
+    /// What this transaction's writes changed that remembered tokens may depend on.
+    stale: std::sync::Mutex<Stale>,
 }
 
 impl WriteTx {
@@ -347,10 +350,18 @@ impl WriteTx {
         rx.await.map_err(|_| gone())?
     }
 
-    /// A transaction whose commit makes `tokens` forget what it remembers.
+    /// A transaction whose commit makes `tokens` forget what its writes changed.
     pub fn noting(mut self, tokens: Arc<TokenCache>) -> WriteTx {
         self.tokens = Some(tokens);
         self
+    }
+
+    /// Part of this transaction changed what remembered tokens may depend on.
+    pub fn note(&self, stale: Stale) {
+        self.stale
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .absorb(stale);
     }
 
     /// Commit; answers once the batch holding this transaction is on disk. The writer's turn
@@ -361,10 +372,15 @@ impl WriteTx {
         let sent = self.writer.steps.send(Step::Commit { ack, flush });
         self.guard = None;
         let tokens = self.tokens.take();
+        let stale = std::mem::take(
+            self.stale
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         sent.map_err(|_| gone())?;
         rx.await.map_err(|_| gone())??;
         if let Some(t) = tokens {
-            t.changed();
+            t.forget(&stale);
         }
         Ok(())
     }

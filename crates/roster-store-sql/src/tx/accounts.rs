@@ -60,6 +60,7 @@ impl<D: Db> SqlTx<D> {
         a: &Account,
         expected_version: i64,
     ) -> StoreResult<Account> {
+        self.stale.everything();
         let q = self.sql(
             &format!(
                 "UPDATE accounts SET name = $2, company_name = $3, is_enabled_mfa_to_all_users = $4, \

@@ -49,6 +49,7 @@ fn common_args(idp: &IdentityProvider) -> Vec<Arg> {
 
 impl<D: Db> SqlTx<D> {
     pub async fn insert_idp(&mut self, idp: &IdentityProvider) -> StoreResult<()> {
+        self.stale.everything();
         let mut args = common_args(idp);
         args.extend(config_args(idp));
         let q = self.sql(
@@ -109,6 +110,7 @@ impl<D: Db> SqlTx<D> {
         idp: &IdentityProvider,
         expected_version: i64,
     ) -> StoreResult<()> {
+        self.stale.everything();
         let mut args = common_args(idp);
         args.extend(config_args(idp));
         args.push(expected_version.into());
@@ -132,6 +134,7 @@ impl<D: Db> SqlTx<D> {
     }
 
     pub async fn delete_idp(&mut self, account: AccountId, uuid: Uuid) -> StoreResult<()> {
+        self.stale.everything();
         let q = self.sql(
             "DELETE FROM identity_providers WHERE account_id = $1 AND uuid = $2",
             vec![account.into(), uuid.into()],
@@ -145,6 +148,7 @@ impl<D: Db> SqlTx<D> {
         keep: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        self.stale.everything();
         let q = self.sql(
             "UPDATE identity_providers SET is_active = FALSE, last_modified = $3, version = version + 1 \
              WHERE account_id = $1 AND uuid <> $2 AND is_active",

@@ -218,6 +218,7 @@ impl<D: Db> SqlTx<D> {
                 added.push(UserId(r.i64("user_id")?));
             }
         }
+        self.stale.users(added.iter().copied());
         Ok(added)
     }
 
@@ -243,6 +244,7 @@ impl<D: Db> SqlTx<D> {
                 out.push(UserId(r.i64("user_id")?));
             }
         }
+        self.stale.users(out.iter().copied());
         Ok(out)
     }
 
@@ -257,11 +259,14 @@ impl<D: Db> SqlTx<D> {
              AND u.provisioned_by_idp = $3) RETURNING user_id",
             vec![scope.account.into(), team.into(), scope.idp.into()],
         );
-        self.db
+        let removed = self
+            .db
             .rows(q)
             .await?
             .iter()
             .map(|r| r.i64("user_id").map(UserId))
-            .collect()
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.stale.users(removed.iter().copied());
+        Ok(removed)
     }
 }

@@ -103,6 +103,7 @@ impl<D: Db> SqlTx<D> {
     }
 
     pub async fn update_team(&mut self, t: &Team, expected_version: i64) -> StoreResult<()> {
+        self.stale.everything();
         let q = self.sql(
             "UPDATE teams SET name = $3, name_folded = $4, is_active = $5, last_modified = $6, \
              scim_external_id = $7, provisioned_by_idp = $8, version = version + 1, \
@@ -133,6 +134,7 @@ impl<D: Db> SqlTx<D> {
     }
 
     pub async fn delete_team(&mut self, account: AccountId, id: TeamId) -> StoreResult<()> {
+        self.stale.everything();
         let q = self.sql(
             "DELETE FROM teams WHERE account_id = $1 AND id = $2",
             vec![account.into(), id.into()],
@@ -145,6 +147,7 @@ impl<D: Db> SqlTx<D> {
         team: TeamId,
         permissions: &[PermissionId],
     ) -> StoreResult<()> {
+        self.stale.everything();
         let q = self.sql(
             "DELETE FROM team_permissions WHERE team_id = $1",
             vec![team.into()],

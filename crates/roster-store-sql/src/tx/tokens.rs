@@ -148,6 +148,7 @@ impl<D: Db> SqlTx<D> {
     }
 
     pub async fn delete_token(&mut self, user: UserId, uuid: Uuid) -> StoreResult<()> {
+        self.stale.everything();
         let q = self.sql(
             "DELETE FROM personal_tokens WHERE user_id = $1 AND uuid = $2",
             vec![user.into(), uuid.into()],
@@ -160,6 +161,7 @@ impl<D: Db> SqlTx<D> {
         account: AccountId,
         user: UserId,
     ) -> StoreResult<u64> {
+        self.stale.user(user);
         let q = self.sql(
             "DELETE FROM personal_tokens WHERE account_id = $1 AND user_id = $2",
             vec![account.into(), user.into()],

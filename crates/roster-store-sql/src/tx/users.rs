@@ -245,6 +245,7 @@ impl<D: Db> SqlTx<D> {
     }
 
     pub async fn update_user(&mut self, u: &User, expected_version: i64) -> StoreResult<()> {
+        self.stale.user(u.id);
         let mut args = vec![u.account_id.into(), u.id.into(), expected_version.into()];
         args.extend(user_columns(u.clone().into()));
         let q = self.sql(
@@ -268,6 +269,7 @@ impl<D: Db> SqlTx<D> {
     }
 
     pub async fn delete_user(&mut self, account: AccountId, id: UserId) -> StoreResult<()> {
+        self.stale.user(id);
         let q = self.sql(
             "DELETE FROM users WHERE account_id = $1 AND id = $2",
             vec![account.into(), id.into()],
@@ -281,6 +283,7 @@ impl<D: Db> SqlTx<D> {
         user: UserId,
         teams: &[TeamId],
     ) -> StoreResult<()> {
+        self.stale.user(user);
         let q = self.sql(
             "DELETE FROM team_members WHERE account_id = $1 AND user_id = $2",
             vec![account.into(), user.into()],
