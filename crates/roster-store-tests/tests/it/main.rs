@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod differential;
+mod reconnect;
 mod token_cache;
 mod upgrade;
 
@@ -514,6 +515,78 @@ async fn cancelled_requests_leave_no_trace(s: &Arc<dyn Store>) {
     );
 }
 
+/// An identity provider's lookup (`externalId eq`, answered in one statement) gives each user
+/// with the teams a list page gives it, in the same order, and pages and counts like one.
+async fn lookups_answer_users_with_their_teams(s: &Arc<dyn Store>) {
+    use roster_core::store::{ScimQuery, ScimScope, ScimSort};
+    let a = account(s, "A").await;
+    let idp = Uuid::new_v4();
+    let mut tx = s.begin().await.unwrap();
+    let mut ids = Vec::new();
+    for (i, external) in ["same", "same", "same", "other"].iter().enumerate() {
+        let mut u = NewUser::new(a.id, format!("l{i}@example.com"), "F", "L", t0());
+        u.provisioning.idp_uuid = Some(idp);
+        u.provisioning.external_id = Some((*external).into());
+        ids.push(tx.insert_user(&u).await.unwrap());
+    }
+    let mut teams = Vec::new();
+    for name in ["b", "A", "c"] {
+        let mut t = Team::new(a.id, name, t0());
+        t.provisioning.idp_uuid = Some(idp);
+        teams.push(tx.insert_team(&t).await.unwrap());
+    }
+    tx.set_user_teams(a.id, ids[0], &teams).await.unwrap();
+    tx.set_user_teams(a.id, ids[2], &teams[..1]).await.unwrap();
+    tx.set_user_teams(a.id, ids[3], &teams).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let scope = ScimScope {
+        account: a.id,
+        idp,
+        caller: None,
+    };
+    let query = |filter: &str, limit: i64| ScimQuery {
+        filter: Some(roster_scim::filter::parse(filter).unwrap()),
+        sort: ScimSort::Id,
+        descending: false,
+        offset: 0,
+        limit,
+        after_id: None,
+    };
+    let mut r = s.read().await.unwrap();
+    let page = r
+        .scim_users(&scope, &query("externalId eq \"same\"", 100))
+        .await
+        .unwrap();
+    assert_eq!(page.total, 3);
+    let mut expected = Vec::new();
+    for id in &ids[..3] {
+        expected.push(r.user(a.id, *id).await.unwrap().unwrap());
+    }
+    assert_eq!(page.items, expected);
+    let names: Vec<&str> = page.items[0]
+        .teams
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(names, ["A", "b", "c"], "teams in name order");
+    assert!(page.items[1].teams.is_empty());
+    assert_eq!(page.items[2].teams.len(), 1);
+
+    // A page smaller than the matches: the first users, and the count of all of them.
+    let two = r
+        .scim_users(&scope, &query("externalId eq \"same\"", 2))
+        .await
+        .unwrap();
+    assert_eq!(two.total, 3);
+    assert_eq!(two.items, expected[..2]);
+    let none = r
+        .scim_users(&scope, &query("userName eq \"nobody@example.com\"", 100))
+        .await
+        .unwrap();
+    assert_eq!((none.total, none.items.len()), (0, 0));
+}
+
 stories!(
     cancelled_requests_leave_no_trace,
     records_round_trip,
@@ -524,6 +597,7 @@ stories!(
     uncommitted_work_is_rolled_back,
     lists_sort_search_and_page,
     permissions_flow_through_active_teams,
+    lookups_answer_users_with_their_teams,
 );
 
 /// Both backends' migrations carry the same versions and descriptions.
