@@ -61,7 +61,8 @@ pub enum StoreError {
     /// A valid SCIM filter this store cannot answer exactly (answered as `400 invalidFilter`).
     #[error("unsupported filter: {0}")]
     UnsupportedFilter(String),
-    /// No database connection came free in time (overload): worth retrying shortly.
+    /// No database connection came free in time (overload), or the connection broke (the
+    /// database restarting): worth retrying shortly.
     #[error("storage busy: {0}")]
     Busy(String),
     /// The database driver failed; `source` is its error.

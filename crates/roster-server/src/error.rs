@@ -53,7 +53,7 @@ impl ErrorInfo {
             CoreError::PreconditionFailed => Self::new(StatusCode::CONFLICT, e.to_string()),
             CoreError::Unavailable(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "The service is busy (no database connection came free in time); retry shortly.",
+                "The service is busy or briefly cannot reach its database; retry shortly.",
             ),
             CoreError::Internal(_) => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")

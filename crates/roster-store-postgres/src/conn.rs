@@ -212,10 +212,15 @@ pub fn map_err(e: sqlx::Error) -> StoreError {
             }
             Some("23503") => return StoreError::NotFound,
             Some("40P01" | "40001") => return StoreError::VersionMismatch,
+            // The server is shutting down or restarting (admin_shutdown, crash_shutdown,
+            // cannot_connect_now): worth a retry, like a full pool.
+            Some("57P01" | "57P02" | "57P03") => return StoreError::Busy(e.to_string()),
             _ => {}
         }
     }
-    if matches!(e, sqlx::Error::PoolTimedOut) {
+    // No connection free within the pool's wait, or the connection broke (a server restart
+    // under a pooled connection): overload (503, retry), not an internal error.
+    if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) {
         return StoreError::Busy(e.to_string());
     }
     StoreError::database("PostgreSQL", e)
@@ -225,11 +230,16 @@ pub fn map_err(e: sqlx::Error) -> StoreError {
 mod tests {
     use super::*;
 
-    /// No connection free within the pool's wait is overload (503, retry), not an internal error.
+    /// No connection free within the pool's wait, or a broken one, is overload (503, retry),
+    /// not an internal error.
     #[test]
     fn a_pool_timeout_is_busy() {
         assert!(matches!(
             map_err(sqlx::Error::PoolTimedOut),
+            StoreError::Busy(_)
+        ));
+        assert!(matches!(
+            map_err(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into())),
             StoreError::Busy(_)
         ));
         assert!(matches!(

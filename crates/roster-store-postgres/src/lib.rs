@@ -29,6 +29,9 @@ pub struct PgStore {
     tokens: Arc<TokenCache>,
 }
 
+/// A pooled connection idle this long is pinged before it is handed out.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// The first schema version with native types.
 const NATIVE_TYPES: i64 = 7;
 
@@ -49,6 +52,19 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings every connection it hands out by default: one more round trip per
+            // request. A connection used within the last second is alive in all but a race
+            // with a server restart (whose failure is answered 503 and drops the connection);
+            // one idle for longer is still checked before use.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IF_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(opts)
             .await
             .map_err(map_err)?;

@@ -58,7 +58,7 @@ pub(in crate::scim) enum Failure {
     /// The resource changed between the operation's read and its write: computed again
     /// (without `If-Match`), else answered.
     Stale(ScimError),
-    /// No database connection came free in time. Never written to the provisioning log: that
+    /// No database connection came free in time, or it broke. Never written to the provisioning log: that
     /// would wait again for the connection that was not there, delaying the answer and adding to
     /// the load. The server log has it (see [`busy`]).
     Busy(ScimError),
@@ -101,6 +101,6 @@ impl From<Failure> for ScimError {
 pub(super) fn busy(cause: &str) -> ScimError {
     tracing::warn!(%cause, "SCIM request refused: the store is busy");
     ScimError::unavailable(
-        "The directory is busy (no database connection came free in time): retry after the Retry-After delay",
+        "The directory is busy or briefly cannot reach its database: retry after the Retry-After delay",
     )
 }
