@@ -58,6 +58,33 @@ pub struct Account {
     pub created: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
     pub version: i64,
+    /// When an operator asked for the account to be deleted: it is disabled at once and its rows
+    /// are removed in the background; it is gone when that ends.
+    pub deleting_since: Option<DateTime<Utc>>,
+}
+
+impl Account {
+    /// Where it stands: `active`, `disabled`, or `deleting` (its rows being removed).
+    pub fn state(&self) -> &'static str {
+        match (self.deleting_since, self.is_active) {
+            (Some(_), _) => "deleting",
+            (None, true) => "active",
+            (None, false) => "disabled",
+        }
+    }
+}
+
+/// A token of the instance operator: it manages accounts through the operator API and can do
+/// nothing inside one. Its key is shown once and stored only as SHA-256.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperatorToken {
+    pub uuid: Uuid,
+    pub name: String,
+    pub created: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The first characters of the key, to tell tokens apart. Never the secret.
+    pub key_prefix: String,
 }
 
 /// A user's membership in a team, as listed on the user.

@@ -256,6 +256,17 @@ pub trait Read: Send {
     async fn account_count(&mut self) -> StoreResult<i64>;
     async fn account(&mut self, id: AccountId) -> StoreResult<Option<Account>>;
     async fn first_account(&mut self) -> StoreResult<Option<Account>>;
+    /// Every account, by id (those being deleted too).
+    async fn list_accounts(&mut self, offset: i64, limit: i64) -> StoreResult<Page<Account>>;
+    /// Accounts whose deletion was asked for and has not finished.
+    async fn accounts_being_deleted(&mut self) -> StoreResult<Vec<AccountId>>;
+
+    // The instance operator
+    async fn operator_token_count(&mut self) -> StoreResult<i64>;
+    async fn operator_token_by_hash(
+        &mut self,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<Option<OperatorToken>>;
 
     // Users
     async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>>;
@@ -345,7 +356,19 @@ pub trait Tx: Read {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
     async fn insert_account(&mut self, new: &NewAccount) -> StoreResult<Account>;
+    /// Write the account's name, settings, `is_active` and `deleting_since`.
     async fn update_account(&mut self, a: &Account, expected_version: i64) -> StoreResult<Account>;
+    /// Delete up to `batch` rows the account owns (members, e-mail rows, tokens, log entries,
+    /// teams, users, identity providers, in that order), or, when none is left, the account
+    /// itself; answer how many rows went (0: the account is gone). Callers repeat it, one short
+    /// transaction each, so deleting a large account never holds the writer for long.
+    async fn purge_account(&mut self, account: AccountId, batch: i64) -> StoreResult<u64>;
+
+    async fn insert_operator_token(
+        &mut self,
+        t: &OperatorToken,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<()>;
 
     async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId>;
     async fn update_user(&mut self, u: &User, expected_version: i64) -> StoreResult<()>;

@@ -9,6 +9,7 @@ use crate::secret::Secret;
 use sha2::{Digest, Sha256};
 
 pub const KEY_PREFIX: &str = "azion";
+pub const OPERATOR_KEY_PREFIX: &str = "rosterop";
 pub const KEY_RANDOM_LEN: usize = 35;
 /// How many characters of the key the store keeps in clear, to tell tokens apart.
 pub const SHOWN_PREFIX_LEN: usize = 9;
@@ -19,16 +20,28 @@ const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 pub struct NewKey(pub Secret);
 
 impl NewKey {
+    /// A personal token's key.
     pub fn generate() -> Result<Self, CoreError> {
-        let mut out = String::with_capacity(KEY_PREFIX.len() + KEY_RANDOM_LEN);
-        out.push_str(KEY_PREFIX);
+        Self::with_prefix(KEY_PREFIX)
+    }
+
+    /// An operator token's key: `rosterop` and 35 random characters, so that one found in a log
+    /// or a repository is recognised for what it is.
+    pub fn operator() -> Result<Self, CoreError> {
+        Self::with_prefix(OPERATOR_KEY_PREFIX)
+    }
+
+    fn with_prefix(prefix: &str) -> Result<Self, CoreError> {
+        let len = prefix.len() + KEY_RANDOM_LEN;
+        let mut out = String::with_capacity(len);
+        out.push_str(prefix);
         let mut buf = [0u8; 64];
-        while out.len() < KEY_PREFIX.len() + KEY_RANDOM_LEN {
+        while out.len() < len {
             getrandom::fill(&mut buf)
                 .map_err(|e| CoreError::Internal(format!("CSPRNG unavailable: {e}")))?;
             for b in buf {
                 // Rejection sampling keeps the distribution uniform: 252 = 7 * 36.
-                if b < 252 && out.len() < KEY_PREFIX.len() + KEY_RANDOM_LEN {
+                if b < 252 && out.len() < len {
                     out.push(ALPHABET[(b % 36) as usize] as char);
                 }
             }

@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use roster_core::Principal;
 use roster_core::error::{AuthFailure, CoreError, FieldErrors};
-use roster_core::service::ListRequest;
+use roster_core::service::{ListRequest, Operator};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
@@ -22,19 +22,43 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = match parts.headers.get(header::AUTHORIZATION) {
-            None => None,
-            Some(v) => Some(
-                v.to_str()
-                    .map_err(|_| AppError(CoreError::Unauthenticated(AuthFailure::BadScheme)))?,
-            ),
-        };
-        let p = state.roster.authenticate(header).await?;
+        let p = state.roster.authenticate(authorization(parts)?).await?;
         tracing::Span::current().record("user", p.user().id.0);
         let reads_self = parts.method == axum::http::Method::GET
             && parts.uri.path().trim_end_matches('/').ends_with("/user");
         p.check_iam(reads_self)?;
         Ok(Auth(p))
+    }
+}
+
+/// The `Authorization` header's value, if any (one that is not text is a bad scheme).
+fn authorization(parts: &Parts) -> Result<Option<&str>, AppError> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| AppError(CoreError::Unauthenticated(AuthFailure::BadScheme)))
+        })
+        .transpose()
+}
+
+/// The instance operator, authenticated by an operator token (the operator API). Personal
+/// tokens are refused here, and operator tokens everywhere else.
+pub struct OperatorAuth(pub Operator);
+
+impl FromRequestParts<AppState> for OperatorAuth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let op = state
+            .roster
+            .authenticate_operator(authorization(parts)?)
+            .await?;
+        Ok(OperatorAuth(op))
     }
 }
 

@@ -8,6 +8,7 @@ mod health;
 mod iam;
 pub mod listen;
 mod middleware;
+mod operator;
 pub mod scim;
 
 use axum::Router;
@@ -78,6 +79,7 @@ pub fn router(roster: Roster, config: ServerConfig) -> Router {
         .nest("/v4/iam", iam)
         .merge(health::routes())
         .merge(scim::routes())
+        .merge(operator::routes())
         .fallback(error::fallback)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state);

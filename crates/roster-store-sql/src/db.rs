@@ -50,7 +50,10 @@ pub fn conflict_of_constraint(name: &str) -> Conflict {
     match name {
         "users_account_email_key" | "users.account_id, users.email_folded" => Conflict::UserEmail,
         "teams_account_name_key" | "teams.account_id, teams.name_folded" => Conflict::TeamName,
-        "personal_tokens_key_hash_key" | "personal_tokens.key_hash" => Conflict::TokenKey,
+        "personal_tokens_key_hash_key"
+        | "personal_tokens.key_hash"
+        | "operator_tokens_key_hash_key"
+        | "operator_tokens.key_hash" => Conflict::TokenKey,
         "idp_one_active" | "identity_providers.account_id" => Conflict::ActiveIdentityProvider,
         _ => Conflict::Other,
     }

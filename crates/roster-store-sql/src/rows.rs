@@ -23,7 +23,9 @@ pub const IDP_COLS: &str = "uuid, account_id, protocol, name, is_active, scim_in
     last_modified, version, sign_in_url, entity_id_url, certificate_pem, signature_algorithm, \
     authorization_url, userinfo_url, token_url, client_id, client_secret, scopes, response_mode";
 
-pub const ACCOUNT_COLS: &str = "id, name, company_name, is_active, is_enabled_mfa_to_all_users, created, last_modified, version";
+pub const ACCOUNT_COLS: &str = "id, name, company_name, is_active, is_enabled_mfa_to_all_users, created, last_modified, version, deleting_since";
+
+pub const OPERATOR_TOKEN_COLS: &str = "uuid, name, created, expires_at, last_used_at, key_prefix";
 
 pub const LOG_COLS: &str = "id, account_id, idp_uuid, at, request_id, method, path, resource_type, \
     resource_id, status, outcome, scim_type, detail, tolerances, changes";
@@ -98,6 +100,18 @@ pub fn account(r: &impl SqlRow) -> StoreResult<Account> {
         created: r.time("created")?,
         last_modified: r.time("last_modified")?,
         version: r.i64("version")?,
+        deleting_since: r.opt_time("deleting_since")?,
+    })
+}
+
+pub fn operator_token(r: &impl SqlRow) -> StoreResult<OperatorToken> {
+    Ok(OperatorToken {
+        uuid: r.uuid("uuid")?,
+        name: r.text("name")?,
+        created: r.time("created")?,
+        expires_at: r.time("expires_at")?,
+        last_used_at: r.opt_time("last_used_at")?,
+        key_prefix: r.text("key_prefix")?,
     })
 }
 

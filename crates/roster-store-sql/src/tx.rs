@@ -8,6 +8,7 @@
 mod accounts;
 mod idps;
 mod log;
+mod operators;
 mod scim;
 mod teams;
 mod tokens;
@@ -140,6 +141,21 @@ impl<D: Db> Read for SqlTx<D> {
     async fn first_account(&mut self) -> StoreResult<Option<Account>> {
         Self::first_account(self).await
     }
+    async fn list_accounts(&mut self, offset: i64, limit: i64) -> StoreResult<Page<Account>> {
+        Self::list_accounts(self, offset, limit).await
+    }
+    async fn accounts_being_deleted(&mut self) -> StoreResult<Vec<AccountId>> {
+        Self::accounts_being_deleted(self).await
+    }
+    async fn operator_token_count(&mut self) -> StoreResult<i64> {
+        Self::operator_token_count(self).await
+    }
+    async fn operator_token_by_hash(
+        &mut self,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<Option<OperatorToken>> {
+        Self::operator_token_by_hash(self, key_hash).await
+    }
     async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>> {
         Self::user(self, account, id).await
     }
@@ -263,6 +279,16 @@ impl<D: Commit> Tx for SqlTx<D> {
     }
     async fn update_account(&mut self, a: &Account, expected_version: i64) -> StoreResult<Account> {
         Self::update_account(self, a, expected_version).await
+    }
+    async fn purge_account(&mut self, account: AccountId, batch: i64) -> StoreResult<u64> {
+        Self::purge_account(self, account, batch).await
+    }
+    async fn insert_operator_token(
+        &mut self,
+        t: &OperatorToken,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<()> {
+        Self::insert_operator_token(self, t, key_hash).await
     }
     async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId> {
         Self::insert_user(self, u).await

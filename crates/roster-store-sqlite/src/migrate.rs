@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "native types",
         include_str!("../migrations/0007_native_types.sql"),
     ),
+    (
+        8,
+        "operators",
+        include_str!("../migrations/0008_operators.sql"),
+    ),
 ];
 
 fn applied(c: &Connection) -> StoreResult<Vec<i64>> {

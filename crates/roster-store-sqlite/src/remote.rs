@@ -95,6 +95,24 @@ impl<R: Runner + 'static> Read for Remote<R> {
     async fn first_account(&mut self) -> StoreResult<Option<Account>> {
         self.call(|t| now(t.first_account())).await
     }
+    async fn list_accounts(&mut self, offset: i64, limit: i64) -> StoreResult<Page<Account>> {
+        self.call(move |t| now(t.list_accounts(offset, limit)))
+            .await
+    }
+    async fn accounts_being_deleted(&mut self) -> StoreResult<Vec<AccountId>> {
+        self.call(|t| now(t.accounts_being_deleted())).await
+    }
+    async fn operator_token_count(&mut self) -> StoreResult<i64> {
+        self.call(|t| now(t.operator_token_count())).await
+    }
+    async fn operator_token_by_hash(
+        &mut self,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<Option<OperatorToken>> {
+        let hash = *key_hash;
+        self.call(move |t| now(t.operator_token_by_hash(&hash)))
+            .await
+    }
     async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>> {
         self.call(move |t| now(t.user(account, id))).await
     }
@@ -230,6 +248,19 @@ impl Tx for Remote<WriteTx> {
     async fn update_account(&mut self, a: &Account, expected_version: i64) -> StoreResult<Account> {
         let a = a.clone();
         self.call(move |t| now(t.update_account(&a, expected_version)))
+            .await
+    }
+    async fn purge_account(&mut self, account: AccountId, batch: i64) -> StoreResult<u64> {
+        self.call(move |t| now(t.purge_account(account, batch)))
+            .await
+    }
+    async fn insert_operator_token(
+        &mut self,
+        token: &OperatorToken,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<()> {
+        let (token, hash) = (token.clone(), *key_hash);
+        self.call(move |t| now(t.insert_operator_token(&token, &hash)))
             .await
     }
     async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId> {

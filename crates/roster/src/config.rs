@@ -23,6 +23,8 @@ pub struct Config {
     pub owner_email: String,
     /// On first start, write the owner's token to this file (mode 0600) instead of printing it.
     pub bootstrap_token_file: Option<PathBuf>,
+    /// On first start, write the operator's token to this file (mode 0600) instead of printing it.
+    pub bootstrap_operator_token_file: Option<PathBuf>,
     /// `text` or `json`.
     pub log_format: String,
     /// A tracing filter (`info`, `roster_server=debug,info`, …). `RUST_LOG` wins when set.
@@ -68,6 +70,7 @@ impl Default for Config {
             public_url: None,
             owner_email: "owner@roster.localhost".into(),
             bootstrap_token_file: None,
+            bootstrap_operator_token_file: None,
             log_format: "text".into(),
             log_level: "info".into(),
             body_limit: 1024 * 1024,
@@ -98,6 +101,10 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("owner_email", &self.owner_email)
             .field("bootstrap_token_file", &self.bootstrap_token_file)
+            .field(
+                "bootstrap_operator_token_file",
+                &self.bootstrap_operator_token_file,
+            )
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("body_limit", &self.body_limit)
@@ -186,6 +193,7 @@ const ENV_KEYS: &[&str] = &[
     "public_url",
     "owner_email",
     "bootstrap_token_file",
+    "bootstrap_operator_token_file",
     "log_format",
     "log_level",
     "body_limit",
@@ -223,12 +231,13 @@ impl Config {
                 *v = None;
             }
         }
-        if cfg
-            .bootstrap_token_file
-            .as_ref()
-            .is_some_and(|p| p.as_os_str().is_empty())
-        {
-            cfg.bootstrap_token_file = None;
+        for file in [
+            &mut cfg.bootstrap_token_file,
+            &mut cfg.bootstrap_operator_token_file,
+        ] {
+            if file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                *file = None;
+            }
         }
         if let Some(p) = &cfg.public_url {
             match url::Url::parse(p) {

@@ -1,5 +1,6 @@
 //! The `roster` command: serve, migrate, and the operator's scripting commands.
 
+mod accounts;
 mod config;
 
 use anyhow::{Context, bail};
@@ -63,6 +64,9 @@ enum Command {
     /// Users, for scripts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Accounts, for the instance operator: create, list, disable, enable, delete.
+    #[command(subcommand)]
+    Account(accounts::AccountCommand),
     /// Print the effective configuration (secrets redacted) as TOML.
     PrintConfig,
 }
@@ -226,7 +230,10 @@ fn secret_key(cfg: &Config) -> anyhow::Result<roster_core::SecretKey> {
 }
 
 /// Open (create or truncate) a file only its owner can read.
-fn open_secret_file(path: &std::path::Path, what: &str) -> anyhow::Result<std::fs::File> {
+pub(crate) fn open_secret_file(
+    path: &std::path::Path,
+    what: &str,
+) -> anyhow::Result<std::fs::File> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -261,6 +268,7 @@ async fn run(cmd: Command, cfg: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(cfg).await,
+        Command::Account(a) => accounts::run(&roster(&cfg).await?, a).await,
         Command::Token(t) => {
             let roster = roster(&cfg).await?;
             match t {
@@ -348,7 +356,7 @@ fn no_account(e: roster_core::CoreError) -> anyhow::Error {
 /// Text as a terminal should show it: control characters (ESC, CR, LF, DEL, C1) and bidirectional
 /// overrides are escaped (`\u{1b}`), so stored data cannot move the cursor, recolour the screen or
 /// reorder what is printed.
-fn printable(s: &str) -> String {
+pub(crate) fn printable(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_control() || roster_core::validate::is_bidi_control(c) {
@@ -383,6 +391,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    let operator_file = accounts::operator_token_file(&roster, &cfg).await?;
     if let Some(b) = roster.bootstrap(&cfg.owner_email).await? {
         let key = b.key.0.expose();
         match (&cfg.bootstrap_token_file, token_file.as_mut()) {
@@ -417,9 +426,11 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             }
         }
     }
+    accounts::bootstrap_operator(&roster, &cfg, operator_file).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = roster.store().backend(), public_url = %cfg.public_url(), "Roster is serving");
     roster.seal_stored_secrets().await?;
+    accounts::spawn_purging(roster.clone());
     spawn_log_pruning(
         roster.clone(),
         roster_core::service::LogRetention {

@@ -2,22 +2,15 @@
 
 use super::{Roster, TokenInput};
 use crate::error::{CoreError, FieldErrors};
-use crate::model::{Account, NewUser, PersonalToken, User};
+use crate::model::{Account, PersonalToken, User};
 use crate::model::{AccountId, UserId};
-use crate::store::NewAccount;
 use crate::token::NewKey;
 use crate::validate;
 use chrono::Duration;
 use uuid::Uuid;
 
-/// What first start made. The key is shown once and never stored.
-#[derive(Debug)]
-pub struct Bootstrapped {
-    pub account: Account,
-    pub owner: User,
-    pub token: PersonalToken,
-    pub key: NewKey,
-}
+/// What first start made (the key is shown once and never stored).
+pub type Bootstrapped = super::CreatedAccount;
 
 /// How long the first owner token lives.
 pub const BOOTSTRAP_TOKEN_DAYS: i64 = 365;
@@ -34,39 +27,20 @@ impl Roster {
         let mut errs = FieldErrors::new();
         validate::email(&mut errs, "owner_email", owner_email);
         errs.into_result()?;
-        let account = tx
-            .insert_account(&NewAccount {
-                name: "Roster".into(),
-                company_name: String::new(),
-                now,
-            })
-            .await?;
-        let mut owner = NewUser::new(account.id, owner_email, "Account", "Owner", now);
-        owner.is_account_owner = true;
-        let id = tx.insert_user(&owner).await?;
-        let owner = tx
-            .user(account.id, id)
-            .await?
-            .ok_or(CoreError::NotFound("User"))?;
-        let created = self
-            .create_token_in(
+        let made = self
+            .make_account_in(
                 tx.as_mut(),
-                &owner,
-                &TokenInput {
+                "Roster",
+                owner_email,
+                TokenInput {
                     name: Some("Owner token (first start)".into()),
                     description: Some("Made by the first start of Roster.".into()),
                     expires_at: Some((now + Duration::days(BOOTSTRAP_TOKEN_DAYS)).to_rfc3339()),
                 },
-                None,
             )
             .await?;
         tx.commit().await?;
-        Ok(Some(Bootstrapped {
-            account,
-            owner,
-            token: created.token,
-            key: created.key,
-        }))
+        Ok(Some(made))
     }
 
     /// Is the store empty (so [`Roster::bootstrap`] would make the first account)?

@@ -6,6 +6,7 @@ mod auth;
 mod bootstrap;
 mod idps;
 mod maintenance;
+mod operator;
 mod teams;
 mod tokens;
 mod users;
@@ -15,6 +16,10 @@ pub use auth::Principal;
 pub use bootstrap::Bootstrapped;
 pub use idps::IdpInput;
 pub use maintenance::LogRetention;
+pub use operator::{
+    CreatedAccount, CreatedOperatorToken, NewAccountInput, OPERATOR_TOKEN_DAYS, Operator,
+    OperatorAccountPatch,
+};
 pub use teams::TeamInput;
 pub use tokens::{CreatedToken, TokenInput};
 pub use users::{ProfileInput, UserInput};

@@ -1,7 +1,7 @@
 //! The IAM API, Azion-shaped. The same routes are nested under `/iam`, `/iam/api` and `/v4/iam`.
 
 mod handlers;
-mod views;
+pub(crate) mod views;
 
 use crate::AppState;
 use axum::Router;

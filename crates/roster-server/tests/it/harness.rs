@@ -14,6 +14,8 @@ use roster_store_tests::TestStore;
 pub struct TestApp {
     pub base: String,
     pub owner_key: String,
+    /// The instance operator's token.
+    pub operator_key: String,
     pub clock: Arc<FixedClock>,
     pub roster: Roster,
     pub client: reqwest::Client,
@@ -63,6 +65,15 @@ impl TestApp {
             .unwrap()
             .expect("empty store bootstraps");
         let owner_key = boot.key.0.expose().to_string();
+        let operator_key = roster
+            .bootstrap_operator()
+            .await
+            .unwrap()
+            .expect("a store without operator tokens makes one")
+            .key
+            .0
+            .expose()
+            .to_string();
         let (tx, rx) = oneshot::channel::<()>();
         let served = roster.clone();
         tokio::spawn(async move {
@@ -75,6 +86,7 @@ impl TestApp {
         TestApp {
             base,
             owner_key,
+            operator_key,
             clock,
             roster,
             client: reqwest::Client::new(),

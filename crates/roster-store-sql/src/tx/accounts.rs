@@ -1,10 +1,10 @@
 //! Accounts.
 
 use super::SqlTx;
-use crate::db::Db;
+use crate::db::{Db, SqlRow};
 use crate::rows::{self, ACCOUNT_COLS};
 use roster_core::model::*;
-use roster_core::store::{NewAccount, StoreResult};
+use roster_core::store::{NewAccount, Page, StoreResult};
 
 impl<D: Db> SqlTx<D> {
     pub async fn account_count(&mut self) -> StoreResult<i64> {
@@ -12,13 +12,12 @@ impl<D: Db> SqlTx<D> {
             .await
     }
 
+    /// Insert; answers the account as written (only its id is read back, so the statement
+    /// names no column later schemas added: upgrade tests write old schemas with it).
     pub async fn insert_account(&mut self, new: &NewAccount) -> StoreResult<Account> {
         let q = self.sql(
-            &format!(
-                "INSERT INTO accounts (name, company_name, is_active, is_enabled_mfa_to_all_users, \
-                 created, last_modified, version) VALUES ($1, $2, TRUE, FALSE, $3, $3, 1) \
-                 RETURNING {ACCOUNT_COLS}"
-            ),
+            "INSERT INTO accounts (name, company_name, is_active, is_enabled_mfa_to_all_users, \
+             created, last_modified, version) VALUES ($1, $2, TRUE, FALSE, $3, $3, 1) RETURNING id",
             vec![
                 (&new.name).into(),
                 (&new.company_name).into(),
@@ -26,7 +25,18 @@ impl<D: Db> SqlTx<D> {
             ],
         );
         let r = self.db.row(q).await?;
-        rows::account(&r.ok_or_else(|| no_row("INSERT INTO accounts"))?)
+        let id = r.ok_or_else(|| no_row("INSERT INTO accounts"))?.i64("id")?;
+        Ok(Account {
+            id: AccountId(id),
+            name: new.name.clone(),
+            company_name: new.company_name.clone(),
+            is_active: true,
+            is_enabled_mfa_to_all_users: false,
+            created: new.now,
+            last_modified: new.now,
+            version: 1,
+            deleting_since: None,
+        })
     }
 
     pub async fn account(&mut self, id: AccountId) -> StoreResult<Option<Account>> {
@@ -64,8 +74,8 @@ impl<D: Db> SqlTx<D> {
         let q = self.sql(
             &format!(
                 "UPDATE accounts SET name = $2, company_name = $3, is_enabled_mfa_to_all_users = $4, \
-                 last_modified = $5, version = version + 1 WHERE id = $1 AND version = $6 \
-                 RETURNING {ACCOUNT_COLS}"
+                 last_modified = $5, is_active = $7, deleting_since = $8, version = version + 1 \
+                 WHERE id = $1 AND version = $6 RETURNING {ACCOUNT_COLS}"
             ),
             vec![
                 a.id.into(),
@@ -74,6 +84,8 @@ impl<D: Db> SqlTx<D> {
                 a.is_enabled_mfa_to_all_users.into(),
                 a.last_modified.into(),
                 expected_version.into(),
+                a.is_active.into(),
+                a.deleting_since.into(),
             ],
         );
         match self.db.row(q).await? {
@@ -86,6 +98,61 @@ impl<D: Db> SqlTx<D> {
                 Err(self.missing_or_stale(exists).await)
             }
         }
+    }
+
+    pub async fn list_accounts(&mut self, offset: i64, limit: i64) -> StoreResult<Page<Account>> {
+        let total = self
+            .count(self.sql("SELECT COUNT(*) AS n FROM accounts", vec![]))
+            .await?;
+        // The page size is an integer written into the text (see the SCIM page query).
+        let q = self.sql(
+            &format!("SELECT {ACCOUNT_COLS} FROM accounts ORDER BY id LIMIT {limit} OFFSET $1"),
+            vec![offset.into()],
+        );
+        let items = self
+            .db
+            .rows(q)
+            .await?
+            .iter()
+            .map(rows::account)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, total })
+    }
+
+    pub async fn accounts_being_deleted(&mut self) -> StoreResult<Vec<AccountId>> {
+        let q = self.sql(
+            "SELECT id FROM accounts WHERE deleting_since IS NOT NULL ORDER BY id",
+            vec![],
+        );
+        Ok(self.ids(q).await?.into_iter().map(AccountId).collect())
+    }
+
+    /// One step of deleting an account: up to `batch` rows of the first of its tables that still
+    /// has any (memberships first, so that deleting a team or a user never cascades over more
+    /// than its own few rows), else the account row itself.
+    pub async fn purge_account(&mut self, account: AccountId, batch: i64) -> StoreResult<u64> {
+        self.stale.everything();
+        let steps = [
+            "DELETE FROM team_members WHERE (team_id, user_id) IN (SELECT m.team_id, m.user_id \
+             FROM teams t JOIN team_members m ON m.team_id = t.id WHERE t.account_id = $1 LIMIT {n})",
+            "DELETE FROM provisioning_log WHERE id IN \
+             (SELECT id FROM provisioning_log WHERE account_id = $1 LIMIT {n})",
+            "DELETE FROM users WHERE id IN (SELECT id FROM users WHERE account_id = $1 LIMIT {n})",
+            "DELETE FROM teams WHERE id IN (SELECT id FROM teams WHERE account_id = $1 LIMIT {n})",
+            "DELETE FROM identity_providers WHERE account_id = $1",
+            "DELETE FROM accounts WHERE id = $1",
+        ];
+        for step in steps {
+            let q = self.sql(
+                &step.replace("{n}", &batch.to_string()),
+                vec![account.into()],
+            );
+            let n = self.db.exec(q).await?;
+            if n > 0 && !step.starts_with("DELETE FROM accounts") {
+                return Ok(n);
+            }
+        }
+        Ok(0)
     }
 
     /// Lock the account row (PostgreSQL write transactions; SQLite's writer is serial already).

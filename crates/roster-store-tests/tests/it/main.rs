@@ -587,6 +587,130 @@ async fn lookups_answer_users_with_their_teams(s: &Arc<dyn Store>) {
     assert_eq!((none.total, none.items.len()), (0, 0));
 }
 
+/// What an account owns, made through the store: `users` users (with e-mail rows) in two teams,
+/// a token, an identity provider and `users` log entries.
+async fn populated(s: &Arc<dyn Store>, name: &str, users: usize) -> (Account, [u8; 32], Uuid) {
+    let a = account(s, name).await;
+    let idp = saml_idp(a.id, true);
+    let mut tx = s.begin().await.unwrap();
+    tx.insert_idp(&idp).await.unwrap();
+    let t1 = tx.insert_team(&Team::new(a.id, "T1", t0())).await.unwrap();
+    let t2 = tx.insert_team(&Team::new(a.id, "T2", t0())).await.unwrap();
+    let mut first = None;
+    for i in 0..users {
+        let mut u = NewUser::new(a.id, format!("u{i}@{name}.test"), "F", "L", t0());
+        u.scim =
+            serde_json::json!({"emails": [{"value": format!("w{i}@{name}.test"), "type": "work"}]});
+        let id = tx.insert_user(&u).await.unwrap();
+        tx.set_user_teams(a.id, id, &[t1, t2]).await.unwrap();
+        first.get_or_insert(id);
+        tx.insert_log(&roster_core::store::LogEntry {
+            id: 0,
+            account_id: a.id,
+            idp_uuid: idp.uuid,
+            at: t0(),
+            request_id: None,
+            method: "POST".into(),
+            path: "/Users".into(),
+            resource_type: Some("User".into()),
+            resource_id: Some(id.to_string()),
+            status: 201,
+            outcome: "created".into(),
+            scim_type: None,
+            detail: None,
+            tolerances: Vec::new(),
+            changes: serde_json::Value::Null,
+        })
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let hash = [name.as_bytes()[0]; 32];
+    token_cache::token(s, a.id, first.unwrap(), hash).await;
+    (a, hash, idp.uuid)
+}
+
+/// Deleting an account goes in short batches and removes its rows, and only its.
+async fn purging_an_account_removes_only_its_rows(s: &Arc<dyn Store>) {
+    let (gone, gone_key, _) = populated(s, "gone", 12).await;
+    let (kept, kept_key, kept_idp) = populated(s, "kept", 5).await;
+    let mut tx = s.begin().await.unwrap();
+    let mut a = tx.account(gone.id).await.unwrap().unwrap();
+    assert_eq!(a.state(), "active");
+    a.is_active = false;
+    a.deleting_since = Some(t0());
+    let a = tx.update_account(&a, a.version).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(a.state(), "deleting");
+    assert_eq!(
+        s.read()
+            .await
+            .unwrap()
+            .accounts_being_deleted()
+            .await
+            .unwrap(),
+        vec![gone.id]
+    );
+    assert!(
+        !s.token_by_hash(&gone_key, None)
+            .await
+            .unwrap()
+            .unwrap()
+            .account_active
+    );
+
+    let mut steps = 0;
+    loop {
+        let mut tx = s.begin().await.unwrap();
+        let n = tx.purge_account(gone.id, 5).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(n <= 5, "a batch removed {n} rows");
+        steps += 1;
+        if n == 0 {
+            break;
+        }
+        assert!(steps < 100, "the purge does not end");
+    }
+    // 24 memberships, 12 log entries, 12 users, 2 teams, 1 provider: at least 12 batches of 5.
+    assert!(steps >= 12, "{steps} steps");
+    let mut r = s.read().await.unwrap();
+    assert!(r.account(gone.id).await.unwrap().is_none());
+    assert!(r.accounts_being_deleted().await.unwrap().is_empty());
+    assert!(s.token_by_hash(&gone_key, None).await.unwrap().is_none());
+    let accounts = r.list_accounts(0, 10).await.unwrap();
+    assert_eq!(accounts.total, 1);
+    assert_eq!(accounts.items[0].id, kept.id);
+    // The other account is whole.
+    assert_eq!(
+        r.list_users(kept.id, &all(SortKey::Id))
+            .await
+            .unwrap()
+            .total,
+        5
+    );
+    let teams = r
+        .list_teams(kept.id, &all(SortKey::Id))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(teams.len(), 2);
+    for t in &teams {
+        assert_eq!(r.team_member_count(kept.id, t.id, 100).await.unwrap(), 5);
+    }
+    assert_eq!(
+        r.list_log(kept.id, kept_idp, 0, 100).await.unwrap().total,
+        5
+    );
+    assert_eq!(r.list_idps(kept.id).await.unwrap().len(), 1);
+    assert!(
+        s.token_by_hash(&kept_key, None)
+            .await
+            .unwrap()
+            .unwrap()
+            .account_active
+    );
+}
+
 stories!(
     cancelled_requests_leave_no_trace,
     records_round_trip,
@@ -598,6 +722,7 @@ stories!(
     lists_sort_search_and_page,
     permissions_flow_through_active_teams,
     lookups_answer_users_with_their_teams,
+    purging_an_account_removes_only_its_rows,
 );
 
 /// Both backends' migrations carry the same versions and descriptions.

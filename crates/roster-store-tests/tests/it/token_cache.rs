@@ -9,7 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-async fn token(s: &Arc<dyn Store>, account: AccountId, user: UserId, hash: [u8; 32]) -> Uuid {
+pub(crate) async fn token(
+    s: &Arc<dyn Store>,
+    account: AccountId,
+    user: UserId,
+    hash: [u8; 32],
+) -> Uuid {
     let uuid = Uuid::new_v4();
     let mut tx = s.begin().await.unwrap();
     tx.insert_token(&StoredToken {

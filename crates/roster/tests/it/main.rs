@@ -149,9 +149,18 @@ fn unsafe_free_kill(pid: u32) {
 }
 
 fn key_in(text: &str) -> Option<String> {
+    key_with(text, "azion", 40)
+}
+
+/// The instance operator's key in some output.
+fn operator_key_in(text: &str) -> Option<String> {
+    key_with(text, "rosterop", 43)
+}
+
+fn key_with(text: &str, prefix: &str, len: usize) -> Option<String> {
     text.split_whitespace()
         .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()))
-        .find(|w| w.len() == 40 && w.starts_with("azion"))
+        .find(|w| w.len() == len && w.starts_with(prefix))
         .map(str::to_string)
 }
 
@@ -197,8 +206,17 @@ async fn first_start_prints_the_owner_token_once_and_nothing_leaks() {
     assert_eq!(v["data"]["email"], "boss@example.com");
     let (s, _) = get(&server.base, "/iam/identity_providers", &key).await;
     assert_eq!(s, 200);
+    // The instance operator's token, printed once too, opens the operator API only.
+    let op = operator_key_in(&printed)
+        .unwrap_or_else(|| panic!("no operator token in first-start output: {printed}"));
+    let (s, v) = get(&server.base, "/operator/accounts", &op).await;
+    assert_eq!((s, v["count"].as_i64()), (200, Some(1)), "{v}");
+    assert_eq!(get(&server.base, "/iam/user", &op).await.0, 401);
+    assert_eq!(get(&server.base, "/operator/accounts", &key).await.0, 401);
     let logs = server.stop();
     assert!(!logs.contains(&key), "the key reached the logs");
+    assert!(!logs.contains(&op), "the operator key reached the logs");
+    assert!(!grep_dir(&data, &op), "the operator key is in the data dir");
     assert!(
         logs.lines().any(|l| l.starts_with('{')),
         "JSON logs: {logs}"
@@ -216,7 +234,7 @@ async fn first_start_prints_the_owner_token_once_and_nothing_leaks() {
     // Second start: no new owner, no token printed; the first token still works.
     let (server, printed) = Server::start(&data, &[], &[]);
     assert!(
-        key_in(&printed).is_none(),
+        key_in(&printed).is_none() && operator_key_in(&printed).is_none(),
         "second start printed a token: {printed}"
     );
     assert_eq!(get(&server.base, "/iam/user", &key).await.0, 200);
@@ -323,6 +341,94 @@ async fn bootstrap_token_file_and_token_commands() {
         String::from_utf8_lossy(&out.stderr)
     );
     refused_within_a_second(&server.base, &key).await;
+    server.stop();
+}
+
+/// The operator's commands, beside a running server: accounts made, listed, disabled and
+/// deleted; the first operator token written to its file.
+#[tokio::test]
+async fn account_commands_and_the_operator_token_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("operator.token");
+    let (server, printed) = Server::start(
+        &data,
+        &[],
+        &[(
+            "ROSTER_BOOTSTRAP_OPERATOR_TOKEN_FILE",
+            file.to_str().unwrap(),
+        )],
+    );
+    assert!(operator_key_in(&printed).is_none(), "{printed}");
+    let op = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert!(operator_key_in(&op).is_some(), "{op:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    let out = run_in(
+        &data,
+        &[
+            "account",
+            "create",
+            "--name",
+            "Acme",
+            "--owner-email",
+            "boss@acme.test",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(key_in(&key).is_some(), "only the new owner's key: {key:?}");
+    let (s, me) = get(&server.base, "/iam/user", &key).await;
+    assert_eq!(
+        (s, me["data"]["email"].as_str()),
+        (200, Some("boss@acme.test"))
+    );
+    let (_, acct) = get(&server.base, "/iam/account", &key).await;
+    let id = acct["data"]["id"].as_i64().unwrap().to_string();
+
+    let out = run_in(&data, &["account", "list"]);
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        listed.contains("Acme") && listed.contains("active"),
+        "{listed}"
+    );
+    let (_, v) = get(&server.base, "/operator/accounts", &op).await;
+    assert_eq!(v["count"], 2, "{v}");
+
+    let out = run_in(&data, &["account", "disable", "--id", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    refused_within_a_second(&server.base, &key).await;
+
+    let out = run_in(&data, &["account", "delete", "--id", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deleted"));
+    let (s, _) = get(&server.base, &format!("/operator/accounts/{id}"), &op).await;
+    assert_eq!(s, 404);
+    let out = run_in(&data, &["account", "delete", "--id", &id]);
+    assert!(
+        !out.status.success(),
+        "deleting it again says it is not there"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
     server.stop();
 }
 

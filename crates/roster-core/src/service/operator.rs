@@ -1,0 +1,333 @@
+//! The instance operator: makes, lists, renames, disables and deletes accounts. An operator token
+//! works only here (the operator API and the CLI); it is not a personal token and cannot act
+//! inside any account, and no account's token is an operator token.
+
+use super::{ListRequest, Listed, Roster, TokenInput};
+use crate::error::{AuthFailure, CoreError, FieldErrors};
+use crate::model::{Account, AccountId, NewUser, OperatorToken, PersonalToken, User};
+use crate::store::{NewAccount, SortKey, Tx};
+use crate::token::{NewKey, hash_key, key_from_authorization};
+use crate::validate;
+use chrono::Duration;
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// Who may use the operator API: the holder of a valid operator token, or whoever runs the CLI
+/// on the server's database.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    /// The operator token in use (`None`: the CLI).
+    token: Option<Uuid>,
+}
+
+impl Operator {
+    /// The CLI: whoever can run it can read the database, so it needs no token.
+    pub fn local() -> Operator {
+        Operator { token: None }
+    }
+
+    pub fn token(&self) -> Option<Uuid> {
+        self.token
+    }
+}
+
+/// What `POST /operator/accounts` takes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewAccountInput {
+    pub name: Option<String>,
+    pub owner_email: Option<String>,
+}
+
+/// What `PATCH /operator/accounts/{id}` takes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OperatorAccountPatch {
+    pub name: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+/// A new account, its owner and the owner's first token (the key shown once).
+#[derive(Debug)]
+pub struct CreatedAccount {
+    pub account: Account,
+    pub owner: User,
+    pub token: PersonalToken,
+    pub key: NewKey,
+}
+
+/// An operator token just made (the key shown once).
+#[derive(Debug)]
+pub struct CreatedOperatorToken {
+    pub token: OperatorToken,
+    pub key: NewKey,
+}
+
+/// How long the first operator token and a new account's first owner token live.
+pub const OPERATOR_TOKEN_DAYS: i64 = 365;
+
+/// Rows removed per transaction while an account is deleted: short enough that the writer is
+/// never held for long.
+const PURGE_BATCH: i64 = 2_000;
+
+impl Roster {
+    /// Authenticate an operator token (`Authorization: Token <key>` or `Bearer <key>`). Personal
+    /// tokens are not operator tokens: they are refused here like any unknown key.
+    pub async fn authenticate_operator(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<Operator, CoreError> {
+        let header = authorization.ok_or(CoreError::Unauthenticated(AuthFailure::Missing))?;
+        let key = key_from_authorization(header).map_err(CoreError::Unauthenticated)?;
+        let mut tx = self.store.read().await?;
+        // Looked up by the exact, indexed hash of 32 random bytes: see `authenticate_for`.
+        let token = tx
+            .operator_token_by_hash(&hash_key(key))
+            .await?
+            .ok_or(CoreError::Unauthenticated(AuthFailure::Invalid))?;
+        if token.expires_at <= self.clock.now() {
+            return Err(CoreError::Unauthenticated(AuthFailure::Expired));
+        }
+        Ok(Operator {
+            token: Some(token.uuid),
+        })
+    }
+
+    /// On a store without an operator token, make the first one (first start, and the first
+    /// start after an upgrade to a version with operators); otherwise `None`.
+    pub async fn bootstrap_operator(&self) -> Result<Option<CreatedOperatorToken>, CoreError> {
+        let mut tx = self.store.begin().await?;
+        if tx.operator_token_count().await? > 0 {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let key = NewKey::operator()?;
+        let token = OperatorToken {
+            uuid: Uuid::new_v4(),
+            name: "Operator token (first start)".into(),
+            created: now,
+            expires_at: now + Duration::days(OPERATOR_TOKEN_DAYS),
+            last_used_at: None,
+            key_prefix: key.shown_prefix(),
+        };
+        tx.insert_operator_token(&token, &key.hash()).await?;
+        tx.commit().await?;
+        Ok(Some(CreatedOperatorToken { token, key }))
+    }
+
+    /// Has no operator token been made yet?
+    pub async fn needs_operator_bootstrap(&self) -> Result<bool, CoreError> {
+        Ok(self.store.read().await?.operator_token_count().await? == 0)
+    }
+
+    /// Make an account with its owner and the owner's first token, in one transaction.
+    pub async fn create_account(
+        &self,
+        _op: &Operator,
+        input: &NewAccountInput,
+    ) -> Result<CreatedAccount, CoreError> {
+        let mut errs = FieldErrors::new();
+        let name = required(&mut errs, "name", input.name.as_deref());
+        if let Some(n) = &name {
+            validate::name(&mut errs, "name", n, 150);
+        }
+        let email = required(&mut errs, "owner_email", input.owner_email.as_deref());
+        if let Some(e) = &email {
+            validate::email(&mut errs, "owner_email", e);
+        }
+        errs.into_result()?;
+        let (name, email) = (name.unwrap_or_default(), email.unwrap_or_default());
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let made = self
+            .make_account_in(
+                tx.as_mut(),
+                name.trim(),
+                email.trim(),
+                TokenInput {
+                    name: Some("Owner token".into()),
+                    description: Some("Made with the account by the operator.".into()),
+                    expires_at: Some((now + Duration::days(OPERATOR_TOKEN_DAYS)).to_rfc3339()),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        tracing::info!(account = %made.account.id, "account created by the operator");
+        Ok(made)
+    }
+
+    /// An account, its owner and the owner's first token (`token`), inside `tx`.
+    pub(crate) async fn make_account_in(
+        &self,
+        tx: &mut dyn Tx,
+        name: &str,
+        owner_email: &str,
+        token: TokenInput,
+    ) -> Result<CreatedAccount, CoreError> {
+        let now = self.clock.now();
+        let account = tx
+            .insert_account(&NewAccount {
+                name: name.to_string(),
+                company_name: String::new(),
+                now,
+            })
+            .await?;
+        let mut owner = NewUser::new(account.id, owner_email, "Account", "Owner", now);
+        owner.is_account_owner = true;
+        let id = tx.insert_user(&owner).await?;
+        let owner = owner.stored(id);
+        let created = self.create_token_in(tx, &owner, &token, None).await?;
+        Ok(CreatedAccount {
+            account,
+            owner,
+            token: created.token,
+            key: created.key,
+        })
+    }
+
+    pub async fn list_accounts(
+        &self,
+        _op: &Operator,
+        req: &ListRequest,
+    ) -> Result<Listed<Account>, CoreError> {
+        let (params, page) = req.params(&[("id", SortKey::Id)], (SortKey::Id, false))?;
+        let mut tx = self.store.read().await?;
+        let found = tx.list_accounts(params.offset, params.limit).await?;
+        Ok(Listed {
+            items: found.items,
+            total: found.total,
+            page,
+            page_size: params.limit,
+        })
+    }
+
+    pub async fn operator_account(
+        &self,
+        _op: &Operator,
+        id: AccountId,
+    ) -> Result<Account, CoreError> {
+        let mut tx = self.store.read().await?;
+        tx.account(id).await?.ok_or(CoreError::NotFound("Account"))
+    }
+
+    /// Rename, disable or enable an account. A disabled account's tokens and SCIM endpoints are
+    /// refused at once (this process) or within a second (others).
+    pub async fn patch_account(
+        &self,
+        _op: &Operator,
+        id: AccountId,
+        patch: &OperatorAccountPatch,
+    ) -> Result<Account, CoreError> {
+        let mut errs = FieldErrors::new();
+        let mut tx = self.store.begin().await?;
+        let before = tx
+            .account(id)
+            .await?
+            .ok_or(CoreError::NotFound("Account"))?;
+        let mut after = before.clone();
+        if let Some(n) = &patch.name {
+            validate::name(&mut errs, "name", n, 150);
+            after.name = n.trim().to_string();
+        }
+        if let Some(active) = patch.is_active {
+            if active && before.deleting_since.is_some() {
+                errs.add(
+                    "is_active",
+                    "The account is being deleted; it cannot be enabled again.",
+                );
+            }
+            after.is_active = active;
+        }
+        errs.into_result()?;
+        after.last_modified = self.clock.now();
+        let updated = tx.update_account(&after, before.version).await?;
+        tx.commit().await?;
+        if before.is_active != updated.is_active {
+            tracing::info!(account = %id, active = updated.is_active, "account enabled or disabled by the operator");
+        }
+        Ok(updated)
+    }
+
+    /// Disable the account at once and have its rows removed in the background. Refused while it
+    /// has an active identity provider (Entra would go on provisioning into nothing) unless
+    /// `force`.
+    pub async fn delete_account(
+        &self,
+        _op: &Operator,
+        id: AccountId,
+        force: bool,
+    ) -> Result<Account, CoreError> {
+        let mut tx = self.store.begin().await?;
+        let before = tx
+            .account(id)
+            .await?
+            .ok_or(CoreError::NotFound("Account"))?;
+        if before.deleting_since.is_some() {
+            return Ok(before);
+        }
+        if !force && let Some(active) = tx.list_idps(id).await?.into_iter().find(|i| i.is_active) {
+            return Err(CoreError::Conflict {
+                field: "force",
+                message: format!(
+                    "The account has an active identity provider ({}, {}): deactivate it first, \
+                     or delete with force=true.",
+                    active.name, active.uuid
+                ),
+            });
+        }
+        let now = self.clock.now();
+        let mut after = before.clone();
+        after.is_active = false;
+        after.deleting_since = Some(now);
+        after.last_modified = now;
+        let updated = tx.update_account(&after, before.version).await?;
+        tx.commit().await?;
+        tracing::info!(account = %id, force, "account deletion started by the operator");
+        Ok(updated)
+    }
+
+    /// Remove the rows of every account being deleted, one short transaction per batch; answer
+    /// how many rows went. Runs in the background (and resumes after a restart).
+    pub async fn purge_deleted_accounts(&self) -> Result<u64, CoreError> {
+        let pending = self.store.read().await?.accounts_being_deleted().await?;
+        let mut total = 0;
+        for account in pending {
+            loop {
+                let n = self.purge_account_batch(account).await?;
+                total += n;
+                if n == 0 {
+                    tracing::info!(%account, "account deleted");
+                    break;
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// One batch of an account's deletion, in its own transaction; 0 when the account is gone.
+    /// Only for accounts whose deletion was asked for ([`Roster::delete_account`]).
+    pub async fn purge_account_batch(&self, account: AccountId) -> Result<u64, CoreError> {
+        let mut tx = self.store.begin().await?;
+        match tx.account(account).await? {
+            Some(a) if a.deleting_since.is_some() => {}
+            Some(_) => {
+                return Err(CoreError::Conflict {
+                    field: "id",
+                    message: "The account's deletion was not asked for.".into(),
+                });
+            }
+            None => return Ok(0),
+        }
+        let n = tx.purge_account(account, PURGE_BATCH).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+/// A required text field (an error when absent).
+fn required(errs: &mut FieldErrors, field: &'static str, v: Option<&str>) -> Option<String> {
+    if v.is_none() {
+        errs.add(field, "This field is required.");
+    }
+    v.map(str::to_string)
+}
