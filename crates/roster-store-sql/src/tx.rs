@@ -360,7 +360,7 @@ impl<D: Commit> Tx for SqlTx<D> {
         &mut self,
         scope: &ScimScope,
         team: TeamId,
-        members: &[(UserId, Option<String>)],
+        members: &[UserId],
     ) -> StoreResult<Vec<UserId>> {
         Self::add_team_members(self, scope, team, members).await
     }

@@ -1004,7 +1004,80 @@ async fn okta_shapes(app: &TestApp) {
     assert_eq!(r.body["members"], json!([]));
 }
 
+/// A group's members show each user's current name, whatever the client sent with them: its
+/// `displayName`, or its `userName` without one; a rename shows in every group at once.
+async fn member_display_is_the_servers(app: &TestApp) {
+    let s = app.scim().await;
+    let named = s
+        .post(
+            "/Users",
+            json!({"schemas": [USER], "userName": "ada@example.com", "displayName": "Ada Lovelace"}),
+        )
+        .await;
+    assert_eq!(named.status, StatusCode::CREATED, "{}", named.body);
+    let ada = named.body["id"].as_str().unwrap().to_string();
+    let bob = s.user("bob@example.com").await;
+    let r = s
+        .post(
+            "/Groups",
+            json!({"schemas": [GROUP], "displayName": "Both", "members": [
+                {"value": ada, "display": "Somebody Else"}, {"value": bob}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let g1 = r.body["id"].as_str().unwrap().to_string();
+    let g2 = s.group("Ada only").await;
+    let r = s
+        .patch_ops(
+            &format!("/Groups/{g2}"),
+            json!([{"op": "add", "path": "members", "value": [{"value": ada, "display": "A. L."}]}]),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let displays = |g: Value| -> Vec<(String, String)> {
+        let mut m: Vec<(String, String)> = g["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["value"].as_str().unwrap().into(),
+                    m["display"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        m.sort();
+        m
+    };
+    let mut both = vec![
+        (ada.clone(), "Ada Lovelace".to_string()),
+        (bob.clone(), "bob@example.com".to_string()),
+    ];
+    both.sort();
+    assert_eq!(displays(s.get(&format!("/Groups/{g1}")).await.body), both);
+    assert_eq!(
+        displays(s.get(&format!("/Groups/{g2}")).await.body),
+        vec![(ada.clone(), "Ada Lovelace".to_string())]
+    );
+    // Renamed: every group shows the new name.
+    let r = s
+        .patch_ops(
+            &format!("/Users/{ada}"),
+            json!([{"op": "replace", "path": "displayName", "value": "Ada King"}]),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    for g in [&g1, &g2] {
+        let shown = displays(s.get(&format!("/Groups/{g}")).await.body);
+        assert!(
+            shown.contains(&(ada.clone(), "Ada King".to_string())),
+            "{shown:?}"
+        );
+    }
+}
+
 both!(
+    member_display_is_the_servers,
     test_connection,
     scim_auth,
     user_lifecycle_default_dialect,

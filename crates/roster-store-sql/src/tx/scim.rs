@@ -182,16 +182,17 @@ impl<D: Db> SqlTx<D> {
         teams: &[TeamId],
     ) -> StoreResult<HashMap<TeamId, Vec<Member>>> {
         let mut out: HashMap<TeamId, Vec<Member>> = HashMap::new();
-        // A member's display is the one the client sent with it; without one, the user's
-        // `displayName`, or its `userName` without that.
+        // A member's display is its user's `displayName` now, or its `userName` without one:
+        // never what a client once sent with it (Entra and Okta send none), so a rename shows in
+        // every group at once.
         let display = match self.dialect() {
             Dialect::Postgres => {
-                "COALESCE(m.display, CASE WHEN jsonb_typeof(u.scim_doc -> 'displayName') = 'string' \
-                 THEN u.scim_doc ->> 'displayName' END)"
+                "CASE WHEN jsonb_typeof(u.scim_doc -> 'displayName') = 'string' \
+                 THEN u.scim_doc ->> 'displayName' END"
             }
             Dialect::Sqlite => {
-                "COALESCE(m.display, CASE WHEN json_type(u.scim_doc, '$.displayName') = 'text' \
-                 THEN json_extract(u.scim_doc, '$.displayName') END)"
+                "CASE WHEN json_type(u.scim_doc, '$.displayName') = 'text' \
+                 THEN json_extract(u.scim_doc, '$.displayName') END"
             }
         };
         for chunk in teams.chunks(500) {
@@ -227,40 +228,18 @@ impl<D: Db> SqlTx<D> {
         &mut self,
         scope: &ScimScope,
         team: TeamId,
-        members: &[(UserId, Option<String>)],
+        members: &[UserId],
     ) -> StoreResult<Vec<UserId>> {
         let mut added = Vec::new();
         for chunk in members.chunks(400) {
-            // `VALUES` names its columns column1, column2 on both databases.
-            let sent: Vec<&(UserId, Option<String>)> =
-                chunk.iter().filter(|(_, d)| d.is_some()).collect();
-            if !sent.is_empty() {
-                let mut q = self.build();
-                let (a, t, o) = (q.bind(scope.account), q.bind(team), q.bind(scope.idp));
-                q.push("UPDATE team_members SET display = v.column2 FROM (VALUES ");
-                values_rows(
-                    &mut q,
-                    sent.iter().map(|(id, d)| [(*id).into(), d.clone().into()]),
-                );
-                q.push(&format!(
-                    ") AS v WHERE team_members.account_id = {a} AND team_members.team_id = {t} \
-                     AND team_members.user_id = v.column1 \
-                     AND (team_members.display IS NULL OR team_members.display <> v.column2) \
-                     AND EXISTS (SELECT 1 FROM users u WHERE u.id = team_members.user_id \
-                     AND u.provisioned_by_idp = {o})"
-                ));
-                self.db.exec(few_kept(q, sent.len())).await?;
-            }
             let mut q = self.build();
             let (a, t, o) = (q.bind(scope.account), q.bind(team), q.bind(scope.idp));
+            // `VALUES` names its column column1 on both databases.
             q.push(&format!(
-                "INSERT INTO team_members (account_id, team_id, user_id, display) \
-                 SELECT {a}, {t}, u.id, v.column2 FROM (VALUES "
+                "INSERT INTO team_members (account_id, team_id, user_id) \
+                 SELECT {a}, {t}, u.id FROM (VALUES "
             ));
-            values_rows(
-                &mut q,
-                chunk.iter().map(|(id, d)| [(*id).into(), d.clone().into()]),
-            );
+            values_rows(&mut q, chunk.iter().map(|id| [(*id).into()]));
             q.push(&format!(
                 ") AS v JOIN users u ON u.id = v.column1 WHERE u.account_id = {a} \
                  AND u.provisioned_by_idp = {o}{} ON CONFLICT DO NOTHING RETURNING user_id",
