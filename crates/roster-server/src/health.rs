@@ -1,15 +1,16 @@
 //! `/health`: the process answers, and so does the database.
 
 use crate::AppState;
+use crate::routes::{Api, Route, route};
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::json;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/health", get(health))
+pub(crate) fn routes() -> Vec<Route> {
+    vec![route(Api::Public, "/health", "GET", get(health))]
 }
 
 async fn health(State(s): State<AppState>) -> Response {

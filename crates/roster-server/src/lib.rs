@@ -9,6 +9,7 @@ mod iam;
 pub mod listen;
 mod middleware;
 mod operator;
+pub mod routes;
 pub mod scim;
 
 use axum::Router;
@@ -72,14 +73,7 @@ pub fn router(roster: Roster, config: ServerConfig) -> Router {
             config.scim_unauthenticated_rate_limit,
         )),
     };
-    let iam = iam::routes();
-    let app = Router::new()
-        .nest("/iam/api", iam.clone())
-        .nest("/iam", iam.clone())
-        .nest("/v4/iam", iam)
-        .merge(health::routes())
-        .merge(scim::routes())
-        .merge(operator::routes())
+    let app = routes::router()
         .fallback(error::fallback)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state);

@@ -5,23 +5,32 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::extract::{Body, ListQuery, OperatorAuth, parse_id};
 use crate::iam::views;
+use crate::routes::{Api, Route, route};
+use axum::Json;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use roster_core::model::{Account, AccountId};
 use roster_core::service::{NewAccountInput, OperatorAccountPatch};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/operator/accounts", get(list).post(create))
-        .route(
+pub(crate) fn routes() -> Vec<Route> {
+    vec![
+        route(
+            Api::Operator,
+            "/operator/accounts",
+            "GET, POST",
+            get(list).post(create),
+        ),
+        route(
+            Api::Operator,
             "/operator/accounts/{id}",
+            "GET, PATCH, DELETE",
             get(read).patch(patch).delete(delete),
-        )
+        ),
+    ]
 }
 
 type Res = Result<Response, AppError>;

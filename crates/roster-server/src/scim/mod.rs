@@ -6,7 +6,8 @@ mod limit;
 mod routes;
 
 pub use limit::Limiter;
-pub use routes::{no_endpoint, normalize, routes};
+pub(crate) use routes::routes;
+pub use routes::{no_endpoint, normalize};
 
 use crate::AppState;
 use axum::body::Bytes;

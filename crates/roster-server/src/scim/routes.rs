@@ -9,7 +9,7 @@
 use super::{error_response, method_not_allowed, parse_json, run, search_body};
 use crate::AppState;
 use crate::middleware::REQUEST_ID;
-use axum::Router;
+use crate::routes::{Api, Route, route};
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri, header};
@@ -77,27 +77,41 @@ pub fn normalize(mut req: Request) -> Request {
     req
 }
 
-pub fn routes() -> Router<AppState> {
-    let r = |p: &str| format!("/v4/users/scim/{{idp}}{p}");
-    Router::new()
-        .route(&r("/{kind}"), only("GET, POST", get(list).post(create)))
-        .route(&r("/{kind}/.search"), only("POST", post(search)))
-        .route(
-            &r("/{kind}/{id}"),
-            only(
-                "GET, PUT, PATCH, DELETE",
-                get(get_one).put(replace).patch(patch).delete(delete),
-            ),
+pub(crate) fn routes() -> Vec<Route> {
+    // A SCIM route answers its other methods 405 with `Allow`, in SCIM's shape.
+    let r = |p: &str, allow: &'static str, m: MethodRouter<AppState>| {
+        route(
+            Api::Scim,
+            format!("{PREFIX}{{idp}}{p}"),
+            allow,
+            only(allow, m),
         )
-        .route(&r("/.search"), only("POST", post(search_all)))
-        .route(&r("/bulk"), only("POST", post(bulk)))
-        .route(&r("/serviceproviderconfig"), only("GET", get(discovery)))
-        .route(&r("/schemas"), only("GET", get(discovery)))
-        .route(&r("/schemas/{id}"), only("GET", get(discovery)))
-        .route(&r("/resourcetypes"), only("GET", get(discovery)))
-        .route(&r("/resourcetypes/{id}"), only("GET", get(discovery)))
-        .route(&r("/me"), any(me))
-        .route(&r("/me/{*rest}"), any(me))
+    };
+    const ANY: &str = "GET, POST, PUT, PATCH, DELETE";
+    vec![
+        r("/{kind}", "GET, POST", get(list).post(create)),
+        r("/{kind}/.search", "POST", post(search)),
+        r(
+            "/{kind}/{id}",
+            "GET, PUT, PATCH, DELETE",
+            get(get_one).put(replace).patch(patch).delete(delete),
+        ),
+        r("/.search", "POST", post(search_all)),
+        r("/bulk", "POST", post(bulk)),
+        r("/serviceproviderconfig", "GET", get(discovery)),
+        r("/schemas", "GET", get(discovery)),
+        r("/schemas/{id}", "GET", get(discovery)),
+        r("/resourcetypes", "GET", get(discovery)),
+        r("/resourcetypes/{id}", "GET", get(discovery)),
+        // `any` answers every method itself (501: `/Me` is not supported); no 405 fallback.
+        route(Api::Scim, format!("{PREFIX}{{idp}}/me"), ANY, any(me)),
+        route(
+            Api::Scim,
+            format!("{PREFIX}{{idp}}/me/{{*rest}}"),
+            ANY,
+            any(me),
+        ),
+    ]
 }
 
 /// The answer to a path under the SCIM prefix that no route takes (the application's fallback
@@ -444,10 +458,18 @@ async fn discovery(State(s): State<AppState>, e: Endpoint, uri: Uri) -> Response
     e.run(&s, op).await
 }
 
-async fn me(_: Endpoint) -> Response {
-    error_response(&ScimError::not_implemented(
-        "/Me is not supported: a personal token acts as its user, but SCIM here manages the account's users",
-    ))
+/// `/Me` is not supported: answered 501 once the caller is admitted to this endpoint (another
+/// account's caller hears 404, like everywhere else on it).
+async fn me(State(s): State<AppState>, e: Endpoint) -> Response {
+    let op = ScimOp::Unreadable {
+        kind: None,
+        id: None,
+        write: false,
+        error: ScimError::not_implemented(
+            "/Me is not supported: a personal token acts as its user, but SCIM here manages the account's users",
+        ),
+    };
+    e.run(&s, op).await
 }
 
 fn no_endpoint_error(path: &str) -> ScimError {

@@ -11,6 +11,7 @@ mod harness;
 mod auth;
 mod errors;
 mod idps;
+mod isolation;
 mod operator;
 mod scim;
 mod scim_fixtures;
