@@ -287,7 +287,7 @@ def main() -> int:
                                   {"name": "Entra", "sign_in_url": "https://login.example.test/saml2",
                                    "entity_id_url": "https://sts.example.test/", "certificate": CERT.read_text()})
             _, _, idp = r.request("PATCH", f"/iam/identity_providers/saml2/{idp['uuid']}", owner,
-                                  {"scim_integration": True})
+                                  {"scim_integration": True, "is_active": True})
             scim = idp["scim_url"].removesuffix("/Users").removeprefix(r.base)
             attack_flood(r, owner, idp["uuid"], scim, data)
             attack_escalation(r, owner, scim)

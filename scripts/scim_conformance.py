@@ -6,7 +6,7 @@ Starts the `roster` binary on a free loopback port with a fresh store (SQLite, o
 API, runs every scim2-tester check against its scim_url, and stops the server.
 
 Usage: scim_conformance.py ROSTER_BINARY [--database-url postgres://...]
-Exit status 1 when any check reports ERROR or CRITICAL, or when no check ran.
+Exit status 1 when any check reports ERROR or CRITICAL, or when fewer than MIN_PASSED checks pass.
 """
 import argparse
 import json
@@ -26,6 +26,9 @@ from scim2_tester import Status, check_server
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CERT = ROOT / "crates/roster-server/tests/fixtures/idp-cert-sha256.pem"
 
+
+# Every check of scim2-tester 0.5.2 passes today: fewer passing means something broke.
+MIN_PASSED = 135
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -86,7 +89,7 @@ def main() -> int:
                     "certificate": CERT.read_text(),
                 },
             )
-            idp = call("PATCH", f"{base}/iam/identity_providers/saml2/{idp['uuid']}", token, {"scim_integration": True})
+            idp = call("PATCH", f"{base}/iam/identity_providers/saml2/{idp['uuid']}", token, {"scim_integration": True, "is_active": True})
             scim_base = idp["scim_url"].removesuffix("/Users")
             http = Client(base_url=scim_base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
             results = check_server(SyncSCIMClient(http))
@@ -104,8 +107,12 @@ def main() -> int:
             where = f" [{r.resource_type}]" if r.resource_type else ""
             print(f"FAIL {r.status.name} {r.title}{where}: {r.reason or ''}")
     print(f"scim2-tester on {store}:", ", ".join(f"{v} {k.lower()}" for k, v in sorted(counts.items())))
-    print(f"scim2-tester: {len(results) - failures} passed, {failures} failed")
-    return 1 if failures or not results else 0
+    passed = len(results) - failures
+    print(f"scim2-tester: {passed} passed, {failures} failed")
+    if passed < MIN_PASSED:
+        print(f"scim2-tester: fewer than {MIN_PASSED} checks passed (a check that stopped running is a regression too)")
+        return 1
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

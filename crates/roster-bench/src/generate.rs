@@ -132,6 +132,7 @@ pub async fn directory(
                 entity_id_url: Some("https://sts.bench.test/".into()),
                 certificate: Some(CERT.into()),
                 scim_integration: Some(true),
+                is_active: Some(true),
                 ..Default::default()
             },
         )

@@ -359,6 +359,14 @@ impl Roster {
                 found.uuid
             ))));
         }
+        if !found.is_active {
+            return Err(own(ScimError::forbidden(format!(
+                "Identity provider {} is not the account's active one: SCIM provisions only through \
+                 the active provider (PATCH it with {{\"is_active\": true}}). What it provisioned \
+                 stays its own meanwhile.",
+                found.uuid
+            ))));
+        }
         if !principal.has(perm::SCIM) {
             return Err(own(ScimError::forbidden(
                 "This token's user is neither an account owner nor a member of an active team with the \"SCIM Protocol Integration\" permission",

@@ -274,7 +274,8 @@ impl TestApp {
             .post(
                 "/iam/identity_providers/saml2",
                 json!({"name": "Entra", "sign_in_url": "https://login.microsoftonline.com/t/saml2",
-                       "entity_id_url": "https://sts.windows.net/t/", "certificate": cert_sha256()}),
+                       "entity_id_url": "https://sts.windows.net/t/", "certificate": cert_sha256(),
+                       "is_active": true}),
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");

@@ -1076,7 +1076,36 @@ async fn member_display_is_the_servers(app: &TestApp) {
     }
 }
 
+/// Only the account's active provider provisions: an inactive one's endpoint answers 403, and
+/// what it made stays its own until it is active again.
+async fn inactive_providers_answer_403(app: &TestApp) {
+    let s = app.scim().await;
+    let u = s.user("kept@example.com").await;
+    let idp = format!("/iam/identity_providers/saml2/{}", s.idp);
+    let (st, v) = app.patch(&idp, json!({"is_active": false})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    for (m, path) in [
+        (Method::GET, "/Users".to_string()),
+        (Method::GET, format!("/Users/{u}")),
+        (Method::DELETE, format!("/Users/{u}")),
+    ] {
+        let r = s.req(m.clone(), &path, None, &[]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{m} {path}: {}", r.body);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("is_active"),
+            "{}",
+            r.body
+        );
+    }
+    let (_, user) = app.get(&format!("/iam/users/{u}")).await;
+    assert_eq!(user["data"]["email"], "kept@example.com", "the user stays");
+    app.patch(&idp, json!({"is_active": true})).await;
+    let r = s.get(&format!("/Users/{u}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
 both!(
+    inactive_providers_answer_403,
     member_display_is_the_servers,
     test_connection,
     scim_auth,
