@@ -202,7 +202,8 @@ pub async fn directory(
             idp: idp_uuid,
         };
         for chunk in ids.chunks(10_000) {
-            let members: Vec<UserId> = chunk.iter().map(|id| UserId(*id)).collect();
+            let members: Vec<(UserId, Option<String>)> =
+                chunk.iter().map(|id| (UserId(*id), None)).collect();
             let mut tx = store.begin().await?;
             tx.add_team_members(&scope, team, &members).await?;
             tx.commit().await?;

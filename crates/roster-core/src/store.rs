@@ -194,8 +194,8 @@ pub struct ScimScope {
     pub caller: Option<UserId>,
 }
 
-/// A member of a team, as SCIM shows it: `display` is the user's current `displayName`, else its
-/// `userName` (never what a client sent with the member).
+/// A member of a team, as SCIM shows it: `display` is the one the client sent with it, else the
+/// user's `displayName`, else its `userName`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub user_id: UserId,
@@ -413,13 +413,14 @@ pub trait Tx: Read {
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
 
-    /// Add the scope's users among `members` that are not members yet; answer those added (ids
-    /// outside the scope are not added).
+    /// Add the scope's users among `members` (id, and the `display` the client sent) that are not
+    /// members yet; answer those added (ids outside the scope are not added). A display sent for
+    /// an existing member replaces the one kept.
     async fn add_team_members(
         &mut self,
         scope: &ScimScope,
         team: TeamId,
-        members: &[UserId],
+        members: &[(UserId, Option<String>)],
     ) -> StoreResult<Vec<UserId>>;
     /// Remove those of `users` that are members and in the scope; answer those removed.
     async fn remove_team_members(

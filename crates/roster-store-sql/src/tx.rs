@@ -360,7 +360,7 @@ impl<D: Commit> Tx for SqlTx<D> {
         &mut self,
         scope: &ScimScope,
         team: TeamId,
-        members: &[UserId],
+        members: &[(UserId, Option<String>)],
     ) -> StoreResult<Vec<UserId>> {
         Self::add_team_members(self, scope, team, members).await
     }

@@ -350,7 +350,7 @@ impl Tx for Remote<WriteTx> {
         &mut self,
         scope: &ScimScope,
         team: TeamId,
-        members: &[UserId],
+        members: &[(UserId, Option<String>)],
     ) -> StoreResult<Vec<UserId>> {
         let (scope, members) = (*scope, members.to_vec());
         self.call(move |t| now(t.add_team_members(&scope, team, &members)))

@@ -1004,9 +1004,10 @@ async fn okta_shapes(app: &TestApp) {
     assert_eq!(r.body["members"], json!([]));
 }
 
-/// A group's members show each user's current name, whatever the client sent with them: its
-/// `displayName`, or its `userName` without one; a rename shows in every group at once.
-async fn member_display_is_the_servers(app: &TestApp) {
+/// A group's members show the display a client sent with them, else their user's name; a
+/// display that was the user's name (Okta sends the name it knows) follows a rename in every
+/// group at once, and one that was something else stays as sent.
+async fn member_displays_follow_renames(app: &TestApp) {
     let s = app.scim().await;
     let named = s
         .post(
@@ -1017,49 +1018,44 @@ async fn member_display_is_the_servers(app: &TestApp) {
     assert_eq!(named.status, StatusCode::CREATED, "{}", named.body);
     let ada = named.body["id"].as_str().unwrap().to_string();
     let bob = s.user("bob@example.com").await;
-    let r = s
-        .post(
-            "/Groups",
-            json!({"schemas": [GROUP], "displayName": "Both", "members": [
-                {"value": ada, "display": "Somebody Else"}, {"value": bob}]}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let g1 = r.body["id"].as_str().unwrap().to_string();
-    let g2 = s.group("Ada only").await;
-    let r = s
-        .patch_ops(
-            &format!("/Groups/{g2}"),
-            json!([{"op": "add", "path": "members", "value": [{"value": ada, "display": "A. L."}]}]),
-        )
-        .await;
-    assert!(r.status.is_success(), "{}", r.body);
-    let displays = |g: Value| -> Vec<(String, String)> {
-        let mut m: Vec<(String, String)> = g["members"]
+    let group = |name: &str, members: Value| {
+        let s = &s;
+        let name = name.to_string();
+        async move {
+            let r = s
+                .post(
+                    "/Groups",
+                    json!({"schemas": [GROUP], "displayName": name, "members": members}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            r.body["id"].as_str().unwrap().to_string()
+        }
+    };
+    let okta = group(
+        "Okta",
+        json!([{"value": ada, "display": "Ada Lovelace"}, {"value": bob}]),
+    )
+    .await;
+    let label = group("Label", json!([{"value": ada, "display": "A. L."}])).await;
+    let entra = group("Entra", json!([{"value": ada}])).await;
+    let display = |g: Value, id: &str| -> String {
+        g["members"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| {
-                (
-                    m["value"].as_str().unwrap().into(),
-                    m["display"].as_str().unwrap().into(),
-                )
-            })
-            .collect();
-        m.sort();
-        m
+            .find(|m| m["value"] == id)
+            .unwrap()["display"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
-    let mut both = vec![
-        (ada.clone(), "Ada Lovelace".to_string()),
-        (bob.clone(), "bob@example.com".to_string()),
-    ];
-    both.sort();
-    assert_eq!(displays(s.get(&format!("/Groups/{g1}")).await.body), both);
-    assert_eq!(
-        displays(s.get(&format!("/Groups/{g2}")).await.body),
-        vec![(ada.clone(), "Ada Lovelace".to_string())]
-    );
-    // Renamed: every group shows the new name.
+    let shown = |g: String, id: String| {
+        let s = &s;
+        async move { display(s.get(&format!("/Groups/{g}")).await.body, &id) }
+    };
+    assert_eq!(shown(okta.clone(), bob.clone()).await, "bob@example.com");
+    assert_eq!(shown(entra.clone(), ada.clone()).await, "Ada Lovelace");
     let r = s
         .patch_ops(
             &format!("/Users/{ada}"),
@@ -1067,13 +1063,22 @@ async fn member_display_is_the_servers(app: &TestApp) {
         )
         .await;
     assert!(r.status.is_success(), "{}", r.body);
-    for g in [&g1, &g2] {
-        let shown = displays(s.get(&format!("/Groups/{g}")).await.body);
-        assert!(
-            shown.contains(&(ada.clone(), "Ada King".to_string())),
-            "{shown:?}"
-        );
-    }
+    assert_eq!(shown(okta.clone(), ada.clone()).await, "Ada King");
+    assert_eq!(shown(entra.clone(), ada.clone()).await, "Ada King");
+    assert_eq!(
+        shown(label.clone(), ada.clone()).await,
+        "A. L.",
+        "a label stays as sent"
+    );
+    // Without a displayName the name is the userName, and a rename of that is followed too.
+    let r = s
+        .patch_ops(
+            &format!("/Users/{bob}"),
+            json!([{"op": "replace", "path": "userName", "value": "robert@example.com"}]),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    assert_eq!(shown(okta, bob).await, "robert@example.com");
 }
 
 /// Only the account's active provider provisions: an inactive one's endpoint answers 403, and
@@ -1106,7 +1111,7 @@ async fn inactive_providers_answer_403(app: &TestApp) {
 
 both!(
     inactive_providers_answer_403,
-    member_display_is_the_servers,
+    member_displays_follow_renames,
     test_connection,
     scim_auth,
     user_lifecycle_default_dialect,

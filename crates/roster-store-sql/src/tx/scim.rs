@@ -182,19 +182,12 @@ impl<D: Db> SqlTx<D> {
         teams: &[TeamId],
     ) -> StoreResult<HashMap<TeamId, Vec<Member>>> {
         let mut out: HashMap<TeamId, Vec<Member>> = HashMap::new();
-        // A member's display is its user's `displayName` now, or its `userName` without one:
-        // never what a client once sent with it (Entra and Okta send none), so a rename shows in
-        // every group at once.
-        let display = match self.dialect() {
-            Dialect::Postgres => {
-                "CASE WHEN jsonb_typeof(u.scim_doc -> 'displayName') = 'string' \
-                 THEN u.scim_doc ->> 'displayName' END"
-            }
-            Dialect::Sqlite => {
-                "CASE WHEN json_type(u.scim_doc, '$.displayName') = 'text' \
-                 THEN json_extract(u.scim_doc, '$.displayName') END"
-            }
-        };
+        // A member's display is the one the client sent with it (kept in step with its user's
+        // name: see `update_user`); without one, the user's `displayName`.
+        let display = format!(
+            "COALESCE(m.display, {})",
+            display_name_sql(self.dialect(), "u")
+        );
         for chunk in teams.chunks(500) {
             let mut q = self.build();
             q.push(&format!(
@@ -228,18 +221,40 @@ impl<D: Db> SqlTx<D> {
         &mut self,
         scope: &ScimScope,
         team: TeamId,
-        members: &[UserId],
+        members: &[(UserId, Option<String>)],
     ) -> StoreResult<Vec<UserId>> {
         let mut added = Vec::new();
         for chunk in members.chunks(400) {
+            // `VALUES` names its columns column1, column2 on both databases.
+            let sent: Vec<&(UserId, Option<String>)> =
+                chunk.iter().filter(|(_, d)| d.is_some()).collect();
+            if !sent.is_empty() {
+                let mut q = self.build();
+                let (a, t, o) = (q.bind(scope.account), q.bind(team), q.bind(scope.idp));
+                q.push("UPDATE team_members SET display = v.column2 FROM (VALUES ");
+                values_rows(
+                    &mut q,
+                    sent.iter().map(|(id, d)| [(*id).into(), d.clone().into()]),
+                );
+                q.push(&format!(
+                    ") AS v WHERE team_members.account_id = {a} AND team_members.team_id = {t} \
+                     AND team_members.user_id = v.column1 \
+                     AND (team_members.display IS NULL OR team_members.display <> v.column2) \
+                     AND EXISTS (SELECT 1 FROM users u WHERE u.id = team_members.user_id \
+                     AND u.provisioned_by_idp = {o})"
+                ));
+                self.db.exec(few_kept(q, sent.len())).await?;
+            }
             let mut q = self.build();
             let (a, t, o) = (q.bind(scope.account), q.bind(team), q.bind(scope.idp));
-            // `VALUES` names its column column1 on both databases.
             q.push(&format!(
-                "INSERT INTO team_members (account_id, team_id, user_id) \
-                 SELECT {a}, {t}, u.id FROM (VALUES "
+                "INSERT INTO team_members (account_id, team_id, user_id, display) \
+                 SELECT {a}, {t}, u.id, v.column2 FROM (VALUES "
             ));
-            values_rows(&mut q, chunk.iter().map(|id| [(*id).into()]));
+            values_rows(
+                &mut q,
+                chunk.iter().map(|(id, d)| [(*id).into(), d.clone().into()]),
+            );
             q.push(&format!(
                 ") AS v JOIN users u ON u.id = v.column1 WHERE u.account_id = {a} \
                  AND u.provisioned_by_idp = {o}{} ON CONFLICT DO NOTHING RETURNING user_id",
@@ -311,4 +326,18 @@ fn is_first_lookup_page(q: &ScimQuery) -> bool {
         && q.sort == ScimSort::Id
         && !q.descending
         && q.filter.as_ref().is_some_and(filter_sql::is_lookup)
+}
+
+/// The `displayName` of the user aliased `alias` when it is a string, else NULL.
+pub(super) fn display_name_sql(dialect: Dialect, alias: &str) -> String {
+    match dialect {
+        Dialect::Postgres => format!(
+            "CASE WHEN jsonb_typeof({alias}.scim_doc -> 'displayName') = 'string' \
+             THEN {alias}.scim_doc ->> 'displayName' END"
+        ),
+        Dialect::Sqlite => format!(
+            "CASE WHEN json_type({alias}.scim_doc, '$.displayName') = 'text' \
+             THEN json_extract({alias}.scim_doc, '$.displayName') END"
+        ),
+    }
 }

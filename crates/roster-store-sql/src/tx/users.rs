@@ -1,5 +1,6 @@
 //! Users, their e-mail index rows and team memberships, and the IAM listings' one query.
 
+use super::scim::display_name_sql;
 use super::{SqlTx, accounts::no_row, few_kept, found};
 use crate::db::{Db, SqlRow};
 use crate::rows::{self, USER_COLS};
@@ -246,6 +247,7 @@ impl<D: Db> SqlTx<D> {
 
     pub async fn update_user(&mut self, u: &User, expected_version: i64) -> StoreResult<()> {
         self.stale.user(u.id);
+        self.rename_member_displays(u).await?;
         let mut args = vec![u.account_id.into(), u.id.into(), expected_version.into()];
         args.extend(user_columns(u.clone().into()));
         let q = self.sql(
@@ -266,6 +268,30 @@ impl<D: Db> SqlTx<D> {
             return Err(self.missing_or_stale(exists).await);
         }
         self.write_emails(u.account_id, u.id, &u.scim, false).await
+    }
+
+    /// A member display a client sent that was the user's name (Okta sends the name it knows)
+    /// follows the user's rename, so every group shows the new name at once. A display that was
+    /// something else stays as sent. Runs before the user's row changes, whose old name it reads.
+    async fn rename_member_displays(&mut self, u: &User) -> StoreResult<()> {
+        let new = u
+            .scim
+            .get("displayName")
+            .and_then(serde_json::Value::as_str)
+            .filter(|d| !d.trim().is_empty())
+            .unwrap_or(&u.email)
+            .to_string();
+        let old = display_name_sql(self.dialect(), "o");
+        let q = self.sql(
+            &format!(
+                "UPDATE team_members SET display = $3 WHERE user_id = $2 AND display <> $3 \
+                 AND display = (SELECT COALESCE({old}, o.email) FROM users o \
+                 WHERE o.account_id = $1 AND o.id = $2)"
+            ),
+            vec![u.account_id.into(), u.id.into(), new.into()],
+        );
+        self.db.exec(q).await?;
+        Ok(())
     }
 
     pub async fn delete_user(&mut self, account: AccountId, id: UserId) -> StoreResult<()> {

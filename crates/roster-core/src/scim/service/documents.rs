@@ -156,29 +156,35 @@ pub fn user_from_resource(
 }
 
 /// Members that name users (others are ignored, and reported).
-/// A member as sent: its id. (A `display` sent with it is not kept: a member shows its user's
-/// current name, whatever the client sent.)
-pub(super) type Entry = String;
+/// A member as sent: its id and, if given, its display.
+pub(super) type Entry = (String, Option<String>);
 
 /// Entries of canonical member objects (`{"value", "display"}`, as `roster-scim` gives them).
 pub(super) fn entries(members: &[Value]) -> Vec<Entry> {
     members
         .iter()
-        .filter_map(|m| match m.get("value") {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            _ => None,
+        .filter_map(|m| {
+            let id = match m.get("value") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => return None,
+            };
+            Some((
+                id,
+                m.get("display").and_then(Value::as_str).map(str::to_string),
+            ))
         })
         .collect()
 }
 
-/// The entries that name users (the rest are reported as ignored).
-pub(super) fn user_ids(entries: &[Entry]) -> (Vec<UserId>, Vec<String>) {
+/// The entries that name users, with the display each was sent with (the rest are reported as
+/// ignored).
+pub(super) fn user_ids(entries: &[Entry]) -> (Vec<(UserId, Option<String>)>, Vec<String>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
-    for s in entries {
+    for (s, display) in entries {
         match user_id(s) {
-            Some(n) => ok.push(n),
+            Some(n) => ok.push((n, display.clone())),
             None => bad.push(s.clone()),
         }
     }
