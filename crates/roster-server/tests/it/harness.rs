@@ -309,6 +309,17 @@ impl Scim<'_> {
         }
     }
 
+    /// The same caller on another identity provider's endpoint of the account.
+    pub fn with_idp(&self, idp: &str) -> Scim<'_> {
+        Scim {
+            app: self.app,
+            scim_url: self.scim_url.replace(&self.idp, idp),
+            base: self.base.replace(&self.idp, idp),
+            idp: idp.to_string(),
+            key: self.key.clone(),
+        }
+    }
+
     /// A request to `base + path` (an absolute URL when `path` starts with `http`).
     pub async fn req(
         &self,

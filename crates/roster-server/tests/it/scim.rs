@@ -1109,7 +1109,68 @@ async fn inactive_providers_answer_403(app: &TestApp) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
 
+/// A create whose userName is taken outside the provider's scope says who holds it.
+async fn taken_user_names_say_who_holds_them(app: &TestApp) {
+    let s = app.scim().await;
+    let create = |name: &str| {
+        let s = &s;
+        let body = json!({"schemas": [USER], "userName": name});
+        async move { s.post("/Users", body).await }
+    };
+    let r = create("owner@example.com").await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["scimType"], "uniqueness");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("account owner"),
+        "{}",
+        r.body
+    );
+    app.create_user("hand@example.com", &[]).await;
+    let r = create("hand@example.com").await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("made by hand"),
+        "{}",
+        r.body
+    );
+    // Its own user: the plain conflict (the provider can find it with a filter).
+    s.user("mine@example.com").await;
+    let r = create("mine@example.com").await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already exists"),
+        "{}",
+        r.body
+    );
+    // Another provider's: named by its uuid.
+    let (st, other) = app
+        .post(
+            "/iam/identity_providers/saml2",
+            json!({"name": "Okta", "sign_in_url": "https://o.example/saml2", "entity_id_url": "https://o.example/",
+                   "certificate": cert_sha256(), "is_active": true, "scim_integration": true}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{other}");
+    let okta = s.with_idp(other["uuid"].as_str().unwrap());
+    let r = okta
+        .post(
+            "/Users",
+            json!({"schemas": [USER], "userName": "mine@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains(&s.idp),
+        "{}",
+        r.body
+    );
+}
+
 both!(
+    taken_user_names_say_who_holds_them,
     inactive_providers_answer_403,
     member_displays_follow_renames,
     test_connection,

@@ -115,7 +115,18 @@ impl Roster {
         let mut r = R::blank(c, self.now());
         let members = r.apply(normalized.resource)?;
         let mut tx = self.store.begin().await?;
-        let stored = r.insert(tx.as_mut()).await?;
+        let attempt = r.clone();
+        let stored = match r.insert(tx.as_mut()).await {
+            Ok(stored) => stored,
+            Err(Failure::Answer(e)) if e.scim_type == Some(roster_scim::ScimType::Uniqueness) => {
+                // Said outside the failed transaction (PostgreSQL refuses reads in it).
+                drop(tx);
+                let mut read = self.store.read().await?;
+                let said = attempt.taken_by(read.as_mut(), c).await?;
+                return Err(Failure::Answer(said.unwrap_or(e)));
+            }
+            Err(e) => return Err(e),
+        };
         let mut changes = created_changes(stored.doc());
         if let Some(members) = members {
             let m = stored.set_members(tx.as_mut(), c, &members, false).await?;

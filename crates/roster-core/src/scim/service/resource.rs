@@ -55,6 +55,15 @@ pub(super) trait Resource: Clone + Send + Sync + Sized + 'static {
     }
     /// A taken unique value, as the client should hear it.
     fn conflict(&self, c: Conflict) -> ScimError;
+    /// When a create found its unique value taken by a resource outside this provider's scope,
+    /// who holds it (so the admin knows what to do); `None` to answer the plain conflict.
+    async fn taken_by(
+        &self,
+        _tx: &mut dyn Read,
+        _c: &ScimCaller,
+    ) -> Result<Option<ScimError>, Failure> {
+        Ok(None)
+    }
 
     async fn find(tx: &mut dyn Read, c: &ScimCaller, id: i64) -> Result<Option<Self>, Failure>;
     /// Insert; answers the stored resource.
@@ -138,6 +147,32 @@ impl Resource for User {
     }
     fn conflict(&self, c: Conflict) -> ScimError {
         conflict(c, &self.email)
+    }
+    async fn taken_by(
+        &self,
+        tx: &mut dyn Read,
+        c: &ScimCaller,
+    ) -> Result<Option<ScimError>, Failure> {
+        let Some(holder) = tx.user_by_email(c.idp.account_id, &self.email).await? else {
+            return Ok(None);
+        };
+        let name = &self.email;
+        let who = match holder.provisioning.idp_uuid {
+            Some(idp) if idp == c.idp.uuid && !holder.is_account_owner => return Ok(None),
+            _ if holder.is_account_owner => {
+                "the account owner, whom SCIM never changes".to_string()
+            }
+            Some(other) => format!(
+                "a user that identity provider {other} of this account provisioned; only that \
+                 provider addresses it"
+            ),
+            None => "a user made by hand in this account, outside every identity provider: \
+                     change or delete that user through the IAM API or the console first"
+                .to_string(),
+        };
+        Ok(Some(ScimError::uniqueness(format!(
+            "userName \"{name}\" is taken by {who}"
+        ))))
     }
 
     async fn find(tx: &mut dyn Read, c: &ScimCaller, id: i64) -> Result<Option<Self>, Failure> {
