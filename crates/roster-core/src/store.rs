@@ -405,6 +405,23 @@ pub trait Tx: Read {
         expected_version: i64,
     ) -> StoreResult<()>;
     async fn delete_idp(&mut self, account: AccountId, uuid: Uuid) -> StoreResult<()>;
+    /// Make what the provider provisioned hand-made (its users deactivated too when
+    /// `deactivate`): answer how many users and teams changed.
+    async fn release_idp_resources(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        deactivate: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// Delete up to `batch` of the users, else of the teams, the provider provisioned; answer how
+    /// many went (0: none is left).
+    async fn delete_idp_resources(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        batch: i64,
+    ) -> StoreResult<u64>;
     /// Deactivate every active provider of the account except `keep`.
     async fn deactivate_other_idps(
         &mut self,

@@ -348,6 +348,23 @@ impl<D: Commit> Tx for SqlTx<D> {
     async fn delete_idp(&mut self, account: AccountId, uuid: Uuid) -> StoreResult<()> {
         Self::delete_idp(self, account, uuid).await
     }
+    async fn release_idp_resources(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        deactivate: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        Self::release_idp_resources(self, account, idp, deactivate, now).await
+    }
+    async fn delete_idp_resources(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        batch: i64,
+    ) -> StoreResult<u64> {
+        Self::delete_idp_resources(self, account, idp, batch).await
+    }
     async fn deactivate_other_idps(
         &mut self,
         account: AccountId,

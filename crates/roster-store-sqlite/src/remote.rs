@@ -337,6 +337,25 @@ impl Tx for Remote<WriteTx> {
     async fn delete_idp(&mut self, account: AccountId, uuid: Uuid) -> StoreResult<()> {
         self.call(move |t| now(t.delete_idp(account, uuid))).await
     }
+    async fn release_idp_resources(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        deactivate: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        self.call(move |t| now(t.release_idp_resources(account, idp, deactivate, at)))
+            .await
+    }
+    async fn delete_idp_resources(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        batch: i64,
+    ) -> StoreResult<u64> {
+        self.call(move |t| now(t.delete_idp_resources(account, idp, batch)))
+            .await
+    }
     async fn deactivate_other_idps(
         &mut self,
         account: AccountId,

@@ -155,6 +155,33 @@ fn apply(
     }
 }
 
+/// What deleting an identity provider does with the users (and teams) it provisioned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProvisionedUsers {
+    /// They stay, as hand-made (the default).
+    #[default]
+    Keep,
+    /// They stay, as hand-made, and the users are deactivated.
+    Deactivate,
+    /// They are deleted.
+    Delete,
+}
+
+impl ProvisionedUsers {
+    /// `keep`, `deactivate` or `delete` (the `users` parameter of the DELETE).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "keep" => Some(Self::Keep),
+            "deactivate" => Some(Self::Deactivate),
+            "delete" => Some(Self::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// Provisioned users or teams deleted per transaction when their provider is deleted.
+const DELETE_BATCH: i64 = 2_000;
+
 impl Roster {
     /// The provider's provisioning log (every SCIM request that changed something or failed),
     /// newest first.
@@ -299,20 +326,46 @@ impl Roster {
         Ok(updated)
     }
 
+    /// Delete a provider; what it provisioned is kept as hand-made (`Keep`), kept and its users
+    /// deactivated (`Deactivate`), or deleted (`Delete`, in short batches first, so a large
+    /// directory never holds the writer for long; the provider goes last).
     pub async fn delete_idp(
         &self,
         p: &Principal,
         protocol: Protocol,
         uuid: Uuid,
+        users: ProvisionedUsers,
     ) -> Result<(), CoreError> {
         p.require_owner()?;
+        let account = p.account();
+        let found = |i: Option<IdentityProvider>| {
+            i.filter(|i| i.protocol() == protocol)
+                .ok_or(CoreError::NotFound("Identity provider"))
+        };
+        if users == ProvisionedUsers::Delete {
+            found(self.store.read().await?.idp(account, uuid).await?)?;
+            loop {
+                let mut tx = self.store.begin().await?;
+                let n = tx.delete_idp_resources(account, uuid, DELETE_BATCH).await?;
+                tx.commit().await?;
+                if n == 0 {
+                    break;
+                }
+            }
+        }
         let mut tx = self.store.begin().await?;
-        tx.idp(p.account(), uuid)
-            .await?
-            .filter(|i| i.protocol() == protocol)
-            .ok_or(CoreError::NotFound("Identity provider"))?;
-        tx.delete_idp(p.account(), uuid).await?;
+        found(tx.idp(account, uuid).await?)?;
+        let released = tx
+            .release_idp_resources(
+                account,
+                uuid,
+                users == ProvisionedUsers::Deactivate,
+                self.clock.now(),
+            )
+            .await?;
+        tx.delete_idp(account, uuid).await?;
         tx.commit().await?;
+        tracing::info!(%account, idp = %uuid, ?users, released, "identity provider deleted");
         Ok(())
     }
 

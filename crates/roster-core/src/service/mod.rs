@@ -14,7 +14,7 @@ mod users;
 pub use accounts::AccountPatch;
 pub use auth::Principal;
 pub use bootstrap::Bootstrapped;
-pub use idps::IdpInput;
+pub use idps::{IdpInput, ProvisionedUsers};
 pub use maintenance::LogRetention;
 pub use operator::{
     CreatedAccount, CreatedOperatorToken, NewAccountInput, OPERATOR_TOKEN_DAYS, Operator,

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roster_core::model::UserId;
 use roster_core::service::{
-    AccountPatch, IdpInput, ProfileInput, TeamInput, TokenInput, UserInput,
+    AccountPatch, IdpInput, ProfileInput, ProvisionedUsers, TeamInput, TokenInput, UserInput,
 };
 use serde_json::{Value, json};
 
@@ -103,13 +103,27 @@ pub async fn idp_patch<const P: u8>(
     ok(views::idp(s.roster.urls(), &idp))
 }
 
+/// `DELETE …/{uuid}[?users=keep|deactivate|delete]`: what the provider provisioned stays as
+/// hand-made (default), stays deactivated, or goes.
 pub async fn idp_delete<const P: u8>(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
+    q: ListQuery,
 ) -> Res {
+    let users = match q.raw.iter().find(|(k, _)| k == "users") {
+        None => ProvisionedUsers::Keep,
+        Some((_, v)) => ProvisionedUsers::parse(v).ok_or_else(|| {
+            AppError::validation("users", "users must be keep, deactivate or delete.")
+        })?,
+    };
     s.roster
-        .delete_idp(&p, protocol::<P>(), parse_uuid(&id, "Identity provider")?)
+        .delete_idp(
+            &p,
+            protocol::<P>(),
+            parse_uuid(&id, "Identity provider")?,
+            users,
+        )
         .await?;
     no_content()
 }

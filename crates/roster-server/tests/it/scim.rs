@@ -1169,7 +1169,52 @@ async fn taken_user_names_say_who_holds_them(app: &TestApp) {
     );
 }
 
+/// Deleting a provider keeps what it provisioned as hand-made (by default), keeps it
+/// deactivated, or deletes it, as `?users=` says.
+async fn deleting_a_provider_keeps_deactivates_or_deletes_its_users(app: &TestApp) {
+    for (how, active_after, exists_after) in [
+        (None, Some(true), true),
+        (Some("deactivate"), Some(false), true),
+        (Some("delete"), None, false),
+    ] {
+        let tag = how.unwrap_or("keep");
+        let s = app.scim().await;
+        let u = s.user(&format!("{tag}@example.com")).await;
+        let r = s
+            .post("/Groups", json!({"schemas": [GROUP], "displayName": format!("G {tag}"), "members": [{"value": u}]}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let g = r.body["id"].as_str().unwrap().to_string();
+        let idp = format!("/iam/identity_providers/saml2/{}", s.idp);
+        let (st, v) = app.delete(&format!("{idp}?users=maybe")).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        let path = match how {
+            Some(h) => format!("{idp}?users={h}"),
+            None => idp.clone(),
+        };
+        let (st, v) = app.delete(&path).await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{tag}: {v}");
+        assert_eq!(app.get(&idp).await.0, StatusCode::NOT_FOUND);
+        let (st, user) = app.get(&format!("/iam/users/{u}")).await;
+        let (tst, _) = app.get(&format!("/iam/teams/{g}")).await;
+        if exists_after {
+            assert_eq!(st, StatusCode::OK, "{tag}: {user}");
+            assert_eq!(user["data"]["is_active"].as_bool(), active_after, "{tag}");
+            assert_eq!(tst, StatusCode::OK, "{tag}");
+            // Hand-made now: the IAM API may change it.
+            let (st, v) = app
+                .patch(&format!("/iam/users/{u}"), json!({"first_name": "Now"}))
+                .await;
+            assert_eq!(st, StatusCode::OK, "{tag}: {v}");
+        } else {
+            assert_eq!(st, StatusCode::NOT_FOUND, "{tag}: {user}");
+            assert_eq!(tst, StatusCode::NOT_FOUND, "{tag}");
+        }
+    }
+}
+
 both!(
+    deleting_a_provider_keeps_deactivates_or_deletes_its_users,
     taken_user_names_say_who_holds_them,
     inactive_providers_answer_403,
     member_displays_follow_renames,

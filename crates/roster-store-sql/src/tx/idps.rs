@@ -142,6 +142,76 @@ impl<D: Db> SqlTx<D> {
         found(self.db.exec(q).await?)
     }
 
+    pub async fn release_idp_resources(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        deactivate: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        self.stale.everything();
+        let active = if deactivate {
+            ", is_active = FALSE"
+        } else {
+            ""
+        };
+        let users = self.sql(
+            &format!(
+                "UPDATE users SET provisioned_by_idp = NULL, last_modified = $3, \
+                 version = version + 1{active} WHERE account_id = $1 AND provisioned_by_idp = $2"
+            ),
+            vec![account.into(), idp.into(), now.into()],
+        );
+        let mut n = self.db.exec(users).await?;
+        let teams = self.sql(
+            "UPDATE teams SET provisioned_by_idp = NULL, last_modified = $3, version = version + 1 \
+             WHERE account_id = $1 AND provisioned_by_idp = $2",
+            vec![account.into(), idp.into(), now.into()],
+        );
+        n += self.db.exec(teams).await?;
+        Ok(n)
+    }
+
+    pub async fn delete_idp_resources(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        batch: i64,
+    ) -> StoreResult<u64> {
+        self.stale.everything();
+        for table in ["users", "teams"] {
+            // Memberships first, so that no delete cascades over more than `batch` of them.
+            let (col, via) = match table {
+                "users" => ("user_id", "users"),
+                _ => ("team_id", "teams"),
+            };
+            let members = self.sql(
+                &format!(
+                    "DELETE FROM team_members WHERE (team_id, user_id) IN (SELECT m.team_id, m.user_id \
+                     FROM {via} r JOIN team_members m ON m.{col} = r.id \
+                     WHERE r.account_id = $1 AND r.provisioned_by_idp = $2 LIMIT {batch})"
+                ),
+                vec![account.into(), idp.into()],
+            );
+            let n = self.db.exec(members).await?;
+            if n > 0 {
+                return Ok(n);
+            }
+            let rows = self.sql(
+                &format!(
+                    "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} \
+                     WHERE account_id = $1 AND provisioned_by_idp = $2 LIMIT {batch})"
+                ),
+                vec![account.into(), idp.into()],
+            );
+            let n = self.db.exec(rows).await?;
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+        Ok(0)
+    }
+
     pub async fn deactivate_other_idps(
         &mut self,
         account: AccountId,

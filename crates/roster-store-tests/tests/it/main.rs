@@ -711,6 +711,56 @@ async fn purging_an_account_removes_only_its_rows(s: &Arc<dyn Store>) {
     );
 }
 
+/// A provider's users and teams, deleted in short batches; nothing else goes.
+async fn a_providers_resources_go_in_batches(s: &Arc<dyn Store>) {
+    let a = account(s, "A").await;
+    let idp = Uuid::new_v4();
+    let mut tx = s.begin().await.unwrap();
+    let mut team = Team::new(a.id, "Synced", t0());
+    team.provisioning.idp_uuid = Some(idp);
+    let team = tx.insert_team(&team).await.unwrap();
+    let kept_team = tx
+        .insert_team(&Team::new(a.id, "Hand", t0()))
+        .await
+        .unwrap();
+    for i in 0..7 {
+        let mut u = NewUser::new(a.id, format!("s{i}@x.test"), "F", "L", t0());
+        u.provisioning.idp_uuid = Some(idp);
+        let id = tx.insert_user(&u).await.unwrap();
+        tx.set_user_teams(a.id, id, &[team, kept_team])
+            .await
+            .unwrap();
+    }
+    let hand = tx
+        .insert_user(&NewUser::new(a.id, "hand@x.test", "F", "L", t0()))
+        .await
+        .unwrap();
+    tx.set_user_teams(a.id, hand, &[team, kept_team])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut steps = 0;
+    loop {
+        let mut tx = s.begin().await.unwrap();
+        let n = tx.delete_idp_resources(a.id, idp, 3).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(n <= 3, "{n}");
+        steps += 1;
+        assert!(steps < 50);
+        if n == 0 {
+            break;
+        }
+    }
+    // 14 + 1 memberships, 7 users, 1 team: at least 8 batches of 3.
+    assert!(steps >= 8, "{steps}");
+    let mut r = s.read().await.unwrap();
+    let users = r.list_users(a.id, &all(SortKey::Id)).await.unwrap();
+    assert_eq!(users.total, 1);
+    assert_eq!(users.items[0].id, hand);
+    assert!(r.team(a.id, team).await.unwrap().is_none());
+    assert_eq!(r.team_member_count(a.id, kept_team, 10).await.unwrap(), 1);
+}
+
 stories!(
     cancelled_requests_leave_no_trace,
     records_round_trip,
@@ -723,6 +773,7 @@ stories!(
     permissions_flow_through_active_teams,
     lookups_answer_users_with_their_teams,
     purging_an_account_removes_only_its_rows,
+    a_providers_resources_go_in_batches,
 );
 
 /// Both backends' migrations carry the same versions and descriptions.
