@@ -278,7 +278,113 @@ async fn the_route_table_lists_what_is_served(app: &TestApp) {
     }
 }
 
+/// Two accounts, each with an Entra-like provider, provisioned at the same time: each endpoint
+/// ends with exactly its own users and groups, and no group holds the other's users.
+async fn two_accounts_provisioned_at_once_see_nothing_of_each_other(app: &TestApp) {
+    let (s, made) = app
+        .call(
+            Method::POST,
+            "/operator/accounts",
+            Some(&app.operator_key),
+            Some(json!({"name": "B", "owner_email": "owner@b.test"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    let b_key = made["token"]["key"].as_str().unwrap().to_string();
+    let endpoint = |key: String, tag: &'static str| async move {
+        let (s, idp) = app
+            .call(
+                Method::POST,
+                "/iam/identity_providers/saml2",
+                Some(&key),
+                Some(json!({"name": "Entra", "sign_in_url": "https://login.microsoftonline.com/t/saml2",
+                            "entity_id_url": format!("https://sts.windows.net/{tag}/"), "certificate": cert_sha256(),
+                            "is_active": true, "scim_integration": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{idp}");
+        (
+            key,
+            format!("/v4/users/scim/{}", idp["uuid"].as_str().unwrap()),
+        )
+    };
+    let a = endpoint(app.owner_key.clone(), "a").await;
+    let b = endpoint(b_key, "b").await;
+    const USERS: usize = 40;
+    // Entra's cycle per user: look up, create, add to a group; the two accounts interleaved.
+    let cycle = |(key, base): (String, String), tag: &'static str| async move {
+        let k = Some(key.as_str());
+        let (s, g) = app
+            .call(Method::POST, &format!("{base}/Groups"), k,
+                  Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("All {tag}")})))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{g}");
+        let gid = g["id"].as_str().unwrap().to_string();
+        for i in 0..USERS {
+            let name = format!("user{i}@shared.test");
+            let filter = format!("{base}/Users?filter=userName+eq+%22user{i}%40shared.test%22");
+            let (s, found) = app.call(Method::GET, &filter, k, None).await;
+            assert_eq!(
+                (s, found["totalResults"].as_i64()),
+                (StatusCode::OK, Some(0)),
+                "{tag}: {found}"
+            );
+            let (s, u) = app
+                .call(Method::POST, &format!("{base}/Users"), k,
+                      Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name})))
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{tag}: {u}");
+            let (s, v) = app
+                .call(Method::PATCH, &format!("{base}/Groups/{gid}"), k,
+                      Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                                  "Operations": [{"op": "add", "path": "members", "value": [{"value": u["id"]}]}]})))
+                .await;
+            assert!(s.is_success(), "{tag}: {v}");
+        }
+        gid
+    };
+    let (ga, gb) = tokio::join!(cycle(a.clone(), "a"), cycle(b.clone(), "b"));
+    for ((key, base), gid, other) in [(&a, ga, &b), (&b, gb, &a)] {
+        let k = Some(key.as_str());
+        let (_, users) = app
+            .call(Method::GET, &format!("{base}/Users?count=1000"), k, None)
+            .await;
+        assert_eq!(users["totalResults"], USERS, "{users}");
+        let ids: Vec<&str> = users["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap())
+            .collect();
+        let (_, group) = app
+            .call(Method::GET, &format!("{base}/Groups/{gid}"), k, None)
+            .await;
+        let members = group["members"].as_array().unwrap();
+        assert_eq!(members.len(), USERS);
+        assert!(
+            members
+                .iter()
+                .all(|m| ids.contains(&m["value"].as_str().unwrap()))
+        );
+        let (_, groups) = app
+            .call(Method::GET, &format!("{base}/Groups"), k, None)
+            .await;
+        assert_eq!(groups["totalResults"], 1, "{groups}");
+        // And the other account's token sees nothing here.
+        let (s, _) = app
+            .call(
+                Method::GET,
+                &format!("{base}/Users"),
+                Some(other.0.as_str()),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+}
+
 both!(
+    two_accounts_provisioned_at_once_see_nothing_of_each_other,
     every_route_keeps_accounts_apart,
     the_route_table_lists_what_is_served
 );
