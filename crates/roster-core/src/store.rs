@@ -202,6 +202,21 @@ pub struct Member {
     pub display: String,
 }
 
+/// Why a member id a provider sent was not added to its group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberStatus {
+    /// Already a member: not ignored, nothing to add.
+    Member,
+    /// No user of the account has this id.
+    NoSuchUser,
+    /// The user whose token made the request (SCIM never addresses it).
+    Caller,
+    /// A user made by hand (or an owner), outside every provider.
+    HandMade,
+    /// Another identity provider's user.
+    OtherProvider,
+}
+
 /// One provisioning log entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogEntry {
@@ -333,6 +348,13 @@ pub trait Read: Send {
     /// The scope's teams matching a SCIM query, and how many match in all.
     async fn scim_teams(&mut self, scope: &ScimScope, q: &ScimQuery) -> StoreResult<Page<Team>>;
     /// The scope's members of each team (users of the scope only), by team id, in user id order.
+    /// Where each of `users` stands toward the scope's `team` (for members that were not added).
+    async fn member_status(
+        &mut self,
+        scope: &ScimScope,
+        team: TeamId,
+        users: &[UserId],
+    ) -> StoreResult<Vec<(UserId, MemberStatus)>>;
     async fn team_members(
         &mut self,
         scope: &ScimScope,

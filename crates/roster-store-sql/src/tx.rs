@@ -244,6 +244,14 @@ impl<D: Db> Read for SqlTx<D> {
     async fn scim_teams(&mut self, scope: &ScimScope, q: &ScimQuery) -> StoreResult<Page<Team>> {
         Self::scim_teams(self, scope, q).await
     }
+    async fn member_status(
+        &mut self,
+        scope: &ScimScope,
+        team: TeamId,
+        users: &[UserId],
+    ) -> StoreResult<Vec<(UserId, MemberStatus)>> {
+        Self::member_status(self, scope, team, users).await
+    }
     async fn team_members(
         &mut self,
         scope: &ScimScope,

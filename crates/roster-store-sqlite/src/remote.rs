@@ -215,6 +215,16 @@ impl<R: Runner + 'static> Read for Remote<R> {
         let (scope, q) = (*scope, q.clone());
         self.call(move |t| now(t.scim_teams(&scope, &q))).await
     }
+    async fn member_status(
+        &mut self,
+        scope: &ScimScope,
+        team: TeamId,
+        users: &[UserId],
+    ) -> StoreResult<Vec<(UserId, MemberStatus)>> {
+        let (scope, users) = (*scope, users.to_vec());
+        self.call(move |t| now(t.member_status(&scope, team, &users)))
+            .await
+    }
     async fn team_members(
         &mut self,
         scope: &ScimScope,

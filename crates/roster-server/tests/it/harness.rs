@@ -209,6 +209,20 @@ impl TestApp {
         v["data"]["id"].as_i64().unwrap()
     }
 
+    /// Another SAML provider with SCIM on, made the account's active one (which deactivates the
+    /// others); answers its uuid.
+    pub async fn active_provider(&self, name: &str) -> String {
+        let (s, v) = self
+            .post(
+                "/iam/identity_providers/saml2",
+                json!({"name": name, "sign_in_url": "https://o.example/saml2", "entity_id_url": "https://o.example/",
+                       "certificate": cert_sha256(), "is_active": true, "scim_integration": true}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["uuid"].as_str().unwrap().to_string()
+    }
+
     /// A token for the user with this email, made through the operator path.
     pub async fn token_for(&self, email: &str) -> String {
         let (_, key) = self

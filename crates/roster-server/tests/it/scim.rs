@@ -1146,15 +1146,8 @@ async fn taken_user_names_say_who_holds_them(app: &TestApp) {
         r.body
     );
     // Another provider's: named by its uuid.
-    let (st, other) = app
-        .post(
-            "/iam/identity_providers/saml2",
-            json!({"name": "Okta", "sign_in_url": "https://o.example/saml2", "entity_id_url": "https://o.example/",
-                   "certificate": cert_sha256(), "is_active": true, "scim_integration": true}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{other}");
-    let okta = s.with_idp(other["uuid"].as_str().unwrap());
+    let other = app.active_provider("Okta").await;
+    let okta = s.with_idp(&other);
     let r = okta
         .post(
             "/Users",
@@ -1213,7 +1206,78 @@ async fn deleting_a_provider_keeps_deactivates_or_deletes_its_users(app: &TestAp
     }
 }
 
+/// A member id that is not this provider's user is ignored (Entra expects that), and the
+/// provisioning log says which and why.
+async fn ignored_members_are_logged_with_their_reason(app: &TestApp) {
+    let s = app.scim().await;
+    let own = s.user("own@example.com").await;
+    let hand = app.create_user("hand@example.com", &[]).await.to_string();
+    let (_, me) = app.get("/iam/user").await;
+    let owner = me["data"]["id"].to_string();
+    // A group whose id no user here has (users and groups number apart; a member with the same
+    // value as another is the same member to the duplicate rule).
+    let mut other_group = s.group("Other 0").await;
+    for i in 1..6 {
+        other_group = s.group(&format!("Other {i}")).await;
+    }
+    // Another provider's user: made while that provider was the active one.
+    let okta = app.active_provider("Okta").await;
+    let foreign = s.with_idp(&okta).user("foreign@example.com").await;
+    app.patch(
+        &format!("/iam/identity_providers/saml2/{}", s.idp),
+        json!({"is_active": true}),
+    )
+    .await;
+
+    let r = s
+        .post(
+            "/Groups",
+            json!({"schemas": [GROUP], "displayName": "Mixed", "members": [
+                {"value": own}, {"value": hand}, {"value": owner}, {"value": foreign},
+                {"value": "999999"}, {"value": "not-an-id"}, {"value": other_group, "type": "Group"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let members: Vec<&str> = r.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, [own.as_str()]);
+    let (_, log) = app
+        .get(&format!(
+            "/iam/identity_providers/saml2/{}/provisioning_log",
+            s.idp
+        ))
+        .await;
+    let entry = &log["results"][0];
+    assert_eq!(entry["outcome"], "created", "{entry}");
+    let ignored: Vec<(String, String)> = entry["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["ignored"].as_array())
+        .flatten()
+        .map(|i| {
+            (
+                i["value"].as_str().unwrap().to_string(),
+                i["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let logged = |id: &str, why: &str| ignored.iter().any(|(v, r)| v == id && r.contains(why));
+    assert!(logged(&hand, "made by hand"), "{ignored:?}");
+    assert!(logged(&owner, "own user"), "{ignored:?}");
+    assert!(logged(&foreign, "another identity provider"), "{ignored:?}");
+    assert!(logged("999999", "no such user"), "{ignored:?}");
+    assert!(logged("not-an-id", "not a user id"), "{ignored:?}");
+    assert!(logged(&other_group, "nested groups"), "{ignored:?}");
+    assert_eq!(ignored.len(), 6, "{ignored:?}");
+}
+
 both!(
+    ignored_members_are_logged_with_their_reason,
     deleting_a_provider_keeps_deactivates_or_deletes_its_users,
     taken_user_names_say_who_holds_them,
     inactive_providers_answer_403,

@@ -8,7 +8,9 @@ use crate::rows::{self, TEAM_COLS, USER_COLS};
 use crate::sql::{Dialect, Sql, values_rows};
 use crate::{except_caller, scim_order};
 use roster_core::model::*;
-use roster_core::store::{Member, Page, ScimQuery, ScimScope, ScimSort, StoreError, StoreResult};
+use roster_core::store::{
+    Member, MemberStatus, Page, ScimQuery, ScimScope, ScimSort, StoreError, StoreResult,
+};
 use std::collections::HashMap;
 
 impl<D: Db> SqlTx<D> {
@@ -212,6 +214,45 @@ impl<D: Db> SqlTx<D> {
                         user_id: UserId(r.i64("id")?),
                         display,
                     });
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn member_status(
+        &mut self,
+        scope: &ScimScope,
+        team: TeamId,
+        users: &[UserId],
+    ) -> StoreResult<Vec<(UserId, MemberStatus)>> {
+        let mut out = Vec::new();
+        for chunk in users.chunks(400) {
+            let mut q = self.build();
+            let (a, t) = (q.bind(scope.account), q.bind(team));
+            q.push(&format!(
+                "SELECT v.column1 AS id, u.id AS found, u.provisioned_by_idp AS idp, \
+                 EXISTS (SELECT 1 FROM team_members m WHERE m.team_id = {t} \
+                 AND m.user_id = v.column1) AS member FROM (VALUES "
+            ));
+            values_rows(&mut q, chunk.iter().map(|id| [(*id).into()]));
+            q.push(&format!(
+                ") AS v LEFT JOIN users u ON u.id = v.column1 AND u.account_id = {a}"
+            ));
+            for r in self.db.rows(q.one_off()).await? {
+                let id = UserId(r.i64("id")?);
+                let status = if r.bool("member")? {
+                    MemberStatus::Member
+                } else if r.opt_i64("found")?.is_none() {
+                    MemberStatus::NoSuchUser
+                } else if scope.caller == Some(id) {
+                    MemberStatus::Caller
+                } else {
+                    match r.opt_uuid("idp")? {
+                        None => MemberStatus::HandMade,
+                        Some(_) => MemberStatus::OtherProvider,
+                    }
+                };
+                out.push((id, status));
             }
         }
         Ok(out)

@@ -80,7 +80,7 @@ pub(super) fn push_members(
     changes: &mut Value,
     added: &[UserId],
     removed: &[UserId],
-    ignored: &[String],
+    ignored: &[Ignored],
 ) {
     let Value::Array(a) = changes else { return };
     if !added.is_empty() || !removed.is_empty() {
@@ -91,7 +91,11 @@ pub(super) fn push_members(
         }));
     }
     if !ignored.is_empty() {
-        a.push(json!({"attribute": "members", "ignored": ignored, "reason": "not a user id"}));
+        let ignored: Vec<Value> = ignored
+            .iter()
+            .map(|(value, reason)| json!({"value": value, "reason": reason}))
+            .collect();
+        a.push(json!({"attribute": "members", "ignored": ignored}));
     }
 }
 

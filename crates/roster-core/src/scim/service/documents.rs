@@ -155,9 +155,20 @@ pub fn user_from_resource(
     Ok(u)
 }
 
-/// Members that name users (others are ignored, and reported).
-/// A member as sent: its id and, if given, its display.
-pub(super) type Entry = (String, Option<String>);
+/// A member as sent: its id, its display if given, and whether it says it is a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Entry {
+    pub id: String,
+    pub display: Option<String>,
+    /// `"type": "Group"`, or a `$ref` to a group: nested groups are not supported.
+    pub group: bool,
+}
+
+/// A member id that was not added, and why.
+pub(super) type Ignored = (String, &'static str);
+
+pub(super) const NOT_AN_ID: &str = "not a user id";
+pub(super) const A_GROUP: &str = "a group: nested groups are not supported";
 
 /// Entries of canonical member objects (`{"value", "display"}`, as `roster-scim` gives them).
 pub(super) fn entries(members: &[Value]) -> Vec<Entry> {
@@ -169,23 +180,28 @@ pub(super) fn entries(members: &[Value]) -> Vec<Entry> {
                 Some(Value::Number(n)) => n.to_string(),
                 _ => return None,
             };
-            Some((
+            let text = |k: &str| m.get(k).and_then(Value::as_str);
+            let group = text("type").is_some_and(|t| t.eq_ignore_ascii_case("group"))
+                || text("$ref").is_some_and(|r| r.to_ascii_lowercase().contains("/groups/"));
+            Some(Entry {
                 id,
-                m.get("display").and_then(Value::as_str).map(str::to_string),
-            ))
+                display: text("display").map(str::to_string),
+                group,
+            })
         })
         .collect()
 }
 
 /// The entries that name users, with the display each was sent with (the rest are reported as
-/// ignored).
-pub(super) fn user_ids(entries: &[Entry]) -> (Vec<(UserId, Option<String>)>, Vec<String>) {
+/// ignored, with the reason).
+pub(super) fn user_ids(entries: &[Entry]) -> (Vec<(UserId, Option<String>)>, Vec<Ignored>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
-    for (s, display) in entries {
-        match user_id(s) {
-            Some(n) => ok.push((n, display.clone())),
-            None => bad.push(s.clone()),
+    for e in entries {
+        match user_id(&e.id) {
+            _ if e.group => bad.push((e.id.clone(), A_GROUP)),
+            Some(n) => ok.push((n, e.display.clone())),
+            None => bad.push((e.id.clone(), NOT_AN_ID)),
         }
     }
     (ok, bad)
@@ -200,13 +216,13 @@ pub(super) fn user_id(s: &str) -> Option<UserId> {
 }
 
 /// The ids that name users (the rest are reported as ignored).
-pub(super) fn remove_ids(ids: &[String]) -> (Vec<UserId>, Vec<String>) {
+pub(super) fn remove_ids(ids: &[String]) -> (Vec<UserId>, Vec<Ignored>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
     for s in ids {
         match user_id(s) {
             Some(n) => ok.push(n),
-            None => bad.push(s.clone()),
+            None => bad.push((s.clone(), NOT_AN_ID)),
         }
     }
     (ok, bad)

@@ -176,10 +176,10 @@ impl Patch for Team {
         for op in &member_ops {
             match op {
                 MemberOp::Add(list) => {
-                    let (ok, bad) = user_ids(&entries(list));
+                    let (added, bad) =
+                        add_members(tx.as_mut(), &scope, t.id, &entries(list)).await?;
                     m.ignored.extend(bad);
-                    m.added
-                        .extend(tx.add_team_members(&scope, t.id, &ok).await?);
+                    m.added.extend(added);
                 }
                 MemberOp::Remove(ids) => {
                     let (ok, bad) = remove_ids(ids);
@@ -192,10 +192,10 @@ impl Patch for Team {
                 }
                 MemberOp::Replace(list) => {
                     m.removed.extend(tx.clear_team_members(&scope, t.id).await?);
-                    let (ok, bad) = user_ids(&entries(list));
+                    let (added, bad) =
+                        add_members(tx.as_mut(), &scope, t.id, &entries(list)).await?;
                     m.ignored.extend(bad);
-                    m.added
-                        .extend(tx.add_team_members(&scope, t.id, &ok).await?);
+                    m.added.extend(added);
                 }
             }
         }

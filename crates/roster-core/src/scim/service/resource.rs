@@ -4,14 +4,49 @@
 
 use super::*;
 use crate::model::{NewUser, Provisioning};
+use crate::store::MemberStatus;
 use chrono::{DateTime, Utc};
 
-/// Members a write added, removed, and ignored (ids that name no user). Empty for users.
+/// Members a write added, removed, and ignored (with why). Empty for users.
 #[derive(Debug, Default)]
 pub(super) struct MemberChange {
     pub added: Vec<UserId>,
     pub removed: Vec<UserId>,
-    pub ignored: Vec<String>,
+    pub ignored: Vec<Ignored>,
+}
+
+/// Add `members` (as sent) to the scope's `team`; answer those added and, for each one neither
+/// added nor a member already, why (unknown, another provider's, made by hand, the caller, a
+/// group, not an id): nothing is dropped without a trace in the provisioning log.
+pub(super) async fn add_members(
+    tx: &mut dyn Tx,
+    scope: &ScimScope,
+    team: TeamId,
+    members: &[Entry],
+) -> Result<(Vec<UserId>, Vec<Ignored>), Failure> {
+    let (ok, mut ignored) = user_ids(members);
+    let added = tx.add_team_members(scope, team, &ok).await?;
+    let done: std::collections::HashSet<UserId> = added.iter().copied().collect();
+    let mut rest: Vec<UserId> = ok
+        .iter()
+        .map(|(id, _)| *id)
+        .filter(|id| !done.contains(id))
+        .collect();
+    rest.sort_unstable();
+    rest.dedup();
+    if !rest.is_empty() {
+        for (id, status) in tx.member_status(scope, team, &rest).await? {
+            let reason = match status {
+                MemberStatus::Member => continue,
+                MemberStatus::NoSuchUser => "no such user",
+                MemberStatus::Caller => "the token's own user, which SCIM never addresses",
+                MemberStatus::HandMade => "a user made by hand, outside this identity provider",
+                MemberStatus::OtherProvider => "another identity provider's user",
+            };
+            ignored.push((id.to_string(), reason));
+        }
+    }
+    Ok((added, ignored))
 }
 
 impl MemberChange {
@@ -291,8 +326,7 @@ impl Resource for Team {
         } else {
             Vec::new()
         };
-        let (ids, ignored) = user_ids(members);
-        let added = tx.add_team_members(&scope, self.id, &ids).await?;
+        let (added, ignored) = add_members(tx, &scope, self.id, members).await?;
         Ok(MemberChange {
             added,
             removed,
