@@ -477,6 +477,9 @@ pub struct IdentityProvider {
     pub name: String,
     pub is_active: bool,
     pub scim_integration: bool,
+    /// A SCIM create whose `userName` is a hand-made user's (not an owner's) links that user to
+    /// this provider instead of answering 409.
+    pub scim_adopt_existing: bool,
     pub created: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
     pub version: i64,

@@ -21,7 +21,15 @@ pub const TOKEN_COLS: &str = "t.uuid, t.user_id, t.account_id, t.name, t.descrip
 /// Columns of `identity_providers`, in the order `insert_idp` writes them.
 pub const IDP_COLS: &str = "uuid, account_id, protocol, name, is_active, scim_integration, created, \
     last_modified, version, sign_in_url, entity_id_url, certificate_pem, signature_algorithm, \
-    authorization_url, userinfo_url, token_url, client_id, client_secret, scopes, response_mode";
+    authorization_url, userinfo_url, token_url, client_id, client_secret, scopes, response_mode, \
+    scim_adopt_existing";
+
+/// The columns `insert_idp` names: every one of [`IDP_COLS`] that schema 1 had (upgrade tests
+/// write providers into old schemas; later columns are set by an update when not default).
+pub const IDP_INSERT_COLS: &str = "uuid, account_id, protocol, name, is_active, scim_integration, \
+    created, last_modified, version, sign_in_url, entity_id_url, certificate_pem, \
+    signature_algorithm, authorization_url, userinfo_url, token_url, client_id, client_secret, \
+    scopes, response_mode";
 
 pub const ACCOUNT_COLS: &str = "id, name, company_name, is_active, is_enabled_mfa_to_all_users, created, last_modified, version, deleting_since";
 
@@ -161,6 +169,7 @@ pub fn idp_prefixed(r: &impl SqlRow, prefix: &str) -> StoreResult<IdentityProvid
         name: r.text(&c("name"))?,
         is_active: r.bool(&c("is_active"))?,
         scim_integration: r.bool(&c("scim_integration"))?,
+        scim_adopt_existing: r.bool(&c("scim_adopt_existing"))?,
         created: r.time(&c("created"))?,
         last_modified: r.time(&c("last_modified"))?,
         version: r.i64(&c("version"))?,

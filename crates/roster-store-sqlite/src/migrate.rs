@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "operators",
         include_str!("../migrations/0008_operators.sql"),
     ),
+    (
+        9,
+        "scim adopt existing",
+        include_str!("../migrations/0009_scim_adopt_existing.sql"),
+    ),
 ];
 
 fn applied(c: &Connection) -> StoreResult<Vec<i64>> {

@@ -246,6 +246,8 @@ impl ScimCaller {
 pub enum Outcome {
     Read,
     Created,
+    /// A create that linked an existing hand-made user (the provider's `scim_adopt_existing`).
+    Adopted,
     Replaced,
     Updated,
     /// A write that changed nothing (not logged).
@@ -259,6 +261,7 @@ impl Outcome {
         match self {
             Outcome::Read => "read",
             Outcome::Created => "created",
+            Outcome::Adopted => "adopted",
             Outcome::Replaced => "replaced",
             Outcome::Updated => "updated",
             Outcome::Unchanged => "unchanged",

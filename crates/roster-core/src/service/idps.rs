@@ -16,6 +16,8 @@ pub struct IdpInput {
     pub name: Option<String>,
     pub is_active: Option<bool>,
     pub scim_integration: Option<bool>,
+    /// Link hand-made users whose `userName` a SCIM create names, instead of a 409.
+    pub scim_adopt_existing: Option<bool>,
     // SAML2
     pub sign_in_url: Option<String>,
     pub entity_id_url: Option<String>,
@@ -59,6 +61,9 @@ fn apply(
     }
     if let Some(s) = input.scim_integration {
         idp.scim_integration = s;
+    }
+    if let Some(a) = input.scim_adopt_existing {
+        idp.scim_adopt_existing = a;
     }
     let url = |errs: &mut FieldErrors, field: &str, v: &Option<String>, slot: &mut String| {
         required(errs, &mode, field, v.is_some());
@@ -264,6 +269,7 @@ impl Roster {
             name: String::new(),
             is_active: false,
             scim_integration: false,
+            scim_adopt_existing: false,
             created: now,
             last_modified: now,
             version: 1,

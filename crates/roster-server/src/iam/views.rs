@@ -152,6 +152,7 @@ pub fn idp(urls: &PublicUrls, idp: &IdentityProvider) -> Value {
             "metadata_url": urls.saml_metadata_url(idp.uuid),
             "signature_algorithm": c.signature_algorithm,
             "scim_integration": idp.scim_integration,
+            "scim_adopt_existing": idp.scim_adopt_existing,
             "scim_url": scim_url(urls, idp),
         }),
         IdpConfig::Oidc(c) => json!({
@@ -167,6 +168,7 @@ pub fn idp(urls: &PublicUrls, idp: &IdentityProvider) -> Value {
             "redirect_url": urls.oidc_redirect_url(idp.uuid),
             "response_mode": c.response_mode,
             "scim_integration": idp.scim_integration,
+            "scim_adopt_existing": idp.scim_adopt_existing,
             "scim_url": scim_url(urls, idp),
         }),
     }

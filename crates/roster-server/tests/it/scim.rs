@@ -1276,7 +1276,68 @@ async fn ignored_members_are_logged_with_their_reason(app: &TestApp) {
     assert_eq!(ignored.len(), 6, "{ignored:?}");
 }
 
+/// With `scim_adopt_existing` on, a create naming a hand-made user links it to the provider
+/// (201, logged as adopted); owners and other providers' users are never adopted.
+async fn providers_adopt_hand_made_users_when_told(app: &TestApp) {
+    let s = app.scim().await;
+    let hand = app.create_user("hand@example.com", &[]).await.to_string();
+    let create = |name: &str| {
+        let s = &s;
+        let body = json!({"schemas": [USER], "userName": name, "name": {"givenName": "Hand", "familyName": "Made"}});
+        async move { s.post("/Users", body).await }
+    };
+    assert_eq!(
+        create("hand@example.com").await.status,
+        StatusCode::CONFLICT,
+        "off by default"
+    );
+    let idp = format!("/iam/identity_providers/saml2/{}", s.idp);
+    let (st, v) = app.patch(&idp, json!({"scim_adopt_existing": true})).await;
+    assert_eq!(
+        (st, v["scim_adopt_existing"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{v}"
+    );
+
+    let r = create("hand@example.com").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["id"], hand.as_str(), "the same user");
+    assert_eq!(r.body["name"]["givenName"], "Hand");
+    assert!(
+        r.headers["location"]
+            .to_str()
+            .unwrap()
+            .ends_with(&format!("/Users/{hand}"))
+    );
+    assert_eq!(
+        s.get(&format!("/Users/{hand}")).await.status,
+        StatusCode::OK
+    );
+    let (_, log) = app.get(&format!("{idp}/provisioning_log")).await;
+    assert_eq!(log["results"][0]["outcome"], "adopted", "{log}");
+    // Adopted once: a second create is the plain conflict.
+    assert_eq!(
+        create("hand@example.com").await.status,
+        StatusCode::CONFLICT
+    );
+    // Never the owner, never another provider's user.
+    let r = create("owner@example.com").await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let other = app.active_provider("Okta").await;
+    let okta = s.with_idp(&other);
+    okta.user("theirs@example.com").await;
+    app.patch(&idp, json!({"is_active": true})).await;
+    let r = create("theirs@example.com").await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains(&other),
+        "{}",
+        r.body
+    );
+}
+
 both!(
+    providers_adopt_hand_made_users_when_told,
     ignored_members_are_logged_with_their_reason,
     deleting_a_provider_keeps_deactivates_or_deletes_its_users,
     taken_user_names_say_who_holds_them,

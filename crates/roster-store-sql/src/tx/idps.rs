@@ -2,7 +2,7 @@
 
 use super::{SqlTx, found};
 use crate::db::Db;
-use crate::rows::{self, IDP_COLS};
+use crate::rows::{self, IDP_COLS, IDP_INSERT_COLS};
 use crate::scopes_to_text;
 use crate::sql::Arg;
 use chrono::{DateTime, Utc};
@@ -54,12 +54,19 @@ impl<D: Db> SqlTx<D> {
         args.extend(config_args(idp));
         let q = self.sql(
             &format!(
-                "INSERT INTO identity_providers ({IDP_COLS}) VALUES \
+                "INSERT INTO identity_providers ({IDP_INSERT_COLS}) VALUES \
                  ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
             ),
             args,
         );
         self.db.exec(q).await?;
+        if idp.scim_adopt_existing {
+            let q = self.sql(
+                "UPDATE identity_providers SET scim_adopt_existing = TRUE WHERE uuid = $1",
+                vec![idp.uuid.into()],
+            );
+            self.db.exec(q).await?;
+        }
         Ok(())
     }
 
@@ -119,9 +126,13 @@ impl<D: Db> SqlTx<D> {
              is_active = $5, scim_integration = $6, created = $7, last_modified = $8, \
              version = version + 1, sign_in_url = $9, entity_id_url = $10, certificate_pem = $11, \
              signature_algorithm = $12, authorization_url = $13, userinfo_url = $14, token_url = $15, \
-             client_id = $16, client_secret = $17, scopes = $18, response_mode = $19 \
-             WHERE account_id = $2 AND uuid = $1 AND version = $20",
-            args,
+             client_id = $16, client_secret = $17, scopes = $18, response_mode = $19, \
+             scim_adopt_existing = $21 WHERE account_id = $2 AND uuid = $1 AND version = $20",
+            {
+                let mut args = args;
+                args.push(idp.scim_adopt_existing.into());
+                args
+            },
         );
         if self.db.exec(q).await? == 0 {
             let exists = self.sql(

@@ -113,6 +113,11 @@ impl Roster {
     ) -> Result<Done, Failure> {
         let normalized = patch::normalize(body, R::KIND.ctx())?;
         let mut r = R::blank(c, self.now());
+        // Kept for an adoption (the provider's `scim_adopt_existing`), which applies it again.
+        let sent = c
+            .idp
+            .scim_adopt_existing
+            .then(|| normalized.resource.clone());
         let members = r.apply(normalized.resource)?;
         let mut tx = self.store.begin().await?;
         let attempt = r.clone();
@@ -121,6 +126,14 @@ impl Roster {
             Err(Failure::Answer(e)) if e.scim_type == Some(roster_scim::ScimType::Uniqueness) => {
                 // Said outside the failed transaction (PostgreSQL refuses reads in it).
                 drop(tx);
+                if let Some(doc) = sent {
+                    let mut tx = self.store.begin().await?;
+                    if let Some(before) = attempt.adoptable(tx.as_mut(), c).await? {
+                        return self
+                            .adopt(c, tx, before, doc, normalized.tolerances, projection)
+                            .await;
+                    }
+                }
                 let mut read = self.store.read().await?;
                 let said = attempt.taken_by(read.as_mut(), c).await?;
                 return Err(Failure::Answer(said.unwrap_or(e)));
@@ -141,6 +154,36 @@ impl Roster {
             outcome: Outcome::Created,
             changes,
             tolerances: normalized.tolerances,
+        })
+    }
+
+    /// Link `before` (hand-made, its unique value named by a create) to this provider and give
+    /// it the sent document: answered 201 like the create, logged as adopted.
+    async fn adopt<R: Resource>(
+        &self,
+        c: &ScimCaller,
+        mut tx: Box<dyn Tx>,
+        before: R,
+        doc: Value,
+        tolerances: Tolerances,
+        projection: &Projection,
+    ) -> Result<Done, Failure> {
+        let mut after = before.clone();
+        after.apply(doc)?;
+        after.claim(c);
+        R::may_become(&before, &after)?;
+        after.set_modified(self.now());
+        let changes = diff_changes(before.doc(), after.doc());
+        let saved = after.update(tx.as_mut(), before.version()).await?;
+        let body = saved.render(tx.as_mut(), c, projection).await?;
+        let mut reply = with_body(201, body, saved.version());
+        reply.location = Some(format!("{}/{}/{}", c.base, R::KIND.endpoint(), saved.id()));
+        Ok(Done {
+            tx: Some(tx),
+            reply,
+            outcome: Outcome::Adopted,
+            changes,
+            tolerances,
         })
     }
 

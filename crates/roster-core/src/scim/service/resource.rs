@@ -90,6 +90,13 @@ pub(super) trait Resource: Clone + Send + Sync + Sized + 'static {
     }
     /// A taken unique value, as the client should hear it.
     fn conflict(&self, c: Conflict) -> ScimError;
+    /// The existing resource a create whose unique value is taken may adopt (the provider's
+    /// `scim_adopt_existing`), read inside the write `tx`; `None` when there is none to adopt.
+    async fn adoptable(&self, _tx: &mut dyn Tx, _c: &ScimCaller) -> Result<Option<Self>, Failure> {
+        Ok(None)
+    }
+    /// Make it this provider's (an adopted resource).
+    fn claim(&mut self, _c: &ScimCaller) {}
     /// When a create found its unique value taken by a resource outside this provider's scope,
     /// who holds it (so the admin knows what to do); `None` to answer the plain conflict.
     async fn taken_by(
@@ -182,6 +189,20 @@ impl Resource for User {
     }
     fn conflict(&self, c: Conflict) -> ScimError {
         conflict(c, &self.email)
+    }
+    async fn adoptable(&self, tx: &mut dyn Tx, c: &ScimCaller) -> Result<Option<Self>, Failure> {
+        if !c.idp.scim_adopt_existing {
+            return Ok(None);
+        }
+        // Read in the write, so it is locked (PostgreSQL) until the adoption commits.
+        let Some(found) = tx.user_by_email(c.idp.account_id, &self.email).await? else {
+            return Ok(None);
+        };
+        let hand_made = found.provisioning.idp_uuid.is_none();
+        Ok((hand_made && !found.is_account_owner && !found.is_caller(c)).then_some(found))
+    }
+    fn claim(&mut self, c: &ScimCaller) {
+        self.provisioning.idp_uuid = Some(c.idp.uuid);
     }
     async fn taken_by(
         &self,
