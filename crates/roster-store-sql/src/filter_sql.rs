@@ -10,9 +10,11 @@
 //! - group membership through `team_members` (`members.value` on groups, `groups.value` on users);
 //! - every other string or boolean attribute of the schemas, single- or multi-valued, with
 //!   sub-attributes and `attr[filter]`, through JSON functions over the stored document
-//!   (`scim_folded`, where strings of case-insensitive attributes are already folded).
+//!   (`scim_folded`, where strings of case-insensitive attributes are already folded);
+//! - `meta.resourceType` (the same for every row: the evaluator's answer, as a constant) and
+//!   `schemas` (one of two lists, chosen by whether the extension is stored).
 //!
-//! Refused: unknown attributes, `schemas`, `meta.location`/`version`/`resourceType`, numbers, other
+//! Refused: unknown attributes, `meta.location`/`version`, numbers, other
 //! dateTime attributes, and operators an attribute's type gives no meaning to (`active gt true`
 //! evaluates to false in the evaluator, so such comparisons compile to constant false instead).
 //!
@@ -24,6 +26,7 @@ use roster_scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use roster_scim::schema::{AttributeDef, AttributeType, Container, ResourceContext};
 
 use crate::sql::{Arg, Sql};
+use serde_json::json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -219,6 +222,14 @@ impl Compiler<'_, '_, '_> {
                 (_, "meta", Some("lastModified")) => {
                     return self.time(&format!("{t}.last_modified"), cmp);
                 }
+                // The same for every row of the resource type: the evaluator's own answer on a
+                // resource that holds only that value.
+                (_, "meta", Some("resourceType")) => {
+                    let kind = self.ctx.resource_type.name.clone();
+                    return Ok(self.constant(path, cmp, &json!({"meta": {"resourceType": kind}})));
+                }
+                // `schemas` lists the core schema, and each extension the stored document holds.
+                (_, "schemas", None) => return self.schemas(path, cmp),
                 (_, "meta", _) | (_, "schemas", _) => return Err(unsupported_attr(path)),
                 (Resource::Users, "emails", None) if cmp.is_none() => {
                     let a = self.account_param.clone();
@@ -294,6 +305,65 @@ impl Compiler<'_, '_, '_> {
             keys.push(k);
         }
         self.leaf(leaf, &Source::Json { keys }, cmp)
+    }
+
+    /// What the evaluator answers for `path` (`pr`, or `cmp`) on a resource that is `view`: a
+    /// constant condition.
+    fn constant(
+        &self,
+        path: &AttrPath,
+        cmp: Option<(CompareOp, &CompValue)>,
+        view: &serde_json::Value,
+    ) -> String {
+        let f = match cmp {
+            None => Filter::Present { path: path.clone() },
+            Some((op, value)) => Filter::Compare {
+                path: path.clone(),
+                op,
+                value: value.clone(),
+            },
+        };
+        if roster_scim::filter::eval(&f, view, self.ctx) {
+            TRUE.into()
+        } else {
+            FALSE.into()
+        }
+    }
+
+    /// `schemas`: the core schema always, an extension when the stored document holds it. With
+    /// at most one extension a row's list is one of two, so the condition is the evaluator's
+    /// answer for each, chosen by whether the extension is there.
+    fn schemas(
+        &mut self,
+        path: &AttrPath,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> Result<String, String> {
+        let core = self.ctx.core.id.clone();
+        let view = |schemas: Vec<String>| json!({ "schemas": schemas });
+        let exts: Vec<String> = self
+            .ctx
+            .extensions
+            .iter()
+            .map(|(s, _)| s.id.clone())
+            .collect();
+        let without = self.constant(path, cmp, &view(vec![core.clone()]));
+        let [ext] = exts.as_slice() else {
+            return if exts.is_empty() {
+                Ok(without)
+            } else {
+                Err(unsupported_attr(path))
+            };
+        };
+        let with = self.constant(path, cmp, &view(vec![core, ext.clone()]));
+        if with == without {
+            return Ok(with);
+        }
+        let held = self.container_present(std::slice::from_ref(ext), false);
+        Ok(if with == TRUE {
+            held
+        } else {
+            format!("(NOT {held})")
+        })
     }
 
     /// `attr[filter]`: some element matches.

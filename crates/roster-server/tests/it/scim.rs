@@ -1336,7 +1336,49 @@ async fn providers_adopt_hand_made_users_when_told(app: &TestApp) {
     );
 }
 
+/// `schemas` and `meta.resourceType` filter like any attribute, on GET and `/.search`.
+async fn schemas_and_resource_type_filter(app: &TestApp) {
+    let s = app.scim().await;
+    s.user("plain@example.com").await;
+    let r = s
+        .post(
+            "/Users",
+            json!({"schemas": [USER, ENTERPRISE], "userName": "emp@example.com",
+                   ENTERPRISE: {"department": "R&D"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    s.group("G").await;
+    assert_eq!(s.count("Users", "meta.resourceType eq \"User\"").await, 2);
+    assert_eq!(s.count("Groups", "meta.resourceType eq \"User\"").await, 0);
+    assert_eq!(s.count("Groups", "meta.resourceType eq \"Group\"").await, 1);
+    assert_eq!(
+        s.count("Users", &format!("schemas eq \"{ENTERPRISE}\""))
+            .await,
+        1
+    );
+    assert_eq!(
+        s.count("Users", &format!("not (schemas eq \"{ENTERPRISE}\")"))
+            .await,
+        1
+    );
+    let r = s
+        .post(
+            "/Users/.search",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                   "filter": format!("schemas eq \"{ENTERPRISE}\" and meta.resourceType eq \"User\"")}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["totalResults"].as_i64()),
+        (StatusCode::OK, Some(1)),
+        "{}",
+        r.body
+    );
+}
+
 both!(
+    schemas_and_resource_type_filter,
     providers_adopt_hand_made_users_when_told,
     ignored_members_are_logged_with_their_reason,
     deleting_a_provider_keeps_deactivates_or_deletes_its_users,

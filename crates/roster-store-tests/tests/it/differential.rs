@@ -122,6 +122,8 @@ const PATHS: &[&str] = &[
     "addresses",
     "meta.created",
     "meta.lastModified",
+    "meta.resourceType",
+    "schemas",
     "groups.value",
     "groups",
     "USERNAME",
@@ -139,6 +141,12 @@ fn value() -> impl Strategy<Value = CompValue> {
         2 => any::<bool>().prop_map(CompValue::Bool),
         1 => Just(CompValue::Null),
         1 => prop::sample::select(vec!["1", "2", "3", "True", "false"]).prop_map(|s| CompValue::String(s.to_string())),
+        // What `meta.resourceType` and `schemas` hold, and pieces of it.
+        1 => prop::sample::select(vec![
+            "User", "user", "Group", "urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE,
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user", "urn:ietf", "2.0:User",
+        ])
+        .prop_map(|s| CompValue::String(s.to_string())),
         1 => prop::sample::select(vec!["2026-01-01T00:00:00Z", "2026-11-29T12:00:00Z", "2030-01-01T00:00:00.0000001+02:00", "nope"])
             .prop_map(|s| CompValue::String(s.to_string())),
     ]
@@ -310,6 +318,34 @@ fn differential(backend: Backend) {
     });
     let (account, views) = rt.block_on(directory(&t.store, &mut runner));
     let ctx = roster_core::scim::user_ctx();
+    // `schemas` and `meta.resourceType`, which every resource has: chosen cases first, so that
+    // both of `schemas`' lists are met whatever the random filters draw.
+    let expected = |f: &Filter| -> BTreeSet<String> {
+        views
+            .iter()
+            .filter(|v| roster_scim::filter::eval(f, v, ctx))
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for text in [
+        format!("schemas eq \"{ENTERPRISE}\""),
+        format!("not (schemas eq \"{ENTERPRISE}\")"),
+        "schemas co \"ENTERPRISE\"".to_string(),
+        "schemas eq \"urn:ietf:params:scim:schemas:core:2.0:User\"".to_string(),
+        "meta.resourceType eq \"User\"".to_string(),
+        "meta.resourceType sw \"G\" or userName sw \"a\"".to_string(),
+        "schemas pr and not (meta.resourceType pr)".to_string(),
+    ] {
+        let f = roster_scim::filter::parse(&text).unwrap();
+        let got = rt.block_on(selected(&t.store, account, &f)).unwrap();
+        assert_eq!(got, expected(&f), "{backend:?}: {text}");
+    }
+    let extended =
+        expected(&roster_scim::filter::parse(&format!("schemas eq \"{ENTERPRISE}\"")).unwrap());
+    assert!(
+        !extended.is_empty() && extended.len() < views.len(),
+        "both lists of schemas occur"
+    );
     let refused = std::cell::Cell::new(0u32);
     let total = std::cell::Cell::new(0u32);
     let result = runner.run(&filter(), |f| {
