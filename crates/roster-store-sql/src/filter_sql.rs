@@ -11,10 +11,11 @@
 //! - every other string or boolean attribute of the schemas, single- or multi-valued, with
 //!   sub-attributes and `attr[filter]`, through JSON functions over the stored document
 //!   (`scim_folded`, where strings of case-insensitive attributes are already folded);
-//! - `meta.resourceType` (the same for every row: the evaluator's answer, as a constant) and
-//!   `schemas` (one of two lists, chosen by whether the extension is stored).
+//! - `meta.resourceType` (the same for every row: the evaluator's answer, as a constant),
+//!   `meta.version` (`W/"<version>"` built from the column) and `schemas` (one of two lists,
+//!   chosen by whether the extension is stored).
 //!
-//! Refused: unknown attributes, `meta.location`/`version`, numbers, other
+//! Refused: unknown attributes, `meta.location`, numbers, other
 //! dateTime attributes, and operators an attribute's type gives no meaning to (`active gt true`
 //! evaluates to false in the evaluator, so such comparisons compile to constant false instead).
 //!
@@ -227,6 +228,11 @@ impl Compiler<'_, '_, '_> {
                 (_, "meta", Some("resourceType")) => {
                     let kind = self.ctx.resource_type.name.clone();
                     return Ok(self.constant(path, cmp, &json!({"meta": {"resourceType": kind}})));
+                }
+                // `W/"<version>"`, as the resource is rendered (caseExact).
+                (_, "meta", Some("version")) => {
+                    let v = format!("('W/\"' || CAST({t}.version AS TEXT) || '\"')");
+                    return self.string(&Source::Text(v), true, cmp);
                 }
                 // `schemas` lists the core schema, and each extension the stored document holds.
                 (_, "schemas", None) => return self.schemas(path, cmp),

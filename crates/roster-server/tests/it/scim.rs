@@ -709,6 +709,8 @@ async fn filters(app: &TestApp) {
         ("title eq null", 1),
         ("userName gt \"b\"", 2),
         ("DISPLAYNAME pr or NAME.GIVENNAME eq \"account\"", 1),
+        ("meta.version eq \"a\"", 0),
+        ("schemas eq \"x\"", 0),
     ] {
         assert_eq!(s.count("Users", f).await, n, "{f}");
     }
@@ -717,8 +719,7 @@ async fn filters(app: &TestApp) {
         "title xx \"a\"",
         "((userName eq \"a\")",
         "bogusAttribute eq \"x\"",
-        "meta.version eq \"a\"",
-        "schemas eq \"x\"",
+        "active gt true",
     ] {
         let q = serde_urlencoded::to_string([("filter", f)]).unwrap();
         let r = s.get(&format!("/Users?{q}")).await;
@@ -1375,6 +1376,22 @@ async fn schemas_and_resource_type_filter(app: &TestApp) {
         "{}",
         r.body
     );
+    // meta.version, as the ETag shows it.
+    let emp = r.body["Resources"][0]["id"].as_str().unwrap().to_string();
+    let p = s
+        .patch_ops(
+            &format!("/Users/{emp}"),
+            json!([{"op": "replace", "path": "title", "value": "Boss"}]),
+        )
+        .await;
+    assert!(p.status.is_success(), "{}", p.body);
+    let version = s.get(&format!("/Users/{emp}")).await.body["meta"]["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(version, "W/\"2\"");
+    assert_eq!(s.count("Users", "meta.version eq \"W/\\\"2\\\"\"").await, 1);
+    assert_eq!(s.count("Users", "meta.version eq \"W/\\\"1\\\"\"").await, 1);
 }
 
 both!(

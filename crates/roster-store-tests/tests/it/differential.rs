@@ -123,6 +123,7 @@ const PATHS: &[&str] = &[
     "meta.created",
     "meta.lastModified",
     "meta.resourceType",
+    "meta.version",
     "schemas",
     "groups.value",
     "groups",
@@ -145,6 +146,7 @@ fn value() -> impl Strategy<Value = CompValue> {
         1 => prop::sample::select(vec![
             "User", "user", "Group", "urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE,
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user", "urn:ietf", "2.0:User",
+            "W/\"1\"", "W/\"2\"", "w/\"1\"", "W/", "\"1\"",
         ])
         .prop_map(|s| CompValue::String(s.to_string())),
         1 => prop::sample::select(vec!["2026-01-01T00:00:00Z", "2026-11-29T12:00:00Z", "2030-01-01T00:00:00.0000001+02:00", "nope"])
@@ -335,6 +337,8 @@ fn differential(backend: Backend) {
         "meta.resourceType eq \"User\"".to_string(),
         "meta.resourceType sw \"G\" or userName sw \"a\"".to_string(),
         "schemas pr and not (meta.resourceType pr)".to_string(),
+        "meta.version eq \"W/\\\"1\\\"\"".to_string(),
+        "meta.version ew \"1\\\"\" and meta.version gt \"W/\"".to_string(),
     ] {
         let f = roster_scim::filter::parse(&text).unwrap();
         let got = rt.block_on(selected(&t.store, account, &f)).unwrap();

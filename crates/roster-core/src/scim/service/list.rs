@@ -84,7 +84,12 @@ impl Roster {
             .map(str::trim)
             .filter(|f| !f.is_empty())
         {
-            Some(f) => Some(roster_scim::filter::parse(f)?),
+            // Checked against the resource type (RFC 7644 §3.4.2.2): an unknown attribute or an
+            // operator its type gives no meaning to (`active gt true`) is 400, never an empty 200.
+            Some(f) => Some(roster_scim::filter::resolve(
+                &roster_scim::filter::parse(f)?,
+                kind.ctx(),
+            )?),
             None => None,
         };
         let (sort, descending) = match req
