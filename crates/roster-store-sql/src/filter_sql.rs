@@ -7,7 +7,9 @@
 //! - promoted columns with indexes: `id`, `userName` / group `displayName` (case-folded), `externalId`,
 //!   `meta.created`, `meta.lastModified`;
 //! - `emails` (value, type, primary) through the `user_emails` index table;
-//! - group membership through `team_members` (`members.value` on groups, `groups.value` on users);
+//! - group membership through `team_members` (`members.value` on groups, `groups.value` on users),
+//!   with any expression of a membership's `value`, `type` and (on users' `groups`) `display`
+//!   inside `[…]`;
 //! - every other string or boolean attribute of the schemas, single- or multi-valued, with
 //!   sub-attributes and `attr[filter]`, through JSON functions over the stored document
 //!   (`scim_folded`, where strings of case-insensitive attributes are already folded);
@@ -489,6 +491,10 @@ impl Compiler<'_, '_, '_> {
                             cmp,
                         )
                     }
+                    ElementScope::Membership { attr } => {
+                        let (expr, exact) = self.member_field(attr, path)?;
+                        self.string(&Source::Text(expr), exact, cmp)
+                    }
                 }
             }
         }
@@ -848,8 +854,25 @@ impl Compiler<'_, '_, '_> {
         sub: Option<&str>,
         cmp: Option<(CompareOp, &CompValue)>,
     ) -> Result<String, String> {
-        if !matches!(sub, None | Some("value")) {
-            return Err(unsupported_attr(path));
+        if let Some(s) = sub.filter(|s| *s != "value") {
+            // Another sub-attribute (`groups.display`, `members.type`): a condition on each
+            // membership row.
+            // Any membership matches; `ne` on a multi-valued attribute: none equals.
+            let p = AttrPath::new(s);
+            let (negate, op) = match cmp {
+                Some((CompareOp::Ne, v)) => (true, Some((CompareOp::Eq, v))),
+                other => (false, other),
+            };
+            let f = match op {
+                None => Filter::Present { path: p },
+                Some((op, value)) => Filter::Compare {
+                    path: p,
+                    op,
+                    value: value.clone(),
+                },
+            };
+            let any = self.member_exists(path, &f)?;
+            return Ok(if negate { format!("(NOT {any})") } else { any });
         }
         let (mine, other) = self.membership_columns();
         let t = self.table();
@@ -907,8 +930,39 @@ impl Compiler<'_, '_, '_> {
             {
                 self.membership(path, Some("value"), None)
             }
+            _ => self.member_exists(path, inner),
+        }
+    }
+
+    /// Some membership row in scope (the other side is the provider's) meets `inner`.
+    fn member_exists(&mut self, path: &AttrPath, inner: &Filter) -> Result<String, String> {
+        let (mine, other) = self.membership_columns();
+        let (t, a) = (self.table(), self.account_param.clone());
+        let (other_table, o) = (self.membership_other_table(), self.owner_param.clone());
+        let cond = self.element_filter(inner, &ElementScope::Membership { attr: path })?;
+        Ok(format!(
+            "({t}.id IN (SELECT m.{mine} FROM team_members m JOIN {other_table} o ON o.id = m.{other} \
+             AND o.provisioned_by_idp = {o} WHERE m.account_id = {a} AND {cond}))"
+        ))
+    }
+
+    /// A membership row's sub-attribute as the resource shows it, and whether it compares
+    /// exactly (else the text is already folded, as the evaluator folds it).
+    fn member_field(&self, path: &AttrPath, p: &AttrPath) -> Result<(String, bool), String> {
+        if p.urn.is_some() || p.sub.is_some() {
+            return Err(unsupported_attr(path));
+        }
+        let (_, other) = self.membership_columns();
+        match (self.resource, p.attr.to_ascii_lowercase().as_str()) {
+            (_, "value") => Ok((format!("CAST(m.{other} AS TEXT)"), true)),
+            // A user's groups show each team's name, and `direct`.
+            (Resource::Users, "display") => Ok(("o.name_folded".into(), false)),
+            (Resource::Users, "type") => Ok(("'direct'".into(), false)),
+            // A group's members show `User`; their display is kept unfolded, so it is refused.
+            (Resource::Groups, "type") => Ok(("'user'".into(), false)),
             _ => Err(format!(
-                "Only [value eq \"…\"] is supported inside \"{path}[…]\""
+                "Filtering by this attribute is not supported: \"{path}.{}\"",
+                p.attr
             )),
         }
     }
@@ -979,6 +1033,10 @@ enum ElementScope<'d> {
     Json {
         elem: ElemRef,
         def: &'d AttributeDef,
+    },
+    /// A membership row (`m`, its other side `o`) of `attr` (`groups` or `members`).
+    Membership {
+        attr: &'d AttrPath,
     },
 }
 

@@ -126,6 +126,8 @@ const PATHS: &[&str] = &[
     "meta.version",
     "schemas",
     "groups.value",
+    "groups.display",
+    "groups.type",
     "groups",
     "USERNAME",
     "Name.GivenName",
@@ -146,7 +148,7 @@ fn value() -> impl Strategy<Value = CompValue> {
         1 => prop::sample::select(vec![
             "User", "user", "Group", "urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE,
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user", "urn:ietf", "2.0:User",
-            "W/\"1\"", "W/\"2\"", "w/\"1\"", "W/", "\"1\"",
+            "W/\"1\"", "W/\"2\"", "w/\"1\"", "W/", "\"1\"", "T1", "t2", "direct", "Direct",
         ])
         .prop_map(|s| CompValue::String(s.to_string())),
         1 => prop::sample::select(vec!["2026-01-01T00:00:00Z", "2026-11-29T12:00:00Z", "2030-01-01T00:00:00.0000001+02:00", "nope"])
@@ -172,6 +174,16 @@ fn leaf() -> impl Strategy<Value = Filter> {
             filter: Box::new(Filter::Or(vec![
                 Filter::Compare { path: AttrPath::new("locality"), op, value },
                 Filter::Not(Box::new(Filter::Present { path: AttrPath::new("type") })),
+            ])),
+        }),
+        1 => (op(), value(), value()).prop_map(|(op, display, id)| Filter::ValuePath {
+            path: AttrPath::new("groups"),
+            filter: Box::new(Filter::Or(vec![
+                Filter::And(vec![
+                    Filter::Compare { path: AttrPath::new("display"), op, value: display },
+                    Filter::Present { path: AttrPath::new("type") },
+                ]),
+                Filter::Not(Box::new(Filter::Compare { path: AttrPath::new("value"), op: CompareOp::Ne, value: id })),
             ])),
         }),
         1 => (op(), value()).prop_map(|(op, value)| Filter::ValuePath {
@@ -338,6 +350,8 @@ fn differential(backend: Backend) {
         "meta.resourceType sw \"G\" or userName sw \"a\"".to_string(),
         "schemas pr and not (meta.resourceType pr)".to_string(),
         "meta.version eq \"W/\\\"1\\\"\"".to_string(),
+        "groups[display eq \"t1\" and not (type ne \"Direct\")]".to_string(),
+        "groups.display sw \"T\" and not (groups[display eq \"T2\"])".to_string(),
         "meta.version ew \"1\\\"\" and meta.version gt \"W/\"".to_string(),
     ] {
         let f = roster_scim::filter::parse(&text).unwrap();
