@@ -180,6 +180,9 @@ pub struct ScimQuery {
     pub limit: i64,
     /// Cursor pagination: only ids greater than this (with `ScimSort::Id` ascending).
     pub after_id: Option<i64>,
+    /// The endpoint's base URL (`…/v4/users/scim/<uuid>`, no trailing slash) that `meta.location`
+    /// and `$ref` values start with, for filters on them; `None` refuses them.
+    pub base: Option<String>,
 }
 
 /// What one identity provider's SCIM endpoint may address: the users and teams of `account` that

@@ -14,10 +14,11 @@
 //!   sub-attributes and `attr[filter]`, through JSON functions over the stored document
 //!   (`scim_folded`, where strings of case-insensitive attributes are already folded);
 //! - `meta.resourceType` (the same for every row: the evaluator's answer, as a constant),
-//!   `meta.version` (`W/"<version>"` built from the column) and `schemas` (one of two lists,
-//!   chosen by whether the extension is stored).
+//!   `meta.version` (`W/"<version>"` built from the column), `meta.location` (the endpoint's
+//!   prefix, bound, and the id) and `schemas` (one of two lists, chosen by whether the extension
+//!   is stored).
 //!
-//! Refused: unknown attributes, `meta.location`, numbers, other
+//! Refused: unknown attributes, numbers, other
 //! dateTime attributes, and operators an attribute's type gives no meaning to (`active gt true`
 //! evaluates to false in the evaluator, so such comparisons compile to constant false instead).
 //!
@@ -84,6 +85,7 @@ pub fn compile(
     sql: &mut Sql,
     account: &str,
     owner: &str,
+    base: Option<&str>,
 ) -> Result<String, String> {
     let mut c = Compiler {
         ctx,
@@ -91,6 +93,7 @@ pub fn compile(
         resource,
         account_param: account.to_string(),
         owner_param: owner.to_string(),
+        base: base.map(str::to_string),
         sql,
         alias: 0,
     };
@@ -106,6 +109,9 @@ struct Compiler<'a, 'c, 's> {
     resource: Resource,
     account_param: String,
     owner_param: String,
+    /// The endpoint's base URL, which `meta.location` and `$ref` start with (see
+    /// `ScimQuery::base`).
+    base: Option<String>,
     sql: &'s mut Sql,
     alias: usize,
 }
@@ -235,6 +241,15 @@ impl Compiler<'_, '_, '_> {
                 (_, "meta", Some("version")) => {
                     let v = format!("('W/\"' || CAST({t}.version AS TEXT) || '\"')");
                     return self.string(&Source::Text(v), true, cmp);
+                }
+                // `<base>/Users/<id>`, as the resource is rendered (caseExact).
+                (_, "meta", Some("location")) => {
+                    let endpoint = match self.resource {
+                        Resource::Users => "Users",
+                        Resource::Groups => "Groups",
+                    };
+                    let loc = self.url_of(path, endpoint, &format!("{t}.id"), true)?;
+                    return self.string(&Source::Text(loc), true, cmp);
                 }
                 // `schemas` lists the core schema, and each extension the stored document holds.
                 (_, "schemas", None) => return self.schemas(path, cmp),
@@ -946,15 +961,53 @@ impl Compiler<'_, '_, '_> {
         ))
     }
 
+    /// `<base>/<endpoint>/<id>` (the text of `id_sql`), as rendered: `meta.location`, `$ref`;
+    /// case-folded unless `exact` (ids are digits, which folding leaves alone).
+    fn url_of(
+        &mut self,
+        path: &AttrPath,
+        endpoint: &str,
+        id_sql: &str,
+        exact: bool,
+    ) -> Result<String, String> {
+        let base = self.base.clone().ok_or_else(|| unsupported_attr(path))?;
+        let prefix = format!("{base}/{endpoint}/");
+        let prefix = if exact {
+            prefix
+        } else {
+            roster_core::validate::fold(&prefix)
+        };
+        let p = self.bind(Arg::Text(prefix));
+        Ok(format!("({p} || CAST({id_sql} AS TEXT))"))
+    }
+
     /// A membership row's sub-attribute as the resource shows it, and whether it compares
     /// exactly (else the text is already folded, as the evaluator folds it).
-    fn member_field(&self, path: &AttrPath, p: &AttrPath) -> Result<(String, bool), String> {
+    fn member_field(&mut self, path: &AttrPath, p: &AttrPath) -> Result<(String, bool), String> {
         if p.urn.is_some() || p.sub.is_some() {
             return Err(unsupported_attr(path));
         }
         let (_, other) = self.membership_columns();
+        let other_id = format!("m.{other}");
         match (self.resource, p.attr.to_ascii_lowercase().as_str()) {
             (_, "value") => Ok((format!("CAST(m.{other} AS TEXT)"), true)),
+            (_, "$ref") => {
+                let endpoint = match self.resource {
+                    Resource::Users => "Groups",
+                    Resource::Groups => "Users",
+                };
+                let sub = AttrPath {
+                    urn: path.urn.clone(),
+                    attr: path.attr.clone(),
+                    sub: Some("$ref".into()),
+                };
+                let exact = self
+                    .ctx
+                    .resolve(&sub)
+                    .and_then(|r| r.sub)
+                    .is_some_and(|d| d.case_exact);
+                Ok((self.url_of(path, endpoint, &other_id, exact)?, exact))
+            }
             // A user's groups show each team's name, and `direct`.
             (Resource::Users, "display") => Ok(("o.name_folded".into(), false)),
             (Resource::Users, "type") => Ok(("'direct'".into(), false)),

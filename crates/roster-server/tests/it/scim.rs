@@ -1392,6 +1392,21 @@ async fn schemas_and_resource_type_filter(app: &TestApp) {
     assert_eq!(version, "W/\"2\"");
     assert_eq!(s.count("Users", "meta.version eq \"W/\\\"2\\\"\"").await, 1);
     assert_eq!(s.count("Users", "meta.version eq \"W/\\\"1\\\"\"").await, 1);
+    // meta.location, as the resource shows it.
+    let location = r.body["Resources"][0]["meta"]["location"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        s.count("Users", &format!("meta.location eq \"{location}\""))
+            .await,
+        1
+    );
+    assert_eq!(
+        s.count("Groups", &format!("meta.location eq \"{location}\""))
+            .await,
+        0
+    );
 }
 
 both!(

@@ -36,7 +36,7 @@ impl<D: Db> SqlTx<D> {
             s.push(&except_caller(scope, "u"));
         }
         if let Some(f) = &q.filter {
-            let cond = filter_sql::compile(f, resource, ctx, s, &a, &o)
+            let cond = filter_sql::compile(f, resource, ctx, s, &a, &o, q.base.as_deref())
                 .map_err(StoreError::UnsupportedFilter)?;
             s.push(" AND ").push(&cond);
         }

@@ -124,10 +124,12 @@ const PATHS: &[&str] = &[
     "meta.lastModified",
     "meta.resourceType",
     "meta.version",
+    "meta.location",
     "schemas",
     "groups.value",
     "groups.display",
     "groups.type",
+    "groups.$ref",
     "groups",
     "USERNAME",
     "Name.GivenName",
@@ -149,6 +151,8 @@ fn value() -> impl Strategy<Value = CompValue> {
             "User", "user", "Group", "urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE,
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user", "urn:ietf", "2.0:User",
             "W/\"1\"", "W/\"2\"", "w/\"1\"", "W/", "\"1\"", "T1", "t2", "direct", "Direct",
+            "https://r.test/scim/Users/2", "https://r.test/scim/users/2", "https://r.test/", "/Users/1",
+            "https://r.test/scim/Groups/1", "HTTPS://R.TEST/SCIM/GROUPS/1", "/groups/",
         ])
         .prop_map(|s| CompValue::String(s.to_string())),
         1 => prop::sample::select(vec!["2026-01-01T00:00:00Z", "2026-11-29T12:00:00Z", "2030-01-01T00:00:00.0000001+02:00", "nope"])
@@ -280,6 +284,7 @@ async fn directory(store: &Arc<dyn Store>, runner: &mut TestRunner) -> (ScimScop
         offset: 0,
         limit: 10_000,
         after_id: None,
+        base: Some("https://r.test/scim".into()),
     };
     let all = tx.scim_users(&scope, &q).await.unwrap();
     let views = all
@@ -303,6 +308,7 @@ async fn selected(
         offset: 0,
         limit: 10_000,
         after_id: None,
+        base: Some("https://r.test/scim".into()),
     };
     let r = tx.scim_users(&scope, &q).await;
     match r {
@@ -351,6 +357,11 @@ fn differential(backend: Backend) {
         "schemas pr and not (meta.resourceType pr)".to_string(),
         "meta.version eq \"W/\\\"1\\\"\"".to_string(),
         "groups[display eq \"t1\" and not (type ne \"Direct\")]".to_string(),
+        "meta.location eq \"https://r.test/scim/Users/5\"".to_string(),
+        "groups.$ref eq \"HTTPS://R.TEST/SCIM/GROUPS/1\"".to_string(),
+        "groups[$ref ew \"/groups/1\" and value eq \"1\"]".to_string(),
+        "meta.location ew \"/Users/1\" or meta.location gt \"https://r.test/scim/Users/4\""
+            .to_string(),
         "groups.display sw \"T\" and not (groups[display eq \"T2\"])".to_string(),
         "meta.version ew \"1\\\"\" and meta.version gt \"W/\"".to_string(),
     ] {

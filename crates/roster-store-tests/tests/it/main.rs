@@ -554,6 +554,7 @@ async fn lookups_answer_users_with_their_teams(s: &Arc<dyn Store>) {
         offset: 0,
         limit,
         after_id: None,
+        base: None,
     };
     let mut r = s.read().await.unwrap();
     let page = r

@@ -230,6 +230,7 @@ async fn schema_6_directory_survives_migration(t: TestStore, expected: &serde_js
                 offset: 0,
                 limit: 100,
                 after_id: None,
+                base: None,
             },
         )
         .await

@@ -128,6 +128,7 @@ impl Roster {
             offset,
             limit,
             after_id,
+            base: Some(c.base.clone()),
         };
         let mut tx = self.store.read().await?;
         let (resources, total, last_id) = self
@@ -212,6 +213,7 @@ impl Roster {
                 offset,
                 limit: room,
                 after_id: None,
+                base: Some(c.base.clone()),
             };
             match self.query_page(tx.as_mut(), c, kind, &q, &projection).await {
                 Ok((items, n, _)) => {
