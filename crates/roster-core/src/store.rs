@@ -285,6 +285,8 @@ pub trait Read: Send {
         &mut self,
         key_hash: &[u8; 32],
     ) -> StoreResult<Option<OperatorToken>>;
+    /// Every operator token, oldest first (never their keys).
+    async fn list_operator_tokens(&mut self) -> StoreResult<Vec<OperatorToken>>;
 
     // Users
     async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>>;
@@ -394,6 +396,7 @@ pub trait Tx: Read {
         t: &OperatorToken,
         key_hash: &[u8; 32],
     ) -> StoreResult<()>;
+    async fn delete_operator_token(&mut self, uuid: Uuid) -> StoreResult<()>;
 
     async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId>;
     async fn update_user(&mut self, u: &User, expected_version: i64) -> StoreResult<()>;

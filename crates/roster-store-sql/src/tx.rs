@@ -156,6 +156,9 @@ impl<D: Db> Read for SqlTx<D> {
     ) -> StoreResult<Option<OperatorToken>> {
         Self::operator_token_by_hash(self, key_hash).await
     }
+    async fn list_operator_tokens(&mut self) -> StoreResult<Vec<OperatorToken>> {
+        Self::list_operator_tokens(self).await
+    }
     async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>> {
         Self::user(self, account, id).await
     }
@@ -297,6 +300,9 @@ impl<D: Commit> Tx for SqlTx<D> {
         key_hash: &[u8; 32],
     ) -> StoreResult<()> {
         Self::insert_operator_token(self, t, key_hash).await
+    }
+    async fn delete_operator_token(&mut self, uuid: Uuid) -> StoreResult<()> {
+        Self::delete_operator_token(self, uuid).await
     }
     async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId> {
         Self::insert_user(self, u).await

@@ -113,6 +113,9 @@ impl<R: Runner + 'static> Read for Remote<R> {
         self.call(move |t| now(t.operator_token_by_hash(&hash)))
             .await
     }
+    async fn list_operator_tokens(&mut self) -> StoreResult<Vec<OperatorToken>> {
+        self.call(|t| now(t.list_operator_tokens())).await
+    }
     async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>> {
         self.call(move |t| now(t.user(account, id))).await
     }
@@ -272,6 +275,9 @@ impl Tx for Remote<WriteTx> {
         let (token, hash) = (token.clone(), *key_hash);
         self.call(move |t| now(t.insert_operator_token(&token, &hash)))
             .await
+    }
+    async fn delete_operator_token(&mut self, uuid: Uuid) -> StoreResult<()> {
+        self.call(move |t| now(t.delete_operator_token(uuid))).await
     }
     async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId> {
         let u = u.clone();

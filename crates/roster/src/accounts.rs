@@ -41,6 +41,53 @@ pub enum AccountCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum OperatorTokenCommand {
+    /// Make another operator token (to rotate one, or after the last one expired); prints only
+    /// the key.
+    Create {
+        #[arg(long, default_value = "CLI operator token")]
+        name: String,
+        /// Days until it expires (at most 3650).
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(i64).range(1..=3650))]
+        days: i64,
+    },
+    /// List the operator tokens (never their keys).
+    List,
+    /// Revoke an operator token by uuid (refused at once).
+    Revoke { uuid: uuid::Uuid },
+}
+
+pub async fn run_operator_token(roster: &Roster, cmd: OperatorTokenCommand) -> anyhow::Result<()> {
+    let op = Operator::local();
+    match cmd {
+        OperatorTokenCommand::Create { name, days } => {
+            let made = roster.create_operator_token(&op, &name, days).await?;
+            println!("{}", made.key.0.expose());
+        }
+        OperatorTokenCommand::List => {
+            println!(
+                "{:<36}  {:<32} {:<9} {:<20}",
+                "UUID", "NAME", "PREFIX", "EXPIRES"
+            );
+            for t in roster.list_operator_tokens(&op).await? {
+                println!(
+                    "{:<36}  {:<32} {:<9} {:<20}",
+                    t.uuid,
+                    printable(&t.name),
+                    t.key_prefix,
+                    t.expires_at.format("%Y-%m-%d %H:%M")
+                );
+            }
+        }
+        OperatorTokenCommand::Revoke { uuid } => {
+            roster.revoke_operator_token(&op, uuid).await?;
+            eprintln!("revoked operator token {uuid}");
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(roster: &Roster, cmd: AccountCommand) -> anyhow::Result<()> {
     let op = Operator::local();
     match cmd {

@@ -67,6 +67,9 @@ enum Command {
     /// Accounts, for the instance operator: create, list, disable, enable, delete.
     #[command(subcommand)]
     Account(accounts::AccountCommand),
+    /// The instance operator's tokens: create, list, revoke.
+    #[command(subcommand)]
+    OperatorToken(accounts::OperatorTokenCommand),
     /// Print the effective configuration (secrets redacted) as TOML.
     PrintConfig,
 }
@@ -269,6 +272,7 @@ async fn run(cmd: Command, cfg: Config) -> anyhow::Result<()> {
         }
         Command::Serve => serve(cfg).await,
         Command::Account(a) => accounts::run(&roster(&cfg).await?, a).await,
+        Command::OperatorToken(t) => accounts::run_operator_token(&roster(&cfg).await?, t).await,
         Command::Token(t) => {
             let roster = roster(&cfg).await?;
             match t {

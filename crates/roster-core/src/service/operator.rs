@@ -100,19 +100,74 @@ impl Roster {
         if tx.operator_token_count().await? > 0 {
             return Ok(None);
         }
+        let made = self
+            .operator_token_in(
+                tx.as_mut(),
+                "Operator token (first start)",
+                OPERATOR_TOKEN_DAYS,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(Some(made))
+    }
+
+    /// Another operator token (the CLI: to rotate one, or after the last one expired).
+    pub async fn create_operator_token(
+        &self,
+        _op: &Operator,
+        name: &str,
+        days: i64,
+    ) -> Result<CreatedOperatorToken, CoreError> {
+        let mut errs = FieldErrors::new();
+        validate::name(&mut errs, "name", name, 100);
+        if !(1..=3650).contains(&days) {
+            errs.add("days", "Between 1 and 3650 days.");
+        }
+        errs.into_result()?;
+        let mut tx = self.store.begin().await?;
+        let made = self
+            .operator_token_in(tx.as_mut(), name.trim(), days)
+            .await?;
+        tx.commit().await?;
+        Ok(made)
+    }
+
+    async fn operator_token_in(
+        &self,
+        tx: &mut dyn Tx,
+        name: &str,
+        days: i64,
+    ) -> Result<CreatedOperatorToken, CoreError> {
         let now = self.clock.now();
         let key = NewKey::operator()?;
         let token = OperatorToken {
             uuid: Uuid::new_v4(),
-            name: "Operator token (first start)".into(),
+            name: name.to_string(),
             created: now,
-            expires_at: now + Duration::days(OPERATOR_TOKEN_DAYS),
+            expires_at: now + Duration::days(days),
             last_used_at: None,
             key_prefix: key.shown_prefix(),
         };
         tx.insert_operator_token(&token, &key.hash()).await?;
+        Ok(CreatedOperatorToken { token, key })
+    }
+
+    pub async fn list_operator_tokens(
+        &self,
+        _op: &Operator,
+    ) -> Result<Vec<OperatorToken>, CoreError> {
+        Ok(self.store.read().await?.list_operator_tokens().await?)
+    }
+
+    /// Revoke an operator token: refused at once (operator tokens are never cached).
+    pub async fn revoke_operator_token(&self, _op: &Operator, uuid: Uuid) -> Result<(), CoreError> {
+        let mut tx = self.store.begin().await?;
+        tx.delete_operator_token(uuid).await.map_err(|e| match e {
+            crate::store::StoreError::NotFound => CoreError::NotFound("Operator token"),
+            other => other.into(),
+        })?;
         tx.commit().await?;
-        Ok(Some(CreatedOperatorToken { token, key }))
+        Ok(())
     }
 
     /// Has no operator token been made yet?

@@ -28,6 +28,27 @@ impl<D: Db> SqlTx<D> {
             .transpose()
     }
 
+    pub async fn list_operator_tokens(&mut self) -> StoreResult<Vec<OperatorToken>> {
+        let q = self.sql(
+            &format!("SELECT {OPERATOR_TOKEN_COLS} FROM operator_tokens ORDER BY created, uuid"),
+            vec![],
+        );
+        self.db
+            .rows(q)
+            .await?
+            .iter()
+            .map(rows::operator_token)
+            .collect()
+    }
+
+    pub async fn delete_operator_token(&mut self, uuid: uuid::Uuid) -> StoreResult<()> {
+        let q = self.sql(
+            "DELETE FROM operator_tokens WHERE uuid = $1",
+            vec![uuid.into()],
+        );
+        super::found(self.db.exec(q).await?)
+    }
+
     pub async fn insert_operator_token(
         &mut self,
         t: &OperatorToken,

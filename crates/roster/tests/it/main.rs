@@ -429,6 +429,45 @@ async fn account_commands_and_the_operator_token_file() {
         "deleting it again says it is not there"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+    // Operator tokens rotate: a new one works at once, the old one revoked is refused at once.
+    let out = run_in(&data, &["operator-token", "create", "--name", "rotated"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new_op = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(
+        operator_key_in(&new_op).is_some(),
+        "only the key: {new_op:?}"
+    );
+    assert_eq!(
+        get(&server.base, "/operator/accounts", &new_op).await.0,
+        200
+    );
+    let out = run_in(&data, &["operator-token", "list"]);
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        listed.contains("rotated") && !listed.contains(&new_op) && !listed.contains(&op),
+        "{listed}"
+    );
+    let first = listed
+        .lines()
+        .find(|l| l.contains("first start"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let out = run_in(&data, &["operator-token", "revoke", &first]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(get(&server.base, "/operator/accounts", &op).await.0, 401);
+    assert_eq!(
+        get(&server.base, "/operator/accounts", &new_op).await.0,
+        200
+    );
     server.stop();
 }
 
