@@ -230,19 +230,24 @@ pub fn has_control(v: &serde_json::Value) -> bool {
     }
 }
 
-/// List parameters: `page`, `page_size`, `ordering`, `search`, `fields`; others are ignored.
-pub struct ListQuery {
-    pub list: ListRequest,
-    /// Sparse fieldset; empty means every field.
-    pub fields: Vec<String>,
-    /// The raw query, for rendering `next` / `previous`.
-    pub raw: Vec<(String, String)>,
+/// The query string's pairs, refused in the IAM error shape when it cannot be read or holds
+/// control characters.
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    /// The value of `key`, if given.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
-impl FromRequestParts<AppState> for ListQuery {
+impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let raw: Vec<(String, String)> =
             serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|e| {
                 AppError::validation("non_field_errors", format!("Invalid query string: {e}."))
@@ -256,6 +261,24 @@ impl FromRequestParts<AppState> for ListQuery {
                 "Control characters are not allowed in the query string.",
             ));
         }
+        Ok(Params(raw))
+    }
+}
+
+/// List parameters: `page`, `page_size`, `ordering`, `search`, `fields`; others are ignored.
+pub struct ListQuery {
+    pub list: ListRequest,
+    /// Sparse fieldset; empty means every field.
+    pub fields: Vec<String>,
+    /// The raw query, for rendering `next` / `previous`.
+    pub raw: Vec<(String, String)>,
+}
+
+impl FromRequestParts<AppState> for ListQuery {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        let Params(raw) = Params::from_request_parts(parts, s).await?;
         let map: HashMap<&str, &str> = raw.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let get = |k: &str| map.get(k).map(|v| v.to_string());
         let fields = get("fields")

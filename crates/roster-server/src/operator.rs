@@ -3,17 +3,16 @@
 
 use crate::AppState;
 use crate::error::AppError;
-use crate::extract::{Body, ListQuery, OperatorAuth, parse_id};
+use crate::extract::{Body, ListQuery, OperatorAuth, Params, parse_id};
 use crate::iam::views;
 use crate::routes::{Api, Route, route};
 use axum::Json;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use roster_core::model::{Account, AccountId};
 use roster_core::service::{NewAccountInput, OperatorAccountPatch};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -108,25 +107,18 @@ async fn patch(
     Ok(Json(account(&a)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct DeleteQuery {
-    #[serde(default)]
-    force: Option<String>,
-}
-
 /// `DELETE /operator/accounts/{id}[?force=true]`: 202, the account disabled at once and its
 /// rows removed in the background.
 async fn delete(
     State(s): State<AppState>,
     OperatorAuth(op): OperatorAuth,
     Path(id): Path<String>,
-    q: Result<Query<DeleteQuery>, axum::extract::rejection::QueryRejection>,
+    q: Params,
 ) -> Res {
-    let force = match q.map(|Query(q)| q.force) {
-        Ok(None) => false,
-        Ok(Some(f)) if f == "true" => true,
-        Ok(Some(f)) if f == "false" => false,
-        _ => {
+    let force = match q.get("force") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
             return Err(AppError::validation(
                 "force",
                 "force must be true or false.",

@@ -14,6 +14,12 @@ pub struct AccountPatch {
     pub is_enabled_mfa_to_all_users: Option<bool>,
 }
 
+/// An account's name as kept: checked (single line, at most 150 characters) and trimmed.
+pub(super) fn account_name(errs: &mut FieldErrors, name: &str) -> String {
+    validate::name(errs, "name", name, 150);
+    name.trim().to_string()
+}
+
 impl Roster {
     pub async fn get_account(&self, p: &Principal) -> Result<Account, CoreError> {
         let mut tx = self.store.read().await?;
@@ -38,8 +44,7 @@ impl Roster {
             .ok_or(CoreError::NotFound("Account"))?;
         let mut after = before.clone();
         if let Some(n) = &patch.name {
-            validate::name(&mut errs, "name", n, 150);
-            after.name = n.trim().to_string();
+            after.name = account_name(&mut errs, n);
         }
         if let Some(c) = &patch.company_name {
             validate::max_len(&mut errs, "company_name", c, 150);

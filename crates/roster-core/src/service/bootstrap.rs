@@ -19,7 +19,6 @@ impl Roster {
     /// On an empty store, create an account, its owner and a token for the owner. On a store that
     /// has an account already, do nothing and answer `None`.
     pub async fn bootstrap(&self, owner_email: &str) -> Result<Option<Bootstrapped>, CoreError> {
-        let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         if tx.account_count().await? > 0 {
             return Ok(None);
@@ -32,11 +31,11 @@ impl Roster {
                 tx.as_mut(),
                 "Roster",
                 owner_email,
-                TokenInput {
-                    name: Some("Owner token (first start)".into()),
-                    description: Some("Made by the first start of Roster.".into()),
-                    expires_at: Some((now + Duration::days(BOOTSTRAP_TOKEN_DAYS)).to_rfc3339()),
-                },
+                (
+                    "Owner token (first start)",
+                    "Made by the first start of Roster.",
+                ),
+                BOOTSTRAP_TOKEN_DAYS,
             )
             .await?;
         tx.commit().await?;

@@ -2,6 +2,7 @@
 //! works only here (the operator API and the CLI); it is not a personal token and cannot act
 //! inside any account, and no account's token is an operator token.
 
+use super::accounts::account_name;
 use super::{ListRequest, Listed, Roster, TokenInput};
 use crate::error::{AuthFailure, CoreError, FieldErrors};
 use crate::model::{Account, AccountId, NewUser, OperatorToken, PersonalToken, User};
@@ -182,28 +183,22 @@ impl Roster {
         input: &NewAccountInput,
     ) -> Result<CreatedAccount, CoreError> {
         let mut errs = FieldErrors::new();
-        let name = required(&mut errs, "name", input.name.as_deref());
-        if let Some(n) = &name {
-            validate::name(&mut errs, "name", n, 150);
-        }
+        let name =
+            required(&mut errs, "name", input.name.as_deref()).map(|n| account_name(&mut errs, &n));
         let email = required(&mut errs, "owner_email", input.owner_email.as_deref());
         if let Some(e) = &email {
             validate::email(&mut errs, "owner_email", e);
         }
         errs.into_result()?;
         let (name, email) = (name.unwrap_or_default(), email.unwrap_or_default());
-        let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let made = self
             .make_account_in(
                 tx.as_mut(),
-                name.trim(),
+                &name,
                 email.trim(),
-                TokenInput {
-                    name: Some("Owner token".into()),
-                    description: Some("Made with the account by the operator.".into()),
-                    expires_at: Some((now + Duration::days(OPERATOR_TOKEN_DAYS)).to_rfc3339()),
-                },
+                ("Owner token", "Made with the account by the operator."),
+                OPERATOR_TOKEN_DAYS,
             )
             .await?;
         tx.commit().await?;
@@ -211,15 +206,22 @@ impl Roster {
         Ok(made)
     }
 
-    /// An account, its owner and the owner's first token (`token`), inside `tx`.
+    /// An account, its owner and the owner's first token (named and described by `token`,
+    /// living `days`), inside `tx`.
     pub(crate) async fn make_account_in(
         &self,
         tx: &mut dyn Tx,
         name: &str,
         owner_email: &str,
-        token: TokenInput,
+        token: (&str, &str),
+        days: i64,
     ) -> Result<CreatedAccount, CoreError> {
         let now = self.clock.now();
+        let token = TokenInput {
+            name: Some(token.0.into()),
+            description: Some(token.1.into()),
+            expires_at: Some((now + Duration::days(days)).to_rfc3339()),
+        };
         let account = tx
             .insert_account(&NewAccount {
                 name: name.to_string(),
@@ -281,8 +283,7 @@ impl Roster {
             .ok_or(CoreError::NotFound("Account"))?;
         let mut after = before.clone();
         if let Some(n) = &patch.name {
-            validate::name(&mut errs, "name", n, 150);
-            after.name = n.trim().to_string();
+            after.name = account_name(&mut errs, n);
         }
         if let Some(active) = patch.is_active {
             if active && before.deleting_since.is_some() {

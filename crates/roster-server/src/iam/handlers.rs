@@ -3,7 +3,7 @@
 use super::{protocol, views};
 use crate::AppState;
 use crate::error::AppError;
-use crate::extract::{Auth, Body, Fields, ListQuery, parse_id, parse_uuid};
+use crate::extract::{Auth, Body, Fields, ListQuery, Params, parse_id, parse_uuid};
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
@@ -109,11 +109,11 @@ pub async fn idp_delete<const P: u8>(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
-    q: ListQuery,
+    q: Params,
 ) -> Res {
-    let users = match q.raw.iter().find(|(k, _)| k == "users") {
+    let users = match q.get("users") {
         None => ProvisionedUsers::Keep,
-        Some((_, v)) => ProvisionedUsers::parse(v).ok_or_else(|| {
+        Some(v) => ProvisionedUsers::parse(v).ok_or_else(|| {
             AppError::validation("users", "users must be keep, deactivate or delete.")
         })?,
     };

@@ -113,6 +113,20 @@ async fn make(app: &TestApp, key: &str, tag: &str) -> Made {
     }
 }
 
+/// A second account, made by the operator; answers its owner's key.
+async fn second_account(app: &TestApp) -> String {
+    let (s, made) = app
+        .call(
+            Method::POST,
+            "/operator/accounts",
+            Some(&app.operator_key),
+            Some(json!({"name": "B", "owner_email": "owner@b.test"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    made["token"]["key"].as_str().unwrap().to_string()
+}
+
 /// Everything account `b` holds, as its owner reads it.
 async fn snapshot(app: &TestApp, b: &Made) -> Vec<Value> {
     let mut out = Vec::new();
@@ -193,16 +207,7 @@ fn body(route: &RouteInfo, path: &str, m: &Method) -> Option<Value> {
 }
 
 async fn every_route_keeps_accounts_apart(app: &TestApp) {
-    let (s, made) = app
-        .call(
-            Method::POST,
-            "/operator/accounts",
-            Some(&app.operator_key),
-            Some(json!({"name": "B", "owner_email": "owner@b.test"})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{made}");
-    let b_key = made["token"]["key"].as_str().unwrap().to_string();
+    let b_key = second_account(app).await;
     let a = make(app, &app.owner_key, "aaa").await;
     let b = make(app, &b_key, "bbb").await;
     snapshot(app, &b).await;
@@ -281,16 +286,7 @@ async fn the_route_table_lists_what_is_served(app: &TestApp) {
 /// Two accounts, each with an Entra-like provider, provisioned at the same time: each endpoint
 /// ends with exactly its own users and groups, and no group holds the other's users.
 async fn two_accounts_provisioned_at_once_see_nothing_of_each_other(app: &TestApp) {
-    let (s, made) = app
-        .call(
-            Method::POST,
-            "/operator/accounts",
-            Some(&app.operator_key),
-            Some(json!({"name": "B", "owner_email": "owner@b.test"})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{made}");
-    let b_key = made["token"]["key"].as_str().unwrap().to_string();
+    let b_key = second_account(app).await;
     let endpoint = |key: String, tag: &'static str| async move {
         let (s, idp) = app
             .call(

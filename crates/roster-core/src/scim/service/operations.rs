@@ -43,6 +43,13 @@ pub(super) fn with_body(status: u16, body: Value, version: i64) -> ScimReply {
     }
 }
 
+/// `201 Created` with the resource, its version and its `Location`.
+fn created<R: Resource>(c: &ScimCaller, r: &R, body: Value) -> ScimReply {
+    let mut reply = with_body(201, body, r.version());
+    reply.location = Some(format!("{}/{}/{}", c.base, R::KIND.endpoint(), r.id()));
+    reply
+}
+
 impl Roster {
     /// Retry a write that lost a race to a concurrent writer (only without `If-Match`: with it,
     /// the 412 is the answer). `f` is told whether to read inside the write transaction: the first
@@ -146,11 +153,9 @@ impl Roster {
             m.record(&mut changes);
         }
         let body = stored.render(tx.as_mut(), c, projection).await?;
-        let mut reply = with_body(201, body, stored.version());
-        reply.location = Some(format!("{}/{}/{}", c.base, R::KIND.endpoint(), stored.id()));
         Ok(Done {
             tx: Some(tx),
-            reply,
+            reply: created(c, &stored, body),
             outcome: Outcome::Created,
             changes,
             tolerances: normalized.tolerances,
@@ -176,11 +181,9 @@ impl Roster {
         let changes = diff_changes(before.doc(), after.doc());
         let saved = after.update(tx.as_mut(), before.version()).await?;
         let body = saved.render(tx.as_mut(), c, projection).await?;
-        let mut reply = with_body(201, body, saved.version());
-        reply.location = Some(format!("{}/{}/{}", c.base, R::KIND.endpoint(), saved.id()));
         Ok(Done {
             tx: Some(tx),
-            reply,
+            reply: created(c, &saved, body),
             outcome: Outcome::Adopted,
             changes,
             tolerances,
