@@ -43,7 +43,8 @@ pub struct Directory {
     pub last_user: i64,
     pub users: usize,
     /// (team id, members), the largest first.
-    pub groups: Vec<(i64, usize)>,
+    /// Each group's SCIM id and size.
+    pub groups: Vec<(String, usize)>,
     pub load_seconds: f64,
 }
 
@@ -98,6 +99,16 @@ fn resource(i: usize) -> serde_json::Value {
         },
     })
 }
+
+/// The SCIM id of generated user `i`: a UUID of version 7's layout whose last 48 bits are `i`, so
+/// that the load scripts can name any user without a list of a million ids (see
+/// [`USER_SCIM_ID_LUA`]).
+pub fn user_scim_id(i: usize) -> uuid::Uuid {
+    uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000u128 | i as u128)
+}
+
+/// The Lua format that makes [`user_scim_id`]'s text from `i`.
+pub const USER_SCIM_ID_LUA: &str = "01900000-0000-7000-8000-%012x";
 
 /// Load `users` users and groups of `groups` sizes into an empty store; make its owner, an
 /// identity provider with SCIM on, and the owner's token.
@@ -170,9 +181,10 @@ pub async fn directory(
                 let now = chrono::Utc::now();
                 let mut tx = store.begin().await?;
                 for i in from..to {
-                    let u =
+                    let mut u =
                         roster_core::scim::user_from_resource(account, idp_uuid, &resource(i), now)
                             .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    u.scim_id = Some(user_scim_id(i));
                     tx.insert_user(&u.into()).await?;
                 }
                 tx.commit().await?;
@@ -208,7 +220,7 @@ pub async fn directory(
             tx.add_team_members(&scope, team, &members).await?;
             tx.commit().await?;
         }
-        made.push((team.0, size));
+        made.push((new_team.scim_ref().to_string(), size));
     }
     Ok(Directory {
         owner_key,

@@ -230,16 +230,19 @@ fn headers(token: &str) -> String {
 
 /// Ids of the directory's users, as the Lua scripts pick them: a numeric range, or a table.
 enum Ids {
-    Range(i64, i64),
+    /// The generated directory's users `0..n` (see `generate::user_scim_id`).
+    Generated(usize),
     Table(Vec<String>),
 }
 
 impl Ids {
     fn lua(&self) -> String {
         match self {
-            Ids::Range(lo, hi) => {
-                format!("local function pick() return tostring(math.random({lo}, {hi})) end\n")
-            }
+            Ids::Generated(n) => format!(
+                "local function pick() return string.format(\"{}\", math.random(0, {})) end\n",
+                crate::generate::USER_SCIM_ID_LUA,
+                n.saturating_sub(1)
+            ),
             Ids::Table(ids) => {
                 let list: Vec<String> = ids.iter().map(|i| format!("\"{i}\"")).collect();
                 format!(
@@ -593,7 +596,7 @@ async fn roster(args: &RunArgs, name: &str, url: &str, tmp: &Path) -> anyhow::Re
         .env_remove("RUST_LOG");
     let (server, startup) = Server::spawn(&mut cmd, port, &tmp.join(format!("{name}.log")))?;
     let base = format!("http://127.0.0.1:{port}/v4/users/scim/{}", dir.idp);
-    let ids = Ids::Range(dir.first_user, dir.last_user);
+    let ids = Ids::Generated(args.users);
     let deep_start = args.users.saturating_sub(100).max(1);
     let mut wrk_results = wrk_workloads(
         args,
@@ -616,17 +619,17 @@ async fn roster(args: &RunArgs, name: &str, url: &str, tmp: &Path) -> anyhow::Re
         wrk(args, &base, &cursor_script, tmp, &format!("{name}-cursor"))?,
     ));
     eprintln!("   latency workloads");
-    let member_ids: Vec<String> = (dir.first_user..=dir.last_user)
-        .map(|i| i.to_string())
+    let member_ids: Vec<String> = (0..args.users)
+        .map(|i| crate::generate::user_scim_id(i).to_string())
         .collect();
     let add = add_members(&base, &dir.owner_key, &member_ids, args.iterations).await?;
     let (create_large, put_large) =
         large_groups(&base, &dir.owner_key, &member_ids, args.iterations.min(5)).await?;
-    let (big, big_size) = dir.groups[0];
+    let (big, big_size) = dir.groups[0].clone();
     let remove = remove_members(
         &base,
         &dir.owner_key,
-        &big.to_string(),
+        &big,
         &member_ids,
         args.iterations.max(30),
     )

@@ -48,6 +48,47 @@ record_id! {
     PermissionId;
 }
 
+/// How SCIM names a user or team. Those made since SCIM ids became opaque carry a UUID (v7, so
+/// that id order is creation order, and no id tells how many users other accounts have); those
+/// made before keep the integer id Entra or Okta stored for them and address every request by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ScimRef {
+    /// A resource made before opaque ids: its integer id.
+    Legacy(i64),
+    Id(Uuid),
+}
+
+impl ScimRef {
+    /// The SCIM id of the record `id` whose stored SCIM id is `scim_id`.
+    pub fn of(id: i64, scim_id: Option<Uuid>) -> ScimRef {
+        scim_id.map_or(ScimRef::Legacy(id), ScimRef::Id)
+    }
+
+    /// A SCIM id as a client sent it, in the one spelling Roster writes it (ids are
+    /// `caseExact`): a lower-case hyphenated UUID, or a positive integer in decimal.
+    pub fn parse(s: &str) -> Option<ScimRef> {
+        if let Ok(n) = s.parse::<i64>() {
+            return (n > 0 && n.to_string() == s).then_some(ScimRef::Legacy(n));
+        }
+        let id = Uuid::try_parse(s).ok()?;
+        (id.hyphenated().to_string() == s).then_some(ScimRef::Id(id))
+    }
+
+    /// A new SCIM id.
+    pub fn fresh() -> Uuid {
+        Uuid::now_v7()
+    }
+}
+
+impl std::fmt::Display for ScimRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScimRef::Legacy(n) => n.fmt(f),
+            ScimRef::Id(u) => u.hyphenated().fmt(f),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
     pub id: AccountId,
@@ -91,10 +132,19 @@ pub struct OperatorToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRef {
     pub id: TeamId,
+    /// Its SCIM id (`None`: made before opaque ids, it answers to `id`).
+    pub scim_id: Option<Uuid>,
     pub name: String,
     pub is_active: bool,
     /// The identity provider that provisioned the team, if one did.
     pub provisioned_by: Option<Uuid>,
+}
+
+impl TeamRef {
+    /// The id SCIM shows and addresses it by.
+    pub fn scim_ref(&self) -> ScimRef {
+        ScimRef::of(self.id.0, self.scim_id)
+    }
 }
 
 /// Which identity provider created (and manages) a user or team, and its id there.
@@ -107,6 +157,8 @@ pub struct Provisioning {
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
     pub id: UserId,
+    /// Its SCIM id (`None`: made before opaque ids, it answers to `id`).
+    pub scim_id: Option<Uuid>,
     pub account_id: AccountId,
     pub email: String,
     pub first_name: String,
@@ -136,6 +188,8 @@ pub struct User {
 /// (a new user starts at 1) and its `teams` (memberships have calls of their own).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewUser {
+    /// Its SCIM id (`None` only for users written as they were before opaque ids, in tests).
+    pub scim_id: Option<Uuid>,
     pub account_id: AccountId,
     pub email: String,
     pub first_name: String,
@@ -171,6 +225,7 @@ impl NewUser {
     pub fn stored(self, id: UserId) -> User {
         User {
             id,
+            scim_id: self.scim_id,
             account_id: self.account_id,
             email: self.email,
             first_name: self.first_name,
@@ -198,6 +253,7 @@ impl NewUser {
 impl From<User> for NewUser {
     fn from(u: User) -> NewUser {
         NewUser {
+            scim_id: u.scim_id,
             account_id: u.account_id,
             email: u.email,
             first_name: u.first_name,
@@ -220,6 +276,11 @@ impl From<User> for NewUser {
 }
 
 impl User {
+    /// The id SCIM shows and addresses it by.
+    pub fn scim_ref(&self) -> ScimRef {
+        ScimRef::of(self.id.0, self.scim_id)
+    }
+
     /// A new active, non-owner user with default preferences (English, UTC).
     pub fn new(
         account_id: AccountId,
@@ -230,6 +291,7 @@ impl User {
     ) -> User {
         User {
             id: UserId(0),
+            scim_id: Some(ScimRef::fresh()),
             account_id,
             email: email.into(),
             first_name: first_name.into(),
@@ -323,6 +385,8 @@ pub mod perm {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Team {
     pub id: TeamId,
+    /// Its SCIM id (`None`: made before opaque ids, it answers to `id`).
+    pub scim_id: Option<Uuid>,
     pub account_id: AccountId,
     pub name: String,
     pub is_active: bool,
@@ -338,10 +402,16 @@ pub struct Team {
 }
 
 impl Team {
+    /// The id SCIM shows and addresses it by.
+    pub fn scim_ref(&self) -> ScimRef {
+        ScimRef::of(self.id.0, self.scim_id)
+    }
+
     /// A new active team with no permissions.
     pub fn new(account_id: AccountId, name: impl Into<String>, now: DateTime<Utc>) -> Team {
         Team {
             id: TeamId(0),
+            scim_id: Some(ScimRef::fresh()),
             account_id,
             name: name.into(),
             is_active: true,

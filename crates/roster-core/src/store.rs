@@ -202,7 +202,16 @@ pub struct ScimScope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub user_id: UserId,
+    /// The user's SCIM id (`None`: made before opaque ids).
+    pub scim_id: Option<Uuid>,
     pub display: String,
+}
+
+impl Member {
+    /// The id SCIM shows for the member.
+    pub fn scim_ref(&self) -> ScimRef {
+        ScimRef::of(self.user_id.0, self.scim_id)
+    }
 }
 
 /// Why a member id a provider sent was not added to its group.
@@ -290,6 +299,15 @@ pub trait Read: Send {
 
     // Users
     async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>>;
+    /// The account's user SCIM knows as `r` (a legacy integer names only a user that has no
+    /// opaque SCIM id).
+    async fn scim_user(&mut self, account: AccountId, r: ScimRef) -> StoreResult<Option<User>>;
+    /// The account's users among `refs` (SCIM ids as clients send them), each with its ref.
+    async fn resolve_users(
+        &mut self,
+        account: AccountId,
+        refs: &[ScimRef],
+    ) -> StoreResult<Vec<(ScimRef, UserId)>>;
     async fn user_by_email(&mut self, account: AccountId, email: &str)
     -> StoreResult<Option<User>>;
     async fn list_users(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<User>>;
@@ -303,6 +321,8 @@ pub trait Read: Send {
 
     // Teams
     async fn team(&mut self, account: AccountId, id: TeamId) -> StoreResult<Option<Team>>;
+    /// The account's team SCIM knows as `r`.
+    async fn scim_team(&mut self, account: AccountId, r: ScimRef) -> StoreResult<Option<Team>>;
     async fn list_teams(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<Team>>;
     /// Members of the team, counted up to `up_to` (what the callers need to know, in time
     /// proportional to `up_to` rather than to the size of the team).
@@ -474,12 +494,13 @@ pub trait Tx: Read {
         team: TeamId,
         users: &[UserId],
     ) -> StoreResult<Vec<UserId>>;
-    /// Remove every member that is in the scope (members added by hand stay); answer those removed.
+    /// Remove every member that is in the scope (members added by hand stay); answer those
+    /// removed, each with its SCIM id.
     async fn clear_team_members(
         &mut self,
         scope: &ScimScope,
         team: TeamId,
-    ) -> StoreResult<Vec<UserId>>;
+    ) -> StoreResult<Vec<(UserId, ScimRef)>>;
     /// Record a provisioning log entry (its `id` is ignored).
     async fn insert_log(&mut self, entry: &LogEntry) -> StoreResult<()>;
     /// Delete up to `batch` log entries that are older than `older_than` or beyond the newest

@@ -33,8 +33,9 @@ mod compare;
 mod json;
 mod relations;
 
-use compare::literal_text;
 pub use compare::parse_time;
+use compare::{literal_text, rendered_id};
+use roster_core::model::ScimRef;
 use roster_scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use roster_scim::schema::{AttributeDef, AttributeType, Container, ResourceContext};
 
@@ -216,7 +217,7 @@ impl Compiler<'_, '_, '_> {
         // Promoted columns first.
         if core {
             match (self.resource, attr, sub) {
-                (_, "id", None) => return Ok(self.id_column(&format!("{t}.id"), cmp)),
+                (_, "id", None) => return Ok(self.id_column(t, cmp)),
                 (Resource::Users, "userName", None) => {
                     // The uniqueness key: case-folded and NFC (see `validate::user_name_key`).
                     let cmp = cmp.map(|(op, v)| (op, user_name_literal(v)));
@@ -256,7 +257,7 @@ impl Compiler<'_, '_, '_> {
                         Resource::Users => "Users",
                         Resource::Groups => "Groups",
                     };
-                    let loc = self.url_of(path, endpoint, &format!("{t}.id"), true)?;
+                    let loc = self.url_of(path, endpoint, &rendered_id(t), true)?;
                     return self.string(&Source::Text(loc), true, cmp);
                 }
                 // `schemas` lists the core schema, and each extension the stored document holds.
@@ -523,8 +524,9 @@ impl Compiler<'_, '_, '_> {
         }
     }
 
-    /// `<base>/<endpoint>/<id>` (the text of `id_sql`), as rendered: `meta.location`, `$ref`;
-    /// case-folded unless `exact` (ids are digits, which folding leaves alone).
+    /// `<base>/<endpoint>/<id>` (`id_sql` is the id's text), as rendered: `meta.location`,
+    /// `$ref`; case-folded unless `exact` (ids are digits or lower-case UUIDs, which folding
+    /// leaves alone).
     fn url_of(
         &mut self,
         path: &AttrPath,
@@ -540,7 +542,7 @@ impl Compiler<'_, '_, '_> {
             roster_core::validate::fold(&prefix)
         };
         let p = self.bind(Arg::Text(prefix));
-        Ok(format!("({p} || CAST({id_sql} AS TEXT))"))
+        Ok(format!("({p} || {id_sql})"))
     }
 }
 

@@ -5,13 +5,13 @@ use roster_core::model::*;
 use roster_core::store::{LogEntry, StoreError, StoreResult};
 
 /// Columns of `users` (alias `u`).
-pub const USER_COLS: &str = "u.id, u.account_id, u.email, u.first_name, u.last_name, u.is_active, \
+pub const USER_COLS: &str = "u.id, u.scim_id, u.account_id, u.email, u.first_name, u.last_name, u.is_active, \
     u.is_account_owner, u.two_factor_enabled, u.language, u.timezone, u.phone, u.mobile, \
     u.country_call_code, u.date_joined, u.last_login, u.last_modified, u.version, \
     u.scim_external_id, u.provisioned_by_idp, u.scim_doc";
 
 /// Columns of `teams` (alias `t`).
-pub const TEAM_COLS: &str = "t.id, t.account_id, t.name, t.is_active, t.created, t.last_modified, \
+pub const TEAM_COLS: &str = "t.id, t.scim_id, t.account_id, t.name, t.is_active, t.created, t.last_modified, \
     t.version, t.scim_external_id, t.provisioned_by_idp, t.scim_doc";
 
 /// Columns of `personal_tokens` (alias `t`).
@@ -41,6 +41,7 @@ pub const LOG_COLS: &str = "id, account_id, idp_uuid, at, request_id, method, pa
 pub fn user(r: &impl SqlRow) -> StoreResult<User> {
     Ok(User {
         id: UserId(r.i64("id")?),
+        scim_id: r.opt_uuid("scim_id")?,
         account_id: AccountId(r.i64("account_id")?),
         email: r.text("email")?,
         first_name: r.text("first_name")?,
@@ -69,6 +70,7 @@ pub fn user(r: &impl SqlRow) -> StoreResult<User> {
 pub fn team(r: &impl SqlRow) -> StoreResult<Team> {
     Ok(Team {
         id: TeamId(r.i64("id")?),
+        scim_id: r.opt_uuid("scim_id")?,
         account_id: AccountId(r.i64("account_id")?),
         name: r.text("name")?,
         is_active: r.bool("is_active")?,

@@ -241,6 +241,18 @@ impl std::fmt::Display for Sql {
     }
 }
 
+/// The top-level `key` of the JSON document column `col` when it is a string, else NULL.
+pub fn json_string(dialect: Dialect, col: &str, key: &str) -> String {
+    match dialect {
+        Dialect::Postgres => format!(
+            "CASE WHEN jsonb_typeof({col} -> '{key}') = 'string' THEN {col} ->> '{key}' END"
+        ),
+        Dialect::Sqlite => format!(
+            "CASE WHEN json_type({col}, '$.{key}') = 'text' THEN json_extract({col}, '$.{key}') END"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

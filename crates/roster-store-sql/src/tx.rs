@@ -162,6 +162,16 @@ impl<D: Db> Read for SqlTx<D> {
     async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>> {
         Self::user(self, account, id).await
     }
+    async fn scim_user(&mut self, account: AccountId, r: ScimRef) -> StoreResult<Option<User>> {
+        Self::scim_user(self, account, r).await
+    }
+    async fn resolve_users(
+        &mut self,
+        account: AccountId,
+        refs: &[ScimRef],
+    ) -> StoreResult<Vec<(ScimRef, UserId)>> {
+        Self::resolve_users(self, account, refs).await
+    }
     async fn user_by_email(
         &mut self,
         account: AccountId,
@@ -184,6 +194,9 @@ impl<D: Db> Read for SqlTx<D> {
     }
     async fn team(&mut self, account: AccountId, id: TeamId) -> StoreResult<Option<Team>> {
         Self::team(self, account, id).await
+    }
+    async fn scim_team(&mut self, account: AccountId, r: ScimRef) -> StoreResult<Option<Team>> {
+        Self::scim_team(self, account, r).await
     }
     async fn list_teams(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<Team>> {
         Self::list_teams(self, account, p).await
@@ -407,7 +420,7 @@ impl<D: Commit> Tx for SqlTx<D> {
         &mut self,
         scope: &ScimScope,
         team: TeamId,
-    ) -> StoreResult<Vec<UserId>> {
+    ) -> StoreResult<Vec<(UserId, ScimRef)>> {
         Self::clear_team_members(self, scope, team).await
     }
     async fn insert_log(&mut self, entry: &LogEntry) -> StoreResult<()> {

@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "scim adopt existing",
         include_str!("../migrations/0009_scim_adopt_existing.sql"),
     ),
+    (
+        10,
+        "scim ids",
+        include_str!("../migrations/0010_scim_ids.sql"),
+    ),
 ];
 
 fn applied(c: &Connection) -> StoreResult<Vec<i64>> {

@@ -119,6 +119,18 @@ impl<R: Runner + 'static> Read for Remote<R> {
     async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>> {
         self.call(move |t| now(t.user(account, id))).await
     }
+    async fn scim_user(&mut self, account: AccountId, r: ScimRef) -> StoreResult<Option<User>> {
+        self.call(move |t| now(t.scim_user(account, r))).await
+    }
+    async fn resolve_users(
+        &mut self,
+        account: AccountId,
+        refs: &[ScimRef],
+    ) -> StoreResult<Vec<(ScimRef, UserId)>> {
+        let refs = refs.to_vec();
+        self.call(move |t| now(t.resolve_users(account, &refs)))
+            .await
+    }
     async fn user_by_email(
         &mut self,
         account: AccountId,
@@ -145,6 +157,9 @@ impl<R: Runner + 'static> Read for Remote<R> {
     }
     async fn team(&mut self, account: AccountId, id: TeamId) -> StoreResult<Option<Team>> {
         self.call(move |t| now(t.team(account, id))).await
+    }
+    async fn scim_team(&mut self, account: AccountId, r: ScimRef) -> StoreResult<Option<Team>> {
+        self.call(move |t| now(t.scim_team(account, r))).await
     }
     async fn list_teams(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<Team>> {
         let p = p.clone();
@@ -405,7 +420,7 @@ impl Tx for Remote<WriteTx> {
         &mut self,
         scope: &ScimScope,
         team: TeamId,
-    ) -> StoreResult<Vec<UserId>> {
+    ) -> StoreResult<Vec<(UserId, ScimRef)>> {
         let scope = *scope;
         self.call(move |t| now(t.clear_team_members(&scope, team)))
             .await

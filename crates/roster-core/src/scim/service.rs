@@ -5,7 +5,7 @@
 
 use super::view;
 use crate::error::{AuthFailure, CoreError};
-use crate::model::{IdentityProvider, Team, TeamId, User, UserId, perm};
+use crate::model::{IdentityProvider, ScimRef, Team, TeamId, User, UserId, perm};
 use crate::service::{Principal, Roster};
 use crate::store::{Conflict, LogEntry, Read, ScimQuery, ScimScope, ScimSort, StoreError, Tx};
 use roster_scim::messages::{ListResponse, Pagination, SearchRequest};

@@ -42,7 +42,8 @@ pub fn user(u: &User, base: Base<'_>, idp: uuid::Uuid) -> Value {
     let ctx = super::user_ctx();
     let mut out = Map::new();
     out.insert("schemas".into(), json!(ctx.schemas_for(&u.scim)));
-    out.insert("id".into(), Value::String(u.id.to_string()));
+    let id = u.scim_ref();
+    out.insert("id".into(), Value::String(id.to_string()));
     if let Value::Object(doc) = &u.scim {
         for (k, v) in doc {
             if !k.eq_ignore_ascii_case("schemas") {
@@ -63,7 +64,8 @@ pub fn user(u: &User, base: Base<'_>, idp: uuid::Uuid) -> Value {
             Value::Array(
                 groups
                     .map(|t| {
-                        json!({"value": t.id.to_string(), "display": t.name, "$ref": format!("{base}/Groups/{}", t.id), "type": "direct"})
+                        let id = t.scim_ref();
+                        json!({"value": id.to_string(), "display": t.name, "$ref": format!("{base}/Groups/{id}"), "type": "direct"})
                     })
                     .collect(),
             ),
@@ -76,7 +78,7 @@ pub fn user(u: &User, base: Base<'_>, idp: uuid::Uuid) -> Value {
             &u.date_joined,
             &u.last_modified,
             u.version,
-            format!("{base}/Users/{}", u.id),
+            format!("{base}/Users/{id}"),
         ),
     );
     Value::Object(out)
@@ -87,7 +89,8 @@ pub fn user(u: &User, base: Base<'_>, idp: uuid::Uuid) -> Value {
 pub fn group(t: &Team, members: Option<&[Member]>, base: Base<'_>) -> Value {
     let mut out = Map::new();
     out.insert("schemas".into(), json!([urn::GROUP]));
-    out.insert("id".into(), Value::String(t.id.to_string()));
+    let id = t.scim_ref();
+    out.insert("id".into(), Value::String(id.to_string()));
     if let Value::Object(doc) = &t.scim {
         for (k, v) in doc {
             if !k.eq_ignore_ascii_case("schemas") && !k.eq_ignore_ascii_case("members") {
@@ -102,7 +105,8 @@ pub fn group(t: &Team, members: Option<&[Member]>, base: Base<'_>) -> Value {
             Value::Array(
                 ms.iter()
                     .map(|m| {
-                        json!({"value": m.user_id.to_string(), "display": m.display, "$ref": format!("{base}/Users/{}", m.user_id), "type": "User"})
+                        let user = m.scim_ref();
+                        json!({"value": user.to_string(), "display": m.display, "$ref": format!("{base}/Users/{user}"), "type": "User"})
                     })
                     .collect(),
             ),
@@ -115,7 +119,7 @@ pub fn group(t: &Team, members: Option<&[Member]>, base: Base<'_>) -> Value {
             &t.created,
             &t.last_modified,
             t.version,
-            format!("{base}/Groups/{}", t.id),
+            format!("{base}/Groups/{id}"),
         ),
     );
     Value::Object(out)

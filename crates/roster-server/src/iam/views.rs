@@ -35,6 +35,7 @@ pub fn user(u: &User) -> Value {
         "last_modified": time(&u.last_modified),
         "teams": u.teams.iter().map(|t| json!({"id": t.id, "name": t.name, "is_active": t.is_active})).collect::<Vec<_>>(),
         "provisioned_by_idp_uuid": u.provisioning.idp_uuid,
+        "scim_id": u.scim_ref().to_string(),
         "scim_external_id": u.provisioning.external_id,
     })
 }
@@ -51,6 +52,7 @@ pub fn team(t: &Team) -> Value {
         "permissions": t.permissions.iter().map(permission).collect::<Vec<_>>(),
         "last_modified": time(&t.last_modified),
         "provisioned_by_idp_uuid": t.provisioning.idp_uuid,
+        "scim_id": t.scim_ref().to_string(),
         "scim_external_id": t.provisioning.external_id,
         "notice": team_notice(t),
     })

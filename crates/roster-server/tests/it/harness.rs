@@ -184,6 +184,28 @@ impl TestApp {
         v["data"]["id"].as_i64().unwrap()
     }
 
+    /// The IAM id of the user or team (`kind`: `users` or `teams`) whose SCIM id is `scim_id`,
+    /// found through the IAM API's `scim_id`.
+    pub async fn iam_id(&self, kind: &str, scim_id: &str) -> i64 {
+        let (s, v) = self.get(&format!("/v4/iam/{kind}?page_size=100")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let found = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["scim_id"] == scim_id);
+        found.unwrap_or_else(|| panic!("no {kind} with SCIM id {scim_id}: {v}"))["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// The SCIM id of the user or team (`kind`: `users` or `teams`) of IAM id `id`.
+    pub async fn scim_id(&self, kind: &str, id: i64) -> String {
+        let (s, v) = self.get(&format!("/v4/iam/{kind}/{id}")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["data"]["scim_id"].as_str().unwrap().to_string()
+    }
+
     /// Create a team with the permissions of these slugs; answer its id.
     pub async fn create_team(&self, name: &str, slugs: &[&str]) -> i64 {
         let (_, perms) = self.get("/v4/iam/permissions?page_size=100").await;

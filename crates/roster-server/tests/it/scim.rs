@@ -153,6 +153,14 @@ async fn user_lifecycle_default_dialect(app: &TestApp) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
     assert_ne!(id, "client-chosen", "[E8] the server assigns id");
+    // Opaque: a UUID v7 (time-ordered), never a count of the users before it.
+    let uuid = uuid::Uuid::parse_str(&id).expect("a UUID id");
+    assert_eq!(uuid.get_version_num(), 7, "{id}");
+    assert_eq!(
+        uuid.hyphenated().to_string(),
+        id,
+        "in its canonical spelling"
+    );
     assert_eq!(r.body["active"], true, "[E12] \"True\" is a boolean");
     assert_eq!(r.body["meta"]["resourceType"], "User");
     assert_eq!(
@@ -175,7 +183,9 @@ async fn user_lifecycle_default_dialect(app: &TestApp) {
         .await,
         1
     );
-    let (_, iam) = app.get(&format!("/v4/iam/users/{id}")).await;
+    let iam_id = app.iam_id("users", &id).await;
+    let (_, iam) = app.get(&format!("/v4/iam/users/{iam_id}")).await;
+    assert_eq!(iam["data"]["scim_id"], id.as_str());
     assert_eq!(iam["data"]["first_name"], "Alice");
     assert_eq!(iam["data"]["email"], upn);
     assert_eq!(iam["data"]["provisioned_by_idp_uuid"], s.idp);
@@ -246,7 +256,7 @@ async fn user_lifecycle_default_dialect(app: &TestApp) {
     );
     assert_eq!(r.body[ENTERPRISE]["department"], "R&D");
     assert_eq!(r.headers["etag"], "W/\"2\"");
-    let (_, iam) = app.get(&format!("/v4/iam/users/{id}")).await;
+    let (_, iam) = app.get(&format!("/v4/iam/users/{iam_id}")).await;
     assert_eq!(iam["data"]["last_name"], "Jones");
 
     // Disable: still returned, with active false, by id and by filter; its tokens stop [E19].
@@ -420,7 +430,8 @@ async fn group_lifecycle(app: &TestApp) {
     let gid = r.body["id"].as_str().unwrap().to_string();
     let g = format!("/Groups/{gid}");
     // Teams made by SCIM start with no permissions and show in the IAM API.
-    let (_, team) = app.get(&format!("/iam/teams/{gid}")).await;
+    let team_id = app.iam_id("teams", &gid).await;
+    let (_, team) = app.get(&format!("/iam/teams/{team_id}")).await;
     assert_eq!(team["data"]["permissions"], json!([]));
     assert_eq!(team["data"]["name"], "Sales");
     // Unique displayName.
@@ -525,10 +536,12 @@ async fn group_lifecycle(app: &TestApp) {
         json!([{"op": "replace", "value": {"displayName": "Sales West"}}]),
     )
     .await;
-    let (_, team) = app.get(&format!("/iam/teams/{gid}")).await;
+    let (_, team) = app.get(&format!("/iam/teams/{team_id}")).await;
     assert_eq!(team["data"]["name"], "Sales West");
     // The user's teams in the IAM API.
-    let (_, user) = app.get(&format!("/iam/users/{u3}")).await;
+    let (_, user) = app
+        .get(&format!("/iam/users/{}", app.iam_id("users", &u3).await))
+        .await;
     assert_eq!(user["data"]["teams"][0]["name"], "Sales West");
     // Remove all; delete.
     s.patch_ops(&g, json!([{"op": "remove", "path": "members"}]))
@@ -539,14 +552,15 @@ async fn group_lifecycle(app: &TestApp) {
         json!([{"op": "add", "path": "members", "value": [{"value": u1}]}]),
     )
     .await;
+    let u1_iam = app.iam_id("users", &u1).await;
     assert_eq!(s.delete(&g).await.status, StatusCode::NO_CONTENT);
     assert_eq!(s.get(&g).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
-        app.get(&format!("/iam/teams/{gid}")).await.0,
+        app.get(&format!("/iam/teams/{team_id}")).await.0,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.get(&format!("/iam/users/{u1}")).await.1["data"]["teams"],
+        app.get(&format!("/iam/users/{u1_iam}")).await.1["data"]["teams"],
         json!([])
     );
 }
@@ -562,7 +576,10 @@ async fn hand_made_users_are_invisible(app: &TestApp) {
             s.count("Users", &format!("userName eq \"{name}\"")).await,
             0
         );
-        let path = format!("/Users/{id}");
+        // Addressed by the SCIM id it has (it would be its id, were SCIM to see it).
+        let scim_id = app.scim_id("users", id).await;
+        assert_eq!(s.count("Users", &format!("id eq \"{scim_id}\"")).await, 0);
+        let path = format!("/Users/{scim_id}");
         assert_eq!(s.get(&path).await.status, StatusCode::NOT_FOUND);
         let r = s
             .patch_ops(
@@ -1071,6 +1088,21 @@ async fn member_displays_follow_renames(app: &TestApp) {
         "A. L.",
         "a label stays as sent"
     );
+    // Filters on members.display compare what is shown, whatever its source, case-insensitively.
+    for (filter, groups) in [
+        ("members.display eq \"ADA KING\"", 2),
+        ("members.display eq \"Ada Lovelace\"", 0),
+        ("members.display eq \"a. l.\"", 1),
+        ("members[display eq \"BOB@example.com\"]", 1),
+        ("members[display sw \"ada\" and value eq \"{ada}\"]", 2),
+        (
+            "members.display co \"king\" and not (members.display eq \"bob@example.com\")",
+            1,
+        ),
+    ] {
+        let filter = filter.replace("{ada}", &ada);
+        assert_eq!(s.count("Groups", &filter).await, groups, "{filter}");
+    }
     // Without a displayName the name is the userName, and a rename of that is followed too.
     let r = s
         .patch_ops(
@@ -1080,6 +1112,11 @@ async fn member_displays_follow_renames(app: &TestApp) {
         .await;
     assert!(r.status.is_success(), "{}", r.body);
     assert_eq!(shown(okta, bob).await, "robert@example.com");
+    assert_eq!(
+        s.count("Groups", "members.display eq \"Robert@Example.com\"")
+            .await,
+        1
+    );
 }
 
 /// Only the account's active provider provisions: an inactive one's endpoint answers 403, and
@@ -1103,7 +1140,9 @@ async fn inactive_providers_answer_403(app: &TestApp) {
             r.body
         );
     }
-    let (_, user) = app.get(&format!("/iam/users/{u}")).await;
+    let (_, user) = app
+        .get(&format!("/iam/users/{}", app.iam_id("users", &u).await))
+        .await;
     assert_eq!(user["data"]["email"], "kept@example.com", "the user stays");
     app.patch(&idp, json!({"is_active": true})).await;
     let r = s.get(&format!("/Users/{u}")).await;
@@ -1179,6 +1218,7 @@ async fn deleting_a_provider_keeps_deactivates_or_deletes_its_users(app: &TestAp
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let g = r.body["id"].as_str().unwrap().to_string();
+        let (u, g) = (app.iam_id("users", &u).await, app.iam_id("teams", &g).await);
         let idp = format!("/iam/identity_providers/saml2/{}", s.idp);
         let (st, v) = app.delete(&format!("{idp}?users=maybe")).await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
@@ -1212,15 +1252,12 @@ async fn deleting_a_provider_keeps_deactivates_or_deletes_its_users(app: &TestAp
 async fn ignored_members_are_logged_with_their_reason(app: &TestApp) {
     let s = app.scim().await;
     let own = s.user("own@example.com").await;
-    let hand = app.create_user("hand@example.com", &[]).await.to_string();
+    let hand = app.create_user("hand@example.com", &[]).await;
+    let hand = app.scim_id("users", hand).await;
     let (_, me) = app.get("/iam/user").await;
-    let owner = me["data"]["id"].to_string();
-    // A group whose id no user here has (users and groups number apart; a member with the same
-    // value as another is the same member to the duplicate rule).
-    let mut other_group = s.group("Other 0").await;
-    for i in 1..6 {
-        other_group = s.group(&format!("Other {i}")).await;
-    }
+    let owner = me["data"]["scim_id"].as_str().unwrap().to_string();
+    let other_group = s.group("Other").await;
+    let nobody = roster_core::model::ScimRef::fresh().to_string();
     // Another provider's user: made while that provider was the active one.
     let okta = app.active_provider("Okta").await;
     let foreign = s.with_idp(&okta).user("foreign@example.com").await;
@@ -1235,7 +1272,8 @@ async fn ignored_members_are_logged_with_their_reason(app: &TestApp) {
             "/Groups",
             json!({"schemas": [GROUP], "displayName": "Mixed", "members": [
                 {"value": own}, {"value": hand}, {"value": owner}, {"value": foreign},
-                {"value": "999999"}, {"value": "not-an-id"}, {"value": other_group, "type": "Group"}]}),
+                {"value": "999999"}, {"value": nobody}, {"value": "not-an-id"},
+                {"value": own.to_uppercase()}, {"value": other_group, "type": "Group"}]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -1272,16 +1310,20 @@ async fn ignored_members_are_logged_with_their_reason(app: &TestApp) {
     assert!(logged(&owner, "own user"), "{ignored:?}");
     assert!(logged(&foreign, "another identity provider"), "{ignored:?}");
     assert!(logged("999999", "no such user"), "{ignored:?}");
+    assert!(logged(&nobody, "no such user"), "{ignored:?}");
     assert!(logged("not-an-id", "not a user id"), "{ignored:?}");
+    // Ids are caseExact: another spelling names no one.
+    assert!(logged(&own.to_uppercase(), "not a user id"), "{ignored:?}");
     assert!(logged(&other_group, "nested groups"), "{ignored:?}");
-    assert_eq!(ignored.len(), 6, "{ignored:?}");
+    assert_eq!(ignored.len(), 8, "{ignored:?}");
 }
 
 /// With `scim_adopt_existing` on, a create naming a hand-made user links it to the provider
 /// (201, logged as adopted); owners and other providers' users are never adopted.
 async fn providers_adopt_hand_made_users_when_told(app: &TestApp) {
     let s = app.scim().await;
-    let hand = app.create_user("hand@example.com", &[]).await.to_string();
+    let hand = app.create_user("hand@example.com", &[]).await;
+    let hand = app.scim_id("users", hand).await;
     let create = |name: &str| {
         let s = &s;
         let body = json!({"schemas": [USER], "userName": name, "name": {"givenName": "Hand", "familyName": "Made"}});
@@ -1409,7 +1451,100 @@ async fn schemas_and_resource_type_filter(app: &TestApp) {
     );
 }
 
+/// Users and groups made before SCIM ids became opaque keep answering to the integer ids Entra
+/// stored; new ones answer only to their UUIDs; a group holds both kinds.
+async fn legacy_ids_keep_answering(app: &TestApp) {
+    use roster_core::model::{AccountId, NewUser, ScimRef, Team};
+    let s = app.scim().await;
+    let idp: uuid::Uuid = s.idp.parse().unwrap();
+    let now = roster_core::Clock::now(app.clock.as_ref());
+    let (old_user, old_team) = {
+        let store = app.roster.store().clone();
+        let mut tx = store.begin().await.unwrap();
+        let mut u = NewUser::new(AccountId(1), "old@example.com", "Old", "Timer", now);
+        u.provisioning.idp_uuid = Some(idp);
+        u.scim_id = None;
+        let u = tx.insert_user(&u).await.unwrap();
+        let mut t = Team::new(AccountId(1), "Old team", now);
+        t.provisioning.idp_uuid = Some(idp);
+        t.scim_id = None;
+        let t = tx.insert_team(&t).await.unwrap();
+        tx.commit().await.unwrap();
+        (u.0.to_string(), t.0.to_string())
+    };
+    let r = s.get(&format!("/Users/{old_user}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["id"], old_user.as_str());
+    assert!(
+        r.body["meta"]["location"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/Users/{old_user}"))
+    );
+    assert_eq!(s.count("Users", &format!("id eq \"{old_user}\"")).await, 1);
+    // A new user answers to its UUID only, never to the integer the IAM API knows it by.
+    let new_user = s.user("new@example.com").await;
+    assert!(matches!(ScimRef::parse(&new_user), Some(ScimRef::Id(_))));
+    let iam = app.iam_id("users", &new_user).await;
+    assert_eq!(
+        s.get(&format!("/Users/{iam}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(s.count("Users", &format!("id eq \"{iam}\"")).await, 0);
+    // One PATCH adds both kinds to the old group; both show, and filters find them.
+    let g = format!("/Groups/{old_team}");
+    let r = s
+        .patch_ops(
+            &format!("{g}?attributes=members"),
+            json!([{"op": "add", "path": "members", "value": [{"value": old_user}, {"value": new_user}]}]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let members: Vec<&str> = r.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, [old_user.as_str(), new_user.as_str()]);
+    assert_eq!(
+        s.count("Groups", &format!("members.value eq \"{new_user}\""))
+            .await,
+        1
+    );
+    assert_eq!(
+        s.count("Users", &format!("groups.value eq \"{old_team}\""))
+            .await,
+        2
+    );
+    let r = s.get(&format!("/Users/{new_user}")).await;
+    assert_eq!(
+        r.body["groups"][0]["value"],
+        old_team.as_str(),
+        "{}",
+        r.body
+    );
+    // Removing by either id works, and the log names members by their SCIM ids.
+    let r = s
+        .patch_ops(
+            &g,
+            json!([{"op": "remove", "path": format!("members[value eq \"{new_user}\"]")}]),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let (_, log) = app
+        .get(&format!(
+            "/iam/identity_providers/saml2/{}/provisioning_log",
+            s.idp
+        ))
+        .await;
+    let entry = &log["results"][0];
+    assert_eq!(entry["resource_id"], old_team.as_str(), "{entry}");
+    assert!(entry["changes"].to_string().contains(&new_user), "{entry}");
+}
+
 both!(
+    legacy_ids_keep_answering,
     schemas_and_resource_type_filter,
     providers_adopt_hand_made_users_when_told,
     ignored_members_are_logged_with_their_reason,
@@ -1534,7 +1669,7 @@ async fn concurrent_member_adds(app: &TestApp) {
 async fn large_group_patch(app: &TestApp) {
     let s = app.scim().await;
     let gid = s.group("Big").await;
-    let ids: Vec<roster_core::model::UserId> = {
+    let ids: Vec<roster_core::model::ScimRef> = {
         let store = app.roster.store().clone();
         let mut tx = store.begin().await.unwrap();
         let mut ids = Vec::new();
@@ -1549,7 +1684,13 @@ async fn large_group_patch(app: &TestApp) {
                 now,
             );
             u.provisioning.idp_uuid = Some(idp);
-            ids.push(tx.insert_user(&u).await.unwrap());
+            // Half were made before opaque SCIM ids: one request names both kinds.
+            if i % 2 == 1 {
+                u.scim_id = None;
+            }
+            let scim_id = u.scim_id;
+            let id = tx.insert_user(&u).await.unwrap();
+            ids.push(roster_core::model::ScimRef::of(id.0, scim_id));
         }
         tx.commit().await.unwrap();
         ids
@@ -1597,7 +1738,9 @@ async fn large_group_patch(app: &TestApp) {
     );
     assert!(r.body.get("members").is_none());
     assert_eq!(
-        app.get(&format!("/iam/teams/{gid}")).await.0,
+        app.get(&format!("/iam/teams/{}", app.iam_id("teams", &gid).await))
+            .await
+            .0,
         StatusCode::OK
     );
     assert_eq!(
@@ -1628,7 +1771,10 @@ async fn passwords_are_not_kept(app: &TestApp) {
         .read()
         .await
         .unwrap()
-        .user(roster_core::model::AccountId(1), id.parse().unwrap())
+        .scim_user(
+            roster_core::model::AccountId(1),
+            roster_core::model::ScimRef::parse(&id).unwrap(),
+        )
         .await
         .unwrap()
         .unwrap();

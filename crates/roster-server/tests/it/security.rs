@@ -196,9 +196,19 @@ async fn scim_token_cannot_escalate(app: &TestApp) {
     let s = app.scim().await;
     let key = app.token_for("bot@example.com").await;
     let b = s.with_key(&key);
+    // What SCIM would call them, were they in its scope.
+    let (sbot, shand, sowner) = (
+        app.scim_id("users", bot).await,
+        app.scim_id("users", hand_made).await,
+        app.scim_id("users", owner).await,
+    );
+    let (sadmins, sbots) = (
+        app.scim_id("teams", admins).await,
+        app.scim_id("teams", bots).await,
+    );
 
     // Users made by hand (the bot itself first) and the owner are not there.
-    for id in [bot, hand_made, owner] {
+    for id in [&sbot, &shand, &sowner] {
         let p = format!("/Users/{id}");
         assert_eq!(b.get(&p).await.status, StatusCode::NOT_FOUND);
         let r = b
@@ -219,20 +229,20 @@ async fn scim_token_cannot_escalate(app: &TestApp) {
     // The IAM teams are not there either.
     assert_eq!(b.get("/Groups").await.body["totalResults"], 0);
     assert_eq!(b.count("Groups", "displayName eq \"Admins\"").await, 0);
-    for team in [admins, bots] {
+    for team in [&sadmins, &sbots] {
         let p = format!("/Groups/{team}");
         assert_eq!(b.get(&p).await.status, StatusCode::NOT_FOUND);
         let r = b
             .patch_ops(
                 &p,
-                json!([{"op": "add", "path": "members", "value": [{"value": bot.to_string()}]}]),
+                json!([{"op": "add", "path": "members", "value": [{"value": sbot.clone()}]}]),
             )
             .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
         let r = b
             .put(
                 &p,
-                json!({"schemas": [GROUP], "displayName": "Mine now", "members": [{"value": bot.to_string()}]}),
+                json!({"schemas": [GROUP], "displayName": "Mine now", "members": [{"value": sbot.clone()}]}),
             )
             .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -258,7 +268,7 @@ async fn scim_token_cannot_escalate(app: &TestApp) {
         .post(
             "/Groups",
             json!({"schemas": [GROUP], "displayName": "Bot group",
-                   "members": [{"value": bot.to_string()}, {"value": owner.to_string()}]}),
+                   "members": [{"value": sbot.clone()}, {"value": sowner.clone()}]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -267,7 +277,7 @@ async fn scim_token_cannot_escalate(app: &TestApp) {
     let r = b
         .patch_ops(
             &format!("/Groups/{g}"),
-            json!([{"op": "add", "path": "members", "value": [{"value": hand_made.to_string()}, {"value": bot.to_string()}]}]),
+            json!([{"op": "add", "path": "members", "value": [{"value": shand.clone()}, {"value": sbot.clone()}]}]),
         )
         .await;
     assert!(r.status.is_success(), "{}", r.body);
@@ -280,11 +290,11 @@ async fn scim_token_cannot_escalate(app: &TestApp) {
         .post(
             "/Bulk",
             json!({"schemas": [BULK], "Operations": [
-                {"method": "PATCH", "path": format!("/Groups/{admins}"),
-                 "data": {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": bot.to_string()}]}]}},
-                {"method": "DELETE", "path": format!("/Users/{owner}")},
+                {"method": "PATCH", "path": format!("/Groups/{sadmins}"),
+                 "data": {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": sbot.clone()}]}]}},
+                {"method": "DELETE", "path": format!("/Users/{sowner}")},
                 {"method": "POST", "path": "/Groups", "bulkId": "g",
-                 "data": {"schemas": [GROUP], "displayName": "Bulk group", "members": [{"value": bot.to_string()}]}}
+                 "data": {"schemas": [GROUP], "displayName": "Bulk group", "members": [{"value": sbot.clone()}]}}
             ]}),
         )
         .await;
@@ -340,7 +350,7 @@ async fn scim_token_cannot_escalate(app: &TestApp) {
     // Granting a permission to a SCIM-made team is allowed, and the answer says what it means.
     let (st, v) = app
         .patch(
-            &format!("/v4/iam/teams/{g}"),
+            &format!("/v4/iam/teams/{}", app.iam_id("teams", &g).await),
             json!({"permissions_ids": [all[0]]}),
         )
         .await;
@@ -368,7 +378,7 @@ async fn scim_token_cannot_escalate(app: &TestApp) {
     let bot2 = s.user("bot2@example.com").await;
     let (st, v) = app
         .patch(
-            &format!("/v4/iam/users/{bot2}"),
+            &format!("/v4/iam/users/{}", app.iam_id("users", &bot2).await),
             json!({"teams_ids": [bots]}),
         )
         .await;
@@ -538,7 +548,11 @@ async fn patch_computes_outside_the_write(backend: Backend) {
     // write transaction: a member the IAM API adds while it waits for the writer is kept.
     let g = s.group("Whole list").await;
     let m1 = s.user("m1@example.com").await;
-    let m2: i64 = s.user("m2@example.com").await.parse().unwrap();
+    let m2 = s.user("m2@example.com").await;
+    let (m2_iam, g_iam) = (
+        app.iam_id("users", &m2).await,
+        app.iam_id("teams", &g).await,
+    );
     let gp = format!("/Groups/{g}");
     let r = s
         .patch_ops(
@@ -557,8 +571,8 @@ async fn patch_computes_outside_the_write(backend: Backend) {
         gated.reached.notified().await;
         let (st, v) = app
             .patch(
-                &format!("/v4/iam/users/{m2}"),
-                json!({"teams_ids": [g.parse::<i64>().unwrap()]}),
+                &format!("/v4/iam/users/{m2_iam}"),
+                json!({"teams_ids": [g_iam]}),
             )
             .await;
         assert_eq!(st, StatusCode::OK, "{v}");
@@ -576,7 +590,7 @@ async fn patch_computes_outside_the_write(backend: Backend) {
         .iter()
         .map(|m| m["value"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(members, vec![m1.clone(), m2.to_string()]);
+    assert_eq!(members, vec![m1.clone(), m2]);
     app.finish().await;
 }
 

@@ -149,8 +149,13 @@ impl Compiler<'_, '_, '_> {
         }
     }
 
-    /// `id`: a string in SCIM, an integer column here.
-    pub(super) fn id_column(&mut self, col: &str, cmp: Option<(CompareOp, &CompValue)>) -> String {
+    /// `id` of the row aliased `alias`: its SCIM id, a UUID column, or for rows made before
+    /// opaque ids (no UUID) the integer id.
+    pub(super) fn id_column(
+        &mut self,
+        alias: &str,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> String {
         let Some((op, value)) = cmp else {
             return TRUE.into();
         };
@@ -161,25 +166,27 @@ impl Compiler<'_, '_, '_> {
                 FALSE.into()
             };
         };
-        // Only the canonical decimal form of an id equals it as a string.
-        let id = text.parse::<i64>().ok().filter(|n| n.to_string() == text);
-        match (op, id) {
-            (CompareOp::Eq, Some(n)) => {
-                let p = self.bind(Arg::Int(n));
-                format!("({col} = {p})")
+        // Only an id's own spelling equals it (ids are caseExact).
+        let is = |c: &mut Self, r: ScimRef| match r {
+            ScimRef::Id(u) => {
+                let p = c.bind(Arg::Uuid(u));
+                // Never NULL (a legacy row's is), so that `NOT` of it holds there.
+                format!("({alias}.scim_id IS NOT NULL AND {alias}.scim_id = {p})")
             }
+            ScimRef::Legacy(n) => {
+                let p = c.bind(Arg::Int(n));
+                format!("({alias}.id = {p} AND {alias}.scim_id IS NULL)")
+            }
+        };
+        match (op, ScimRef::parse(&text)) {
+            (CompareOp::Eq, Some(r)) => is(self, r),
             (CompareOp::Eq, None) => FALSE.into(),
-            (CompareOp::Ne, Some(n)) => {
-                let p = self.bind(Arg::Int(n));
-                format!("({col} <> {p})")
-            }
+            (CompareOp::Ne, Some(r)) => format!("(NOT {})", is(self, r)),
             (CompareOp::Ne, None) => TRUE.into(),
             // Substring and ordering comparisons on the id's text: compare the text form.
-            _ => {
-                let cast = format!("CAST({col} AS TEXT)");
-                self.string(&Source::Text(cast), true, Some((op, value)))
-                    .unwrap_or_else(|_| FALSE.into())
-            }
+            _ => self
+                .string(&Source::Text(rendered_id(alias)), true, Some((op, value)))
+                .unwrap_or_else(|_| FALSE.into()),
         }
     }
 
@@ -275,4 +282,9 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s.trim())
         .ok()
         .map(|d| d.with_timezone(&Utc))
+}
+
+/// The SCIM id of the row aliased `alias`, as text, as it is rendered.
+pub(super) fn rendered_id(alias: &str) -> String {
+    format!("COALESCE(CAST({alias}.scim_id AS TEXT), CAST({alias}.id AS TEXT))")
 }

@@ -81,23 +81,20 @@ impl Compiler<'_, '_, '_> {
         };
         if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
             // Other operators compare the id's text, as the resource shows it.
-            let cast = format!("CAST(m.{other} AS TEXT)");
-            let cond = self.string(&Source::Text(cast), true, Some((op, value)))?;
+            let cond = self.string(&Source::Text(rendered_id("o")), true, Some((op, value)))?;
             return Ok(format!(
                 "({t}.id IN (SELECT m.{mine} FROM {rows} WHERE m.account_id = {a} AND {cond}))"
             ));
         }
-        let id = text.parse::<i64>().ok().filter(|n| n.to_string() == text);
-        let with = |c: &mut Self, n: i64| {
-            let p = c.bind(Arg::Int(n));
-            format!(
-                "({t}.id IN (SELECT m.{mine} FROM {rows} WHERE m.account_id = {a} AND m.{other} = {p}))"
-            )
+        // The other side's id, as `id_column` compares it (`o` is the other side's row).
+        let with = |c: &mut Self| {
+            let is = c.id_column("o", Some((CompareOp::Eq, value)));
+            format!("({t}.id IN (SELECT m.{mine} FROM {rows} WHERE m.account_id = {a} AND {is}))")
         };
-        match (op, id) {
-            (CompareOp::Eq, Some(n)) => Ok(with(self, n)),
+        match (op, ScimRef::parse(&text)) {
+            (CompareOp::Eq, Some(_)) => Ok(with(self)),
             (CompareOp::Eq, None) => Ok(FALSE.into()),
-            (CompareOp::Ne, Some(n)) => Ok(format!("(NOT {})", with(self, n))),
+            (CompareOp::Ne, Some(_)) => Ok(format!("(NOT {})", with(self))),
             (CompareOp::Ne, None) => Ok(TRUE.into()),
             _ => Ok(FALSE.into()),
         }
@@ -150,10 +147,9 @@ impl Compiler<'_, '_, '_> {
         if p.urn.is_some() || p.sub.is_some() {
             return Err(unsupported_attr(path));
         }
-        let (_, other) = self.membership_columns();
-        let other_id = format!("m.{other}");
+        let other_id = rendered_id("o");
         match (self.resource, p.attr.to_ascii_lowercase().as_str()) {
-            (_, "value") => Ok((format!("CAST(m.{other} AS TEXT)"), true)),
+            (_, "value") => Ok((rendered_id("o"), true)),
             (_, "$ref") => {
                 let endpoint = match self.resource {
                     Resource::Users => "Groups",
@@ -174,8 +170,22 @@ impl Compiler<'_, '_, '_> {
             // A user's groups show each team's name, and `direct`.
             (Resource::Users, "display") => Ok(("o.name_folded".into(), false)),
             (Resource::Users, "type") => Ok(("'direct'".into(), false)),
-            // A group's members show `User`; their display is kept unfolded, so it is refused.
+            // A group's members show `User`.
             (Resource::Groups, "type") => Ok(("'user'".into(), false)),
+            // A member's display, as `team_members` in the store shows it: the one the client
+            // sent, else the user's `displayName`, else its `userName` (when the first present
+            // is blank), each case-folded.
+            (Resource::Groups, "display") => {
+                let raw = crate::sql::json_string(self.dialect, "o.scim_doc", "displayName");
+                let folded = crate::sql::json_string(self.dialect, "o.scim_folded", "displayName");
+                Ok((
+                    format!(
+                        "(CASE WHEN TRIM(COALESCE(m.display, {raw})) <> '' \
+                         THEN COALESCE(m.display_folded, {folded}) ELSE o.email_folded END)"
+                    ),
+                    false,
+                ))
+            }
             _ => Err(format!(
                 "Filtering by this attribute is not supported: \"{path}.{}\"",
                 p.attr

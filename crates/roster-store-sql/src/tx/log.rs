@@ -121,8 +121,9 @@ impl<D: Db> SqlTx<D> {
         Ok(Page { items, total })
     }
 
-    /// Data steps that SQL alone cannot do, run once after the migrations (recorded in
-    /// `roster_meta`): userName keys made before they were NFC get their NFC key. Only users with
+    /// Data steps that SQL alone cannot do, run after the migrations: userName keys made before
+    /// they were NFC get their NFC key (once, recorded in `roster_meta`), and member displays
+    /// their folded form. Only users with
     /// non-ASCII userNames can differ, so only those are read. Run inside a write transaction.
     pub async fn after_migrations(&mut self) -> StoreResult<()> {
         const STEP: &str = "user_name_key_nfc";
@@ -131,7 +132,7 @@ impl<D: Db> SqlTx<D> {
             vec![STEP.into()],
         );
         if self.db.row(q).await?.is_some() {
-            return Ok(());
+            return self.fold_member_displays().await;
         }
         let non_ascii = match self.dialect() {
             Dialect::Postgres => "SELECT id, email, email_folded FROM users WHERE email ~ '[^ -~]'",
@@ -149,6 +150,42 @@ impl<D: Db> SqlTx<D> {
                 );
                 self.db.exec(q).await?;
             }
+        }
+        let q = self.sql(
+            "INSERT INTO roster_meta (key, value) VALUES ($1, 'done') ON CONFLICT DO NOTHING",
+            vec![STEP.into()],
+        );
+        self.db.exec(q).await?;
+        self.fold_member_displays().await
+    }
+
+    /// Member displays kept before schema 10 get their folded form (`members.display` filters
+    /// compare it); once, recorded in `roster_meta`.
+    async fn fold_member_displays(&mut self) -> StoreResult<()> {
+        const STEP: &str = "member_display_folded";
+        let q = self.sql(
+            "SELECT value FROM roster_meta WHERE key = $1",
+            vec![STEP.into()],
+        );
+        if self.db.row(q).await?.is_some() {
+            return Ok(());
+        }
+        let q = self.sql(
+            "SELECT team_id, user_id, display FROM team_members \
+             WHERE display IS NOT NULL AND display_folded IS NULL",
+            vec![],
+        );
+        for r in self.db.rows(q).await? {
+            let folded = roster_core::validate::fold(&r.text("display")?);
+            let q = self.sql(
+                "UPDATE team_members SET display_folded = $1 WHERE team_id = $2 AND user_id = $3",
+                vec![
+                    folded.into(),
+                    r.i64("team_id")?.into(),
+                    r.i64("user_id")?.into(),
+                ],
+            );
+            self.db.exec(q).await?;
         }
         let q = self.sql(
             "INSERT INTO roster_meta (key, value) VALUES ($1, 'done') ON CONFLICT DO NOTHING",

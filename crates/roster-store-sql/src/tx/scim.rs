@@ -127,7 +127,8 @@ impl<D: Db> SqlTx<D> {
     ) -> StoreResult<Page<User>> {
         let mut s = self.build();
         s.push(&format!(
-            "SELECT {USER_COLS}, t.id AS team__id, t.name AS team__name, \
+            "SELECT {USER_COLS}, t.id AS team__id, t.scim_id AS team__scim_id, \
+             t.name AS team__name, \
              t.is_active AS team__is_active, t.provisioned_by_idp AS team__idp \
              FROM users u LEFT JOIN team_members m ON m.user_id = u.id \
              LEFT JOIN teams t ON t.id = m.team_id \
@@ -148,6 +149,7 @@ impl<D: Db> SqlTx<D> {
             if let (Some(team), Some(u)) = (r.opt_i64("team__id")?, items.last_mut()) {
                 u.teams.push(TeamRef {
                     id: TeamId(team),
+                    scim_id: r.opt_uuid("team__scim_id")?,
                     name: r.text("team__name")?,
                     is_active: r.bool("team__is_active")?,
                     provisioned_by: r.opt_uuid("team__idp")?,
@@ -193,7 +195,8 @@ impl<D: Db> SqlTx<D> {
         for chunk in teams.chunks(500) {
             let mut q = self.build();
             q.push(&format!(
-                "SELECT m.team_id, u.id, u.email, {display} AS display_name FROM team_members m \
+                "SELECT m.team_id, u.id, u.scim_id, u.email, {display} AS display_name \
+                 FROM team_members m \
                  JOIN users u ON u.id = m.user_id WHERE m.account_id = "
             ))
             .arg(scope.account)
@@ -212,6 +215,7 @@ impl<D: Db> SqlTx<D> {
                     .or_default()
                     .push(Member {
                         user_id: UserId(r.i64("id")?),
+                        scim_id: r.opt_uuid("scim_id")?,
                         display,
                     });
             }
@@ -272,10 +276,14 @@ impl<D: Db> SqlTx<D> {
             if !sent.is_empty() {
                 let mut q = self.build();
                 let (a, t, o) = (q.bind(scope.account), q.bind(team), q.bind(scope.idp));
-                q.push("UPDATE team_members SET display = v.column2 FROM (VALUES ");
+                q.push(
+                    "UPDATE team_members SET display = v.column2, display_folded = v.column3 \
+                     FROM (VALUES ",
+                );
                 values_rows(
                     &mut q,
-                    sent.iter().map(|(id, d)| [(*id).into(), d.clone().into()]),
+                    sent.iter()
+                        .map(|(id, d)| [(*id).into(), d.clone().into(), folded(d).into()]),
                 );
                 q.push(&format!(
                     ") AS v WHERE team_members.account_id = {a} AND team_members.team_id = {t} \
@@ -289,12 +297,14 @@ impl<D: Db> SqlTx<D> {
             let mut q = self.build();
             let (a, t, o) = (q.bind(scope.account), q.bind(team), q.bind(scope.idp));
             q.push(&format!(
-                "INSERT INTO team_members (account_id, team_id, user_id, display) \
-                 SELECT {a}, {t}, u.id, v.column2 FROM (VALUES "
+                "INSERT INTO team_members (account_id, team_id, user_id, display, display_folded) \
+                 SELECT {a}, {t}, u.id, v.column2, v.column3 FROM (VALUES "
             ));
             values_rows(
                 &mut q,
-                chunk.iter().map(|(id, d)| [(*id).into(), d.clone().into()]),
+                chunk
+                    .iter()
+                    .map(|(id, d)| [(*id).into(), d.clone().into(), folded(d).into()]),
             );
             q.push(&format!(
                 ") AS v JOIN users u ON u.id = v.column1 WHERE u.account_id = {a} \
@@ -340,11 +350,12 @@ impl<D: Db> SqlTx<D> {
         &mut self,
         scope: &ScimScope,
         team: TeamId,
-    ) -> StoreResult<Vec<UserId>> {
+    ) -> StoreResult<Vec<(UserId, ScimRef)>> {
         let q = self.sql(
             "DELETE FROM team_members WHERE account_id = $1 AND team_id = $2 \
              AND EXISTS (SELECT 1 FROM users u WHERE u.id = team_members.user_id \
-             AND u.provisioned_by_idp = $3) RETURNING user_id",
+             AND u.provisioned_by_idp = $3) RETURNING user_id, \
+             (SELECT u.scim_id FROM users u WHERE u.id = team_members.user_id) AS scim_id",
             vec![scope.account.into(), team.into(), scope.idp.into()],
         );
         let removed = self
@@ -352,9 +363,12 @@ impl<D: Db> SqlTx<D> {
             .rows(q)
             .await?
             .iter()
-            .map(|r| r.i64("user_id").map(UserId))
+            .map(|r| {
+                let id = r.i64("user_id")?;
+                Ok((UserId(id), ScimRef::of(id, r.opt_uuid("scim_id")?)))
+            })
             .collect::<StoreResult<Vec<_>>>()?;
-        self.stale.users(removed.iter().copied());
+        self.stale.users(removed.iter().map(|(u, _)| *u));
         Ok(removed)
     }
 }
@@ -369,16 +383,12 @@ fn is_first_lookup_page(q: &ScimQuery) -> bool {
         && q.filter.as_ref().is_some_and(filter_sql::is_lookup)
 }
 
+/// A member display as `members.display` filters compare it (see `filter_sql`).
+pub(super) fn folded(display: &Option<String>) -> Option<String> {
+    display.as_deref().map(roster_core::validate::fold)
+}
+
 /// The `displayName` of the user aliased `alias` when it is a string, else NULL.
 pub(super) fn display_name_sql(dialect: Dialect, alias: &str) -> String {
-    match dialect {
-        Dialect::Postgres => format!(
-            "CASE WHEN jsonb_typeof({alias}.scim_doc -> 'displayName') = 'string' \
-             THEN {alias}.scim_doc ->> 'displayName' END"
-        ),
-        Dialect::Sqlite => format!(
-            "CASE WHEN json_type({alias}.scim_doc, '$.displayName') = 'text' \
-             THEN json_extract({alias}.scim_doc, '$.displayName') END"
-        ),
-    }
+    crate::sql::json_string(dialect, &format!("{alias}.scim_doc"), "displayName")
 }

@@ -4,6 +4,7 @@ use super::users::ListQuery;
 use super::{SqlTx, accounts::no_row, few_kept, found};
 use crate::db::{Db, SqlRow};
 use crate::rows::{self, TEAM_COLS};
+use crate::sql::Arg;
 use crate::{Listing, search_doc};
 use roster_core::model::*;
 use roster_core::store::{ListParams, NewTeam, Page, StoreResult};
@@ -35,22 +36,32 @@ impl<D: Db> SqlTx<D> {
     }
 
     pub async fn insert_team(&mut self, t: &NewTeam) -> StoreResult<TeamId> {
+        // `scim_id` is named only when there is one (see `insert_user`).
+        let (col, val) = match t.scim_id {
+            Some(_) => (", scim_id", ", $11"),
+            None => ("", ""),
+        };
+        let mut args: Vec<Arg> = vec![
+            t.account_id.into(),
+            (&t.name).into(),
+            fold(&t.name).into(),
+            t.is_active.into(),
+            t.created.into(),
+            t.last_modified.into(),
+            (&t.provisioning.external_id).into(),
+            t.provisioning.idp_uuid.into(),
+            (&t.scim).into(),
+            search_doc(&t.scim, roster_core::scim::group_ctx()).into(),
+        ];
+        args.extend(t.scim_id.map(Arg::from));
         let q = self.sql(
-            "INSERT INTO teams (account_id, name, name_folded, is_active, created, last_modified, \
-             version, scim_external_id, provisioned_by_idp, scim_doc, scim_folded) \
-             VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10) RETURNING id",
-            vec![
-                t.account_id.into(),
-                (&t.name).into(),
-                fold(&t.name).into(),
-                t.is_active.into(),
-                t.created.into(),
-                t.last_modified.into(),
-                (&t.provisioning.external_id).into(),
-                t.provisioning.idp_uuid.into(),
-                (&t.scim).into(),
-                search_doc(&t.scim, roster_core::scim::group_ctx()).into(),
-            ],
+            &format!(
+                "INSERT INTO teams (account_id, name, name_folded, is_active, created, \
+                 last_modified, version, scim_external_id, provisioned_by_idp, scim_doc, \
+                 scim_folded{col}) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10{val}) \
+                 RETURNING id"
+            ),
+            args,
         );
         let r = self
             .db
@@ -65,6 +76,11 @@ impl<D: Db> SqlTx<D> {
             &format!("SELECT {TEAM_COLS} FROM teams t WHERE t.account_id = $1 AND t.id = $2"),
             vec![account.into(), id.into()],
         );
+        self.one_team(q).await
+    }
+
+    /// The team a statement reads, with its permissions.
+    async fn one_team(&mut self, q: crate::sql::Sql) -> StoreResult<Option<Team>> {
         let Some(r) = self.db.row(q).await? else {
             return Ok(None);
         };
@@ -75,6 +91,20 @@ impl<D: Db> SqlTx<D> {
             .remove(&t.id)
             .unwrap_or_default();
         Ok(Some(t))
+    }
+
+    /// The account's team SCIM knows as `r` (a legacy integer names only a team that has no
+    /// opaque SCIM id).
+    pub async fn scim_team(&mut self, account: AccountId, r: ScimRef) -> StoreResult<Option<Team>> {
+        let (cond, arg): (&str, Arg) = match r {
+            ScimRef::Id(id) => ("t.scim_id = $2", id.into()),
+            ScimRef::Legacy(n) => ("t.id = $2 AND t.scim_id IS NULL", n.into()),
+        };
+        let q = self.locked(
+            &format!("SELECT {TEAM_COLS} FROM teams t WHERE t.account_id = $1 AND {cond}"),
+            vec![account.into(), arg],
+        );
+        self.one_team(q).await
     }
 
     pub async fn list_teams(

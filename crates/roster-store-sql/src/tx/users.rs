@@ -106,7 +106,7 @@ impl<D: Db> SqlTx<D> {
         for chunk in ids.chunks(500) {
             let mut q = self.build();
             q.push(
-                "SELECT m.user_id, t.id, t.name, t.is_active, t.provisioned_by_idp \
+                "SELECT m.user_id, t.id, t.scim_id, t.name, t.is_active, t.provisioned_by_idp \
                  FROM team_members m JOIN teams t ON t.id = m.team_id WHERE m.user_id IN (",
             )
             .list(chunk.iter().copied())
@@ -116,6 +116,7 @@ impl<D: Db> SqlTx<D> {
                     .or_default()
                     .push(TeamRef {
                         id: TeamId(r.i64("id")?),
+                        scim_id: r.opt_uuid("scim_id")?,
                         name: r.text("name")?,
                         is_active: r.bool("is_active")?,
                         provisioned_by: r.opt_uuid("provisioned_by_idp")?,
@@ -188,11 +189,20 @@ impl<D: Db> SqlTx<D> {
     pub async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId> {
         let mut args = vec![u.account_id.into(), u.date_joined.into()];
         args.extend(user_columns(u.clone()));
+        // `scim_id` is named only when there is one: upgrade tests write users as they were
+        // before opaque SCIM ids, into schemas that have no such column.
+        let (col, val) = match u.scim_id {
+            Some(id) => {
+                args.push(id.into());
+                (", scim_id", ", $22")
+            }
+            None => ("", ""),
+        };
         let q = self.sql(
             &format!(
-                "INSERT INTO users (account_id, date_joined, version, {USER_WRITTEN}) \
+                "INSERT INTO users (account_id, date_joined, version, {USER_WRITTEN}{col}) \
                  VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19, $20, $21) RETURNING id"
+                 $17, $18, $19, $20, $21{val}) RETURNING id"
             ),
             args,
         );
@@ -212,6 +222,73 @@ impl<D: Db> SqlTx<D> {
             vec![account.into(), id.into()],
         );
         self.one_user(q).await
+    }
+
+    /// The account's user SCIM knows as `r` (a legacy integer names only a user that has no
+    /// opaque SCIM id).
+    pub async fn scim_user(&mut self, account: AccountId, r: ScimRef) -> StoreResult<Option<User>> {
+        let q = match r {
+            ScimRef::Id(id) => self.locked(
+                &format!(
+                    "SELECT {USER_COLS} FROM users u WHERE u.account_id = $1 AND u.scim_id = $2"
+                ),
+                vec![account.into(), id.into()],
+            ),
+            ScimRef::Legacy(n) => self.locked(
+                &format!(
+                    "SELECT {USER_COLS} FROM users u WHERE u.account_id = $1 AND u.id = $2 \
+                     AND u.scim_id IS NULL"
+                ),
+                vec![account.into(), n.into()],
+            ),
+        };
+        self.one_user(q).await
+    }
+
+    /// The account's users among `refs`, each with the ref that named it (one statement per
+    /// 500 refs).
+    pub async fn resolve_users(
+        &mut self,
+        account: AccountId,
+        refs: &[ScimRef],
+    ) -> StoreResult<Vec<(ScimRef, UserId)>> {
+        let mut out = Vec::new();
+        for chunk in refs.chunks(500) {
+            let ids: Vec<uuid::Uuid> = chunk
+                .iter()
+                .filter_map(|r| match r {
+                    ScimRef::Id(u) => Some(*u),
+                    ScimRef::Legacy(_) => None,
+                })
+                .collect();
+            let legacy: Vec<i64> = chunk
+                .iter()
+                .filter_map(|r| match r {
+                    ScimRef::Legacy(n) => Some(*n),
+                    ScimRef::Id(_) => None,
+                })
+                .collect();
+            let mut q = self.build();
+            q.push("SELECT u.id, u.scim_id FROM users u WHERE u.account_id = ")
+                .arg(account)
+                .push(" AND (");
+            if ids.is_empty() {
+                q.push("1 = 0");
+            } else {
+                q.push("u.scim_id IN (").list(ids.iter().copied()).push(")");
+            }
+            if !legacy.is_empty() {
+                q.push(" OR (u.scim_id IS NULL AND u.id IN (")
+                    .list(legacy.iter().copied())
+                    .push("))");
+            }
+            q.push(")");
+            for r in self.db.rows(few_kept(q, chunk.len())).await? {
+                let id = r.i64("id")?;
+                out.push((ScimRef::of(id, r.opt_uuid("scim_id")?), UserId(id)));
+            }
+        }
+        Ok(out)
     }
 
     pub async fn user_by_email(
@@ -284,11 +361,16 @@ impl<D: Db> SqlTx<D> {
         let old = display_name_sql(self.dialect(), "o");
         let q = self.sql(
             &format!(
-                "UPDATE team_members SET display = $3 WHERE user_id = $2 AND display <> $3 \
-                 AND display = (SELECT COALESCE({old}, o.email) FROM users o \
+                "UPDATE team_members SET display = $3, display_folded = $4 WHERE user_id = $2 \
+                 AND display <> $3 AND display = (SELECT COALESCE({old}, o.email) FROM users o \
                  WHERE o.account_id = $1 AND o.id = $2)"
             ),
-            vec![u.account_id.into(), u.id.into(), new.into()],
+            vec![
+                u.account_id.into(),
+                u.id.into(),
+                new.clone().into(),
+                roster_core::validate::fold(&new).into(),
+            ],
         );
         self.db.exec(q).await?;
         Ok(())

@@ -238,13 +238,18 @@ async fn directory(store: &Arc<dyn Store>, runner: &mut TestRunner) -> (ScimScop
     };
     // T1 is the provider's; T2 was made through the IAM API, so SCIM must not see memberships
     // in it (neither in `groups` nor through `groups.value` filters).
+    // T1 was made before opaque SCIM ids (its SCIM id is its integer id), T3 after.
     let mut t1 = roster_core::model::Team::new(account.id, "T1", now);
     t1.provisioning.idp_uuid = Some(idp);
+    t1.scim_id = None;
+    let mut t3 = roster_core::model::Team::new(account.id, "T3", now);
+    t3.provisioning.idp_uuid = Some(idp);
     let teams = [
         tx.insert_team(&t1).await.unwrap(),
         tx.insert_team(&roster_core::model::Team::new(account.id, "T2", now))
             .await
             .unwrap(),
+        tx.insert_team(&t3).await.unwrap(),
     ];
     let mut seen = BTreeSet::new();
     for i in 0..60 {
@@ -255,6 +260,10 @@ async fn directory(store: &Arc<dyn Store>, runner: &mut TestRunner) -> (ScimScop
         let at = now + chrono::Duration::seconds(i);
         let mut u = roster_core::scim::user_from_resource(account.id, idp, &r, at).unwrap();
         u.last_modified = at + chrono::Duration::milliseconds(i * 7);
+        // A third were made before opaque SCIM ids: they answer to their integer ids.
+        if i % 3 == 0 {
+            u.scim_id = None;
+        }
         let id = tx.insert_user(&u.into()).await.unwrap();
         let member_of: Vec<TeamId> = teams
             .iter()
@@ -295,6 +304,45 @@ async fn directory(store: &Arc<dyn Store>, runner: &mut TestRunner) -> (ScimScop
     (scope, views)
 }
 
+/// Filters on the ids the directory holds, opaque and legacy: `id`, `meta.location` and the
+/// groups' `value` and `$ref`.
+fn id_cases(views: &[Value]) -> Vec<String> {
+    let ids: Vec<&str> = views.iter().filter_map(|v| v["id"].as_str()).collect();
+    let legacy = ids.iter().find(|i| !i.contains('-')).expect("a legacy id");
+    let opaque = ids.iter().find(|i| i.contains('-')).expect("an opaque id");
+    let groups: BTreeSet<&str> = views
+        .iter()
+        .filter_map(|v| v["groups"].as_array())
+        .flatten()
+        .filter_map(|g| g["value"].as_str())
+        .collect();
+    assert!(
+        groups.iter().any(|g| g.contains('-')) && groups.iter().any(|g| !g.contains('-')),
+        "groups with both kinds of id: {groups:?}"
+    );
+    let mut out = vec![
+        format!("id eq \"{legacy}\""),
+        format!("id eq \"{opaque}\""),
+        format!("id eq \"{}\"", opaque.to_uppercase()),
+        format!("id ne \"{opaque}\" and id ne \"{legacy}\""),
+        format!("id sw \"{}\"", &opaque[..8]),
+        format!("id gt \"{legacy}\""),
+        format!("meta.location eq \"https://r.test/scim/Users/{opaque}\""),
+        format!("meta.location ew \"/{legacy}\""),
+        "id co \"-\"".to_string(),
+    ];
+    for g in groups {
+        out.push(format!("groups.value eq \"{g}\""));
+        out.push(format!("groups[value eq \"{g}\" or $ref ew \"/{g}\"]"));
+        out.push(format!("groups.value ne \"{g}\""));
+        out.push(format!(
+            "groups.$ref eq \"HTTPS://R.TEST/SCIM/GROUPS/{}\"",
+            g.to_uppercase()
+        ));
+    }
+    out
+}
+
 async fn selected(
     store: &Arc<dyn Store>,
     scope: ScimScope,
@@ -318,7 +366,7 @@ async fn selected(
                 p.items.len(),
                 "the count agrees with the rows for {f}"
             );
-            Ok(p.items.iter().map(|u| u.id.to_string()).collect())
+            Ok(p.items.iter().map(|u| u.scim_ref().to_string()).collect())
         }
         Err(StoreError::UnsupportedFilter(m)) => Err(m),
         Err(e) => panic!("{f}: the store failed: {e}"),
@@ -364,7 +412,10 @@ fn differential(backend: Backend) {
             .to_string(),
         "groups.display sw \"T\" and not (groups[display eq \"T2\"])".to_string(),
         "meta.version ew \"1\\\"\" and meta.version gt \"W/\"".to_string(),
-    ] {
+    ]
+    .into_iter()
+    .chain(id_cases(&views))
+    {
         let f = roster_scim::filter::parse(&text).unwrap();
         let got = rt.block_on(selected(&t.store, account, &f)).unwrap();
         assert_eq!(got, expected(&f), "{backend:?}: {text}");

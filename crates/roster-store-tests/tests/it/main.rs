@@ -422,10 +422,8 @@ async fn permissions_flow_through_active_teams(s: &Arc<dyn Store>) {
         .find(|p| p.slug == perm::VIEW_USERS)
         .unwrap()
         .id;
-    let t1 = tx
-        .insert_team(&Team::new(a.id, "SCIM", t0()))
-        .await
-        .unwrap();
+    let scim_team = Team::new(a.id, "SCIM", t0());
+    let t1 = tx.insert_team(&scim_team).await.unwrap();
     let mut off = Team::new(a.id, "Off", t0());
     off.is_active = false;
     let t2 = tx.insert_team(&off).await.unwrap();
@@ -442,12 +440,14 @@ async fn permissions_flow_through_active_teams(s: &Arc<dyn Store>) {
         vec![
             TeamRef {
                 id: t2,
+                scim_id: off.scim_id,
                 name: "Off".into(),
                 is_active: false,
                 provisioned_by: None,
             },
             TeamRef {
                 id: t1,
+                scim_id: scim_team.scim_id,
                 name: "SCIM".into(),
                 is_active: true,
                 provisioned_by: None,

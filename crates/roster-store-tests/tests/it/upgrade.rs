@@ -35,6 +35,20 @@ fn entry(
     }
 }
 
+/// A user as schema 5 held it: no opaque SCIM id.
+fn legacy_user(account: AccountId, email: &str) -> NewUser {
+    let mut u = NewUser::new(account, email, "F", "L", t0());
+    u.scim_id = None;
+    u
+}
+
+/// A team as schema 5 held it: no opaque SCIM id.
+fn legacy_team(account: AccountId, name: &str) -> Team {
+    let mut t = Team::new(account, name, t0());
+    t.scim_id = None;
+    t
+}
+
 async fn upgrade_adopts_what_the_log_shows(backend: Backend) {
     let t = TestStore::at_version(backend, 5).await;
     let s = &t.store;
@@ -47,7 +61,7 @@ async fn upgrade_adopts_what_the_log_shows(backend: Backend) {
     for idp in [&entra, &okta, &foreign] {
         tx.insert_idp(idp).await.unwrap();
     }
-    let mut owner = NewUser::new(a.id, "owner@example.com", "O", "W", t0());
+    let mut owner = legacy_user(a.id, "owner@example.com");
     owner.is_account_owner = true;
     let owner = tx.insert_user(&owner).await.unwrap();
     let mut made = Vec::new();
@@ -60,15 +74,9 @@ async fn upgrade_adopts_what_the_log_shows(backend: Backend) {
         "foreign",
     ] {
         made.push(
-            tx.insert_user(&NewUser::new(
-                a.id,
-                format!("{name}@example.com"),
-                "F",
-                "L",
-                t0(),
-            ))
-            .await
-            .unwrap(),
+            tx.insert_user(&legacy_user(a.id, &format!("{name}@example.com")))
+                .await
+                .unwrap(),
         );
     }
     let [
@@ -83,17 +91,14 @@ async fn upgrade_adopts_what_the_log_shows(backend: Backend) {
         unreachable!()
     };
     let scim_team = tx
-        .insert_team(&Team::new(a.id, "Entra group", t0()))
+        .insert_team(&legacy_team(a.id, "Entra group"))
         .await
         .unwrap();
     let plain_team = tx
-        .insert_team(&Team::new(a.id, "Renamed by SCIM", t0()))
+        .insert_team(&legacy_team(a.id, "Renamed by SCIM"))
         .await
         .unwrap();
-    let admins = tx
-        .insert_team(&Team::new(a.id, "Admins", t0()))
-        .await
-        .unwrap();
+    let admins = tx.insert_team(&legacy_team(a.id, "Admins")).await.unwrap();
     tx.set_team_permissions(admins, &[PermissionId(1), PermissionId(2)])
         .await
         .unwrap();
@@ -119,6 +124,19 @@ async fn upgrade_adopts_what_the_log_shows(backend: Backend) {
 
     let mut tx = s.read().await.unwrap();
     let owner_of_user = |u: Option<User>| u.unwrap().provisioning.idp_uuid;
+    // Users and teams made before opaque SCIM ids answer to the integer ids Entra stored.
+    let legacy = tx
+        .scim_user(a.id, ScimRef::Legacy(created.0))
+        .await
+        .unwrap()
+        .expect("a legacy user answers to its integer id");
+    assert_eq!((legacy.id, legacy.scim_id), (created, None));
+    let team = tx
+        .scim_team(a.id, ScimRef::Legacy(scim_team.0))
+        .await
+        .unwrap()
+        .expect("a legacy team answers to its integer id");
+    assert_eq!((team.id, team.scim_id), (scim_team, None));
     assert_eq!(
         owner_of_user(tx.user(a.id, created).await.unwrap()),
         Some(entra.uuid)

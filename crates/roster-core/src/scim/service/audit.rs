@@ -66,10 +66,13 @@ pub(super) fn diff_changes(before: &Value, after: &Value) -> Value {
     Value::Array(out)
 }
 
+/// A member a write added or removed, with the SCIM id the log shows.
+pub(super) type Moved = (UserId, ScimRef);
+
 /// Members added and removed, net of each other.
-pub(super) fn net(added: &[UserId], removed: &[UserId]) -> (Vec<UserId>, Vec<UserId>) {
-    let a: std::collections::BTreeSet<UserId> = added.iter().copied().collect();
-    let r: std::collections::BTreeSet<UserId> = removed.iter().copied().collect();
+pub(super) fn net(added: &[Moved], removed: &[Moved]) -> (Vec<Moved>, Vec<Moved>) {
+    let a: std::collections::BTreeSet<Moved> = added.iter().copied().collect();
+    let r: std::collections::BTreeSet<Moved> = removed.iter().copied().collect();
     (
         a.difference(&r).copied().collect(),
         r.difference(&a).copied().collect(),
@@ -78,16 +81,16 @@ pub(super) fn net(added: &[UserId], removed: &[UserId]) -> (Vec<UserId>, Vec<Use
 
 pub(super) fn push_members(
     changes: &mut Value,
-    added: &[UserId],
-    removed: &[UserId],
+    added: &[Moved],
+    removed: &[Moved],
     ignored: &[Ignored],
 ) {
     let Value::Array(a) = changes else { return };
     if !added.is_empty() || !removed.is_empty() {
         a.push(json!({
             "attribute": "members",
-            "added": added.iter().map(UserId::to_string).collect::<Vec<_>>(),
-            "removed": removed.iter().map(UserId::to_string).collect::<Vec<_>>(),
+            "added": added.iter().map(|(_, r)| r.to_string()).collect::<Vec<_>>(),
+            "removed": removed.iter().map(|(_, r)| r.to_string()).collect::<Vec<_>>(),
         }));
     }
     if !ignored.is_empty() {

@@ -2,7 +2,7 @@
 //! the rules on what a document may hold (single-line names, the owner guard).
 
 use super::*;
-use crate::model::{AccountId, UserId};
+use crate::model::AccountId;
 
 pub(super) fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
@@ -168,6 +168,7 @@ pub(super) struct Entry {
 pub(super) type Ignored = (String, &'static str);
 
 pub(super) const NOT_AN_ID: &str = "not a user id";
+pub(super) const NO_SUCH_USER: &str = "no such user";
 pub(super) const A_GROUP: &str = "a group: nested groups are not supported";
 
 /// Entries of canonical member objects (`{"value", "display"}`, as `roster-scim` gives them).
@@ -192,36 +193,28 @@ pub(super) fn entries(members: &[Value]) -> Vec<Entry> {
         .collect()
 }
 
-/// The entries that name users, with the display each was sent with (the rest are reported as
-/// ignored, with the reason).
-pub(super) fn user_ids(entries: &[Entry]) -> (Vec<(UserId, Option<String>)>, Vec<Ignored>) {
+/// The entries that name users by a SCIM id, with the display each was sent with (the rest are
+/// reported as ignored, with the reason).
+pub(super) fn member_refs(entries: &[Entry]) -> (Vec<(ScimRef, Option<String>)>, Vec<Ignored>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
     for e in entries {
-        match user_id(&e.id) {
+        match ScimRef::parse(&e.id) {
             _ if e.group => bad.push((e.id.clone(), A_GROUP)),
-            Some(n) => ok.push((n, e.display.clone())),
+            Some(r) => ok.push((r, e.display.clone())),
             None => bad.push((e.id.clone(), NOT_AN_ID)),
         }
     }
     (ok, bad)
 }
 
-/// A member id as Roster writes them: a positive integer in its canonical spelling.
-pub(super) fn user_id(s: &str) -> Option<UserId> {
-    s.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0 && n.to_string() == s)
-        .map(UserId)
-}
-
-/// The ids that name users (the rest are reported as ignored).
-pub(super) fn remove_ids(ids: &[String]) -> (Vec<UserId>, Vec<Ignored>) {
+/// The ids that are SCIM ids (the rest are reported as ignored).
+pub(super) fn remove_refs(ids: &[String]) -> (Vec<ScimRef>, Vec<Ignored>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
     for s in ids {
-        match user_id(s) {
-            Some(n) => ok.push(n),
+        match ScimRef::parse(s) {
+            Some(r) => ok.push(r),
             None => bad.push((s.clone(), NOT_AN_ID)),
         }
     }

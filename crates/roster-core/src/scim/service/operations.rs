@@ -25,11 +25,8 @@ pub(super) fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(),
     }
 }
 
-fn parse_id(id: &str, kind: Kind) -> Result<i64, ScimError> {
-    id.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0 && n.to_string() == id.trim())
+fn parse_id(id: &str, kind: Kind) -> Result<ScimRef, ScimError> {
+    ScimRef::parse(id.trim())
         .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.name())))
 }
 
@@ -46,7 +43,12 @@ pub(super) fn with_body(status: u16, body: Value, version: i64) -> ScimReply {
 /// `201 Created` with the resource, its version and its `Location`.
 fn created<R: Resource>(c: &ScimCaller, r: &R, body: Value) -> ScimReply {
     let mut reply = with_body(201, body, r.version());
-    reply.location = Some(format!("{}/{}/{}", c.base, R::KIND.endpoint(), r.id()));
+    reply.location = Some(format!(
+        "{}/{}/{}",
+        c.base,
+        R::KIND.endpoint(),
+        r.scim_ref()
+    ));
     reply
 }
 

@@ -63,7 +63,7 @@ impl Patch for User {
             mut tolerances,
         } = p;
         let ctx = User::KIND.ctx();
-        let outcome = patch::apply(&with_id(&b.scim, b.id), &op.operations, ctx)?;
+        let outcome = patch::apply(&with_id(&b.scim, b.scim_ref()), &op.operations, ctx)?;
         tolerances.extend(&outcome.tolerances);
         let changes = loggable(&outcome.changes, ctx);
         let mut u = b.clone();
@@ -119,7 +119,8 @@ impl Patch for Team {
             Some(plan) => {
                 tolerances.extend(&plan.tolerances);
                 if !plan.other_ops.is_empty() {
-                    let outcome = patch::apply(&with_id(&b.scim, b.id), &plan.other_ops, ctx)?;
+                    let outcome =
+                        patch::apply(&with_id(&b.scim, b.scim_ref()), &plan.other_ops, ctx)?;
                     tolerances.extend(&outcome.tolerances);
                     changes = loggable(&outcome.changes, ctx);
                     t.apply(outcome.resource)?;
@@ -141,11 +142,11 @@ impl Patch for Team {
                     .await?
                     .remove(&b.id)
                     .unwrap_or_default();
-                let mut doc = with_id(&b.scim, b.id);
+                let mut doc = with_id(&b.scim, b.scim_ref());
                 doc["members"] = Value::Array(
                     current
                         .iter()
-                        .map(|m| json!({"value": m.user_id.to_string(), "display": m.display}))
+                        .map(|m| json!({"value": m.scim_ref().to_string(), "display": m.display}))
                         .collect(),
                 );
                 let outcome = patch::apply(&doc, &op.operations, ctx)?;
@@ -182,10 +183,9 @@ impl Patch for Team {
                     m.added.extend(added);
                 }
                 MemberOp::Remove(ids) => {
-                    let (ok, bad) = remove_ids(ids);
+                    let (removed, bad) = remove_members(tx.as_mut(), &scope, t.id, ids).await?;
                     m.ignored.extend(bad);
-                    m.removed
-                        .extend(tx.remove_team_members(&scope, t.id, &ok).await?);
+                    m.removed.extend(removed);
                 }
                 MemberOp::RemoveAll => {
                     m.removed.extend(tx.clear_team_members(&scope, t.id).await?);

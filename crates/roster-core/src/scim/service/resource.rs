@@ -10,9 +10,22 @@ use chrono::{DateTime, Utc};
 /// Members a write added, removed, and ignored (with why). Empty for users.
 #[derive(Debug, Default)]
 pub(super) struct MemberChange {
-    pub added: Vec<UserId>,
-    pub removed: Vec<UserId>,
+    pub added: Vec<Moved>,
+    pub removed: Vec<Moved>,
     pub ignored: Vec<Ignored>,
+}
+
+/// The account's users that `refs` name, by ref (refs naming no user of the account are absent).
+async fn resolve(
+    tx: &mut dyn Tx,
+    scope: &ScimScope,
+    refs: &[ScimRef],
+) -> Result<std::collections::HashMap<ScimRef, UserId>, Failure> {
+    Ok(tx
+        .resolve_users(scope.account, refs)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// Add `members` (as sent) to the scope's `team`; answer those added and, for each one neither
@@ -23,8 +36,24 @@ pub(super) async fn add_members(
     scope: &ScimScope,
     team: TeamId,
     members: &[Entry],
-) -> Result<(Vec<UserId>, Vec<Ignored>), Failure> {
-    let (ok, mut ignored) = user_ids(members);
+) -> Result<(Vec<Moved>, Vec<Ignored>), Failure> {
+    let (sent, mut ignored) = member_refs(members);
+    let refs: Vec<ScimRef> = sent.iter().map(|(r, _)| *r).collect();
+    let found = resolve(tx, scope, &refs).await?;
+    let mut ok = Vec::with_capacity(sent.len());
+    let mut unknown = std::collections::BTreeSet::new();
+    for (r, display) in sent {
+        match found.get(&r) {
+            Some(id) => ok.push((*id, display)),
+            None => {
+                unknown.insert(r);
+            }
+        }
+    }
+    ignored.extend(unknown.iter().map(|r| (r.to_string(), NO_SUCH_USER)));
+    let named: std::collections::HashMap<UserId, ScimRef> =
+        found.iter().map(|(r, id)| (*id, *r)).collect();
+    let name = |id: UserId| named.get(&id).copied().unwrap_or(ScimRef::Legacy(id.0));
     let added = tx.add_team_members(scope, team, &ok).await?;
     let done: std::collections::HashSet<UserId> = added.iter().copied().collect();
     let mut rest: Vec<UserId> = ok
@@ -38,15 +67,47 @@ pub(super) async fn add_members(
         for (id, status) in tx.member_status(scope, team, &rest).await? {
             let reason = match status {
                 MemberStatus::Member => continue,
-                MemberStatus::NoSuchUser => "no such user",
+                MemberStatus::NoSuchUser => NO_SUCH_USER,
                 MemberStatus::Caller => "the token's own user, which SCIM never addresses",
                 MemberStatus::HandMade => "a user made by hand, outside this identity provider",
                 MemberStatus::OtherProvider => "another identity provider's user",
             };
-            ignored.push((id.to_string(), reason));
+            ignored.push((name(id).to_string(), reason));
         }
     }
-    Ok((added, ignored))
+    Ok((
+        added.into_iter().map(|id| (id, name(id))).collect(),
+        ignored,
+    ))
+}
+
+/// Remove the scope's users that `refs` name from `team`; answer those removed, and the refs
+/// that name no user.
+pub(super) async fn remove_members(
+    tx: &mut dyn Tx,
+    scope: &ScimScope,
+    team: TeamId,
+    ids: &[String],
+) -> Result<(Vec<Moved>, Vec<Ignored>), Failure> {
+    let (refs, mut ignored) = remove_refs(ids);
+    let found = resolve(tx, scope, &refs).await?;
+    let unknown: std::collections::BTreeSet<ScimRef> = refs
+        .iter()
+        .filter(|r| !found.contains_key(r))
+        .copied()
+        .collect();
+    ignored.extend(unknown.iter().map(|r| (r.to_string(), NO_SUCH_USER)));
+    let named: std::collections::HashMap<UserId, ScimRef> =
+        found.iter().map(|(r, id)| (*id, *r)).collect();
+    let ids: Vec<UserId> = named.keys().copied().collect();
+    let removed = tx.remove_team_members(scope, team, &ids).await?;
+    Ok((
+        removed
+            .into_iter()
+            .map(|id| (id, named.get(&id).copied().unwrap_or(ScimRef::Legacy(id.0))))
+            .collect(),
+        ignored,
+    ))
 }
 
 impl MemberChange {
@@ -64,7 +125,8 @@ impl MemberChange {
 pub(super) trait Resource: Clone + Send + Sync + Sized + 'static {
     const KIND: Kind;
 
-    fn id(&self) -> i64;
+    /// The id SCIM shows and addresses it by.
+    fn scim_ref(&self) -> ScimRef;
     fn version(&self) -> i64;
     fn provisioning(&self) -> &Provisioning;
     /// The stored SCIM document (without `id`, `meta`, or group members).
@@ -107,7 +169,7 @@ pub(super) trait Resource: Clone + Send + Sync + Sized + 'static {
         Ok(None)
     }
 
-    async fn find(tx: &mut dyn Read, c: &ScimCaller, id: i64) -> Result<Option<Self>, Failure>;
+    async fn find(tx: &mut dyn Read, c: &ScimCaller, r: ScimRef) -> Result<Option<Self>, Failure>;
     /// Insert; answers the stored resource.
     async fn insert(self, tx: &mut dyn Tx) -> Result<Self, Failure>;
     /// Write a changed resource if it is still at `expected_version`; answers the stored one.
@@ -151,8 +213,8 @@ fn written<R: Resource>(r: &R, e: StoreError) -> Failure {
 impl Resource for User {
     const KIND: Kind = Kind::Users;
 
-    fn id(&self) -> i64 {
-        self.id.0
+    fn scim_ref(&self) -> ScimRef {
+        Self::scim_ref(self)
     }
     fn version(&self) -> i64 {
         self.version
@@ -231,8 +293,8 @@ impl Resource for User {
         ))))
     }
 
-    async fn find(tx: &mut dyn Read, c: &ScimCaller, id: i64) -> Result<Option<Self>, Failure> {
-        Ok(tx.user(c.idp.account_id, UserId(id)).await?)
+    async fn find(tx: &mut dyn Read, c: &ScimCaller, r: ScimRef) -> Result<Option<Self>, Failure> {
+        Ok(tx.scim_user(c.idp.account_id, r).await?)
     }
     async fn insert(self, tx: &mut dyn Tx) -> Result<Self, Failure> {
         let new = NewUser::from(self);
@@ -286,8 +348,8 @@ impl Resource for User {
 impl Resource for Team {
     const KIND: Kind = Kind::Groups;
 
-    fn id(&self) -> i64 {
-        self.id.0
+    fn scim_ref(&self) -> ScimRef {
+        Self::scim_ref(self)
     }
     fn version(&self) -> i64 {
         self.version
@@ -313,8 +375,8 @@ impl Resource for Team {
         conflict(c, &self.name)
     }
 
-    async fn find(tx: &mut dyn Read, c: &ScimCaller, id: i64) -> Result<Option<Self>, Failure> {
-        Ok(tx.team(c.idp.account_id, TeamId(id)).await?)
+    async fn find(tx: &mut dyn Read, c: &ScimCaller, r: ScimRef) -> Result<Option<Self>, Failure> {
+        Ok(tx.scim_team(c.idp.account_id, r).await?)
     }
     async fn insert(self, tx: &mut dyn Tx) -> Result<Self, Failure> {
         let id = tx.insert_team(&self).await.map_err(|e| written(&self, e))?;
