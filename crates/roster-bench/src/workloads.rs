@@ -324,6 +324,17 @@ fn client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
+/// A cursor that continues after generated user `i` (cursors are opaque: the server gives one
+/// for the page that ends with that user, found by its userName).
+async fn deep_cursor(base: &str, token: &str, i: usize) -> anyhow::Result<String> {
+    let url = format!("{base}/Users?filter=userName+eq+%22user{i}%40bench.test%22&count=1&cursor=");
+    let (s, b, _) = send(&client(), reqwest::Method::GET, &url, token, None).await?;
+    match b["nextCursor"].as_str() {
+        Some(c) if s == 200 => Ok(c.to_string()),
+        _ => bail!("no cursor after user {i}: {s} {b}"),
+    }
+}
+
 async fn send(
     c: &reqwest::Client,
     method: reqwest::Method,
@@ -608,7 +619,10 @@ async fn roster(args: &RunArgs, name: &str, url: &str, tmp: &Path) -> anyhow::Re
         tmp,
         name,
     )?;
-    let cursor = format!("count=100&cursor=c{}", dir.last_user.saturating_sub(200));
+    let cursor = format!(
+        "count=100&cursor={}",
+        deep_cursor(&base, &dir.owner_key, args.users.saturating_sub(200)).await?
+    );
     let h = headers(&dir.owner_key);
     let path = url_path(&base);
     let cursor_script = format!(

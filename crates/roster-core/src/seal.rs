@@ -12,6 +12,8 @@ use chacha20poly1305::{Key, KeyInit, XChaCha20Poly1305, XNonce};
 use std::fmt;
 
 const PREFIX: &str = "enc:v1:";
+/// What sealed text starts with.
+pub const SEALED_PREFIX: &str = PREFIX;
 const NONCE_LEN: usize = 24;
 
 /// The key that seals stored secrets. `Debug` never shows it.

@@ -671,10 +671,29 @@ async fn pagination_and_sorting(app: &TestApp) {
     let mut dedup = seen.clone();
     dedup.dedup();
     assert_eq!((seen.len(), dedup.len()), (7, 7));
-    let r = s.get("/Users?cursor=garbage").await;
+    // Cursors are opaque: sealed, so they tell nothing and none is forged, and each belongs to
+    // its resource type.
+    let first = s.get("/Users?count=3&cursor").await.body["nextCursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut tampered = first.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'0' { b'1' } else { b'0' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    for bad in ["garbage", "c3", "3", tampered.as_str()] {
+        let r = s.get(&format!("/Users?cursor={bad}")).await;
+        assert_eq!(
+            (r.status, r.body["scimType"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalidCursor")),
+            "{bad}"
+        );
+    }
+    let r = s.get(&format!("/Groups?cursor={first}")).await;
     assert_eq!(
         (r.status, r.body["scimType"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalidCursor"))
+        (StatusCode::BAD_REQUEST, Some("invalidCursor")),
+        "a Users cursor on Groups"
     );
     let r = s.get("/Users?sortBy=emails").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);

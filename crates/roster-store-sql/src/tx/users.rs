@@ -245,47 +245,50 @@ impl<D: Db> SqlTx<D> {
         self.one_user(q).await
     }
 
-    /// The account's users among `refs`, each with the ref that named it (one statement per
-    /// 500 refs).
+    /// The account's users among `refs`, each with the ref that named it (one statement per 500
+    /// refs of each kind). Each statement is found through its own index (the SCIM id's, the
+    /// primary key); `+u.account_id` keeps the planner off the account's index, which would scan
+    /// every user of a large account (SQLite takes an equality on it for a handful of rows).
     pub async fn resolve_users(
         &mut self,
         account: AccountId,
         refs: &[ScimRef],
     ) -> StoreResult<Vec<(ScimRef, UserId)>> {
-        let mut out = Vec::new();
-        for chunk in refs.chunks(500) {
-            let ids: Vec<uuid::Uuid> = chunk
-                .iter()
-                .filter_map(|r| match r {
-                    ScimRef::Id(u) => Some(*u),
-                    ScimRef::Legacy(_) => None,
-                })
-                .collect();
-            let legacy: Vec<i64> = chunk
-                .iter()
-                .filter_map(|r| match r {
-                    ScimRef::Legacy(n) => Some(*n),
-                    ScimRef::Id(_) => None,
-                })
-                .collect();
+        let ids: Vec<uuid::Uuid> = refs
+            .iter()
+            .filter_map(|r| match r {
+                ScimRef::Id(u) => Some(*u),
+                ScimRef::Legacy(_) => None,
+            })
+            .collect();
+        let legacy: Vec<i64> = refs
+            .iter()
+            .filter_map(|r| match r {
+                ScimRef::Legacy(n) => Some(*n),
+                ScimRef::Id(_) => None,
+            })
+            .collect();
+        let mut out = Vec::with_capacity(refs.len());
+        for chunk in ids.chunks(500) {
             let mut q = self.build();
-            q.push("SELECT u.id, u.scim_id FROM users u WHERE u.account_id = ")
-                .arg(account)
-                .push(" AND (");
-            if ids.is_empty() {
-                q.push("1 = 0");
-            } else {
-                q.push("u.scim_id IN (").list(ids.iter().copied()).push(")");
-            }
-            if !legacy.is_empty() {
-                q.push(" OR (u.scim_id IS NULL AND u.id IN (")
-                    .list(legacy.iter().copied())
-                    .push("))");
-            }
-            q.push(")");
+            q.push("SELECT u.id, u.scim_id FROM users u WHERE u.scim_id IN (")
+                .list(chunk.iter().copied())
+                .push(") AND +u.account_id = ")
+                .arg(account);
             for r in self.db.rows(few_kept(q, chunk.len())).await? {
                 let id = r.i64("id")?;
                 out.push((ScimRef::of(id, r.opt_uuid("scim_id")?), UserId(id)));
+            }
+        }
+        for chunk in legacy.chunks(500) {
+            let mut q = self.build();
+            q.push("SELECT u.id FROM users u WHERE u.id IN (")
+                .list(chunk.iter().copied())
+                .push(") AND u.scim_id IS NULL AND +u.account_id = ")
+                .arg(account);
+            for r in self.db.rows(few_kept(q, chunk.len())).await? {
+                let id = r.i64("id")?;
+                out.push((ScimRef::Legacy(id), UserId(id)));
             }
         }
         Ok(out)

@@ -57,17 +57,41 @@ pub(super) fn sort_of(kind: Kind, sort_by: &str) -> Result<ScimSort, ScimError> 
     })
 }
 
-pub(super) fn cursor_for(id: i64) -> String {
-    format!("c{id}")
-}
+impl Roster {
+    /// The cursor of the page after `id` on `kind`'s list: the id sealed with the server's key
+    /// (so a cursor says nothing of how many resources there are, and none can be forged), and
+    /// bound to the resource type.
+    pub(super) fn cursor_for(&self, kind: Kind, id: i64) -> Result<String, ScimError> {
+        let plain = crate::secret::Secret::new(format!("{}:{id}", kind.name()));
+        let sealed = self
+            .keys
+            .seal(&plain)
+            .map_err(|e| ScimError::internal(e.to_string()))?;
+        Ok(sealed
+            .stored()
+            .strip_prefix(crate::seal::SEALED_PREFIX)
+            .unwrap_or_default()
+            .to_string())
+    }
 
-pub(super) fn parse_cursor(c: &str) -> Result<i64, ScimError> {
-    c.strip_prefix('c')
-        .and_then(|n| n.parse::<i64>().ok())
-        .filter(|n| *n >= 0)
-        .ok_or_else(|| {
-            ScimError::invalid_cursor(format!("\"{c}\" is not a cursor this server gave out"))
-        })
+    /// The id a cursor of `kind`'s list continues after.
+    pub(super) fn parse_cursor(&self, kind: Kind, c: &str) -> Result<i64, ScimError> {
+        let refused =
+            || ScimError::invalid_cursor(format!("\"{c}\" is not a cursor this server gave out"));
+        // Only sealed text opens (a clear value would be read as it is: see `SecretKey::open`).
+        if c.is_empty() || !c.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(refused());
+        }
+        let sealed = crate::seal::Sealed::from_stored(format!("{}{c}", crate::seal::SEALED_PREFIX));
+        let plain = self.keys.open(&sealed).map_err(|_| refused())?;
+        plain
+            .expose()
+            .strip_prefix(kind.name())
+            .and_then(|rest| rest.strip_prefix(':'))
+            .and_then(|n| n.parse::<i64>().ok())
+            .filter(|n| *n >= 0)
+            .ok_or_else(refused)
+    }
 }
 
 impl Roster {
@@ -117,7 +141,11 @@ impl Roster {
                     )
                     .into());
                 }
-                (0, cursor.as_deref().map(parse_cursor).transpose()?)
+                let after = match cursor.as_deref() {
+                    Some(c) => Some(self.parse_cursor(kind, c)?),
+                    None => None,
+                };
+                (0, after)
             }
         };
         let limit = page_limit(kind, &projection, page.count());
@@ -141,7 +169,10 @@ impl Roster {
             }
             Pagination::Cursor { .. } => {
                 let full = resources.len() as i64 == limit && limit > 0;
-                let next = if full { last_id.map(cursor_for) } else { None };
+                let next = match last_id {
+                    Some(id) if full => Some(self.cursor_for(kind, id)?),
+                    _ => None,
+                };
                 ListResponse::cursor_page(resources, total, next)
             }
         };
