@@ -55,6 +55,8 @@ pub enum AuthFailure {
     Invalid,
     Expired,
     InactiveUser,
+    /// A console sign-in whose email and password do not fit (the same for an unknown email).
+    SignIn,
 }
 
 impl AuthFailure {
@@ -65,6 +67,7 @@ impl AuthFailure {
                 "Invalid Authorization header: use 'Authorization: Token <personal token>' (or 'Bearer <personal token>')."
             }
             Self::Invalid | Self::Expired | Self::InactiveUser => "Invalid token.",
+            Self::SignIn => "Wrong email or password.",
         }
     }
 
@@ -76,6 +79,7 @@ impl AuthFailure {
             Self::Invalid => "invalid",
             Self::Expired => "expired",
             Self::InactiveUser => "inactive",
+            Self::SignIn => "sign_in",
         }
     }
 }
@@ -99,6 +103,9 @@ pub enum CoreError {
     /// The resource changed since the caller read it (version check failed).
     #[error("The resource was modified concurrently; read it again and retry.")]
     PreconditionFailed,
+    /// Too many failed attempts: retry after this many seconds (429 with `Retry-After`).
+    #[error("Too many failed attempts: try again in {0} seconds.")]
+    Throttled(i64),
     /// Overloaded for now (the store had no connection free in time): 503 with `Retry-After`.
     #[error("The service is busy; retry shortly.")]
     Unavailable(String),

@@ -128,6 +128,49 @@ pub struct OperatorToken {
     pub key_prefix: String,
 }
 
+/// A console session as the store keeps it. Its key is the browser's alone: the store keeps only
+/// the key's SHA-256.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleSession {
+    pub account_id: AccountId,
+    pub user_id: UserId,
+    pub created: DateTime<Utc>,
+    /// The last request it made (kept to the minute: see `service::sessions`).
+    pub last_seen: DateTime<Utc>,
+    /// The absolute expiry, whatever its use.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A user that an email names, in one account, as sign-in weighs it.
+#[derive(Clone, PartialEq)]
+pub struct SignInCandidate {
+    pub user: User,
+    pub account_name: String,
+    pub account_active: bool,
+    /// The Argon2id hash of the user's password (PHC string), if it has one.
+    pub password_hash: Option<String>,
+}
+
+impl std::fmt::Debug for SignInCandidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInCandidate")
+            .field("user", &self.user.id)
+            .field("account", &self.user.account_id)
+            .field("account_active", &self.account_active)
+            .field("has_password", &self.password_hash.is_some())
+            .finish()
+    }
+}
+
+/// A pending one-time link to choose a password.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PasswordLink {
+    pub account_id: AccountId,
+    pub user_id: UserId,
+    pub created: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A user's membership in a team, as listed on the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRef {

@@ -214,6 +214,18 @@ impl Member {
     }
 }
 
+/// What the console's overview counts of an account.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountOverview {
+    pub users_active: i64,
+    pub users_inactive: i64,
+    pub teams: i64,
+    pub idps: i64,
+    /// Provisioning requests and failures (status 400 or more) per UTC hour that had any, oldest
+    /// first: (`YYYY-MM-DDTHH`, requests, failures).
+    pub hourly: Vec<(String, i64, i64)>,
+}
+
 /// Why a member id a provider sent was not added to its group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemberStatus {
@@ -296,6 +308,28 @@ pub trait Read: Send {
     ) -> StoreResult<Option<OperatorToken>>;
     /// Every operator token, oldest first (never their keys).
     async fn list_operator_tokens(&mut self) -> StoreResult<Vec<OperatorToken>>;
+
+    // The console's sign-in
+    /// The users this email names (its userName key), in every account, with their password
+    /// hashes: sign-in's only read of them.
+    async fn sign_in_candidates(&mut self, email: &str) -> StoreResult<Vec<SignInCandidate>>;
+    /// The user's password hash, if it has a password.
+    async fn password_hash(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+    ) -> StoreResult<Option<String>>;
+    /// The console session whose key has this SHA-256.
+    async fn session_by_hash(&mut self, key_hash: &[u8; 32])
+    -> StoreResult<Option<ConsoleSession>>;
+    /// The account's counts, and its provisioning activity per hour since `since`.
+    async fn account_overview(
+        &mut self,
+        account: AccountId,
+        since: DateTime<Utc>,
+    ) -> StoreResult<AccountOverview>;
+    /// The password link whose key has this SHA-256.
+    async fn password_link(&mut self, key_hash: &[u8; 32]) -> StoreResult<Option<PasswordLink>>;
 
     // Users
     async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>>;
@@ -418,6 +452,25 @@ pub trait Tx: Read {
     ) -> StoreResult<()>;
     async fn delete_operator_token(&mut self, uuid: Uuid) -> StoreResult<()>;
 
+    /// Set (or with `None`, remove) the user's password hash.
+    async fn set_password_hash(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        hash: Option<&str>,
+    ) -> StoreResult<()>;
+    async fn insert_session(&mut self, key_hash: &[u8; 32], s: &ConsoleSession) -> StoreResult<()>;
+    async fn touch_session(&mut self, key_hash: &[u8; 32], at: DateTime<Utc>) -> StoreResult<()>;
+    async fn delete_session(&mut self, key_hash: &[u8; 32]) -> StoreResult<()>;
+    /// End every console session of the user; answer how many.
+    async fn delete_user_sessions(&mut self, account: AccountId, user: UserId) -> StoreResult<u64>;
+    async fn insert_password_link(
+        &mut self,
+        key_hash: &[u8; 32],
+        link: &PasswordLink,
+    ) -> StoreResult<()>;
+    /// Forget every password link of the user (one was used, or a new one replaces them).
+    async fn delete_password_links(&mut self, account: AccountId, user: UserId) -> StoreResult<()>;
     async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId>;
     async fn update_user(&mut self, u: &User, expected_version: i64) -> StoreResult<()>;
     async fn delete_user(&mut self, account: AccountId, id: UserId) -> StoreResult<()>;

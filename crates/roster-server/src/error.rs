@@ -51,6 +51,10 @@ impl ErrorInfo {
                 fields: vec![((*field).to_string(), message.clone())],
             },
             CoreError::PreconditionFailed => Self::new(StatusCode::CONFLICT, e.to_string()),
+            CoreError::Throttled(secs) => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many failed attempts: try again in {secs} seconds."),
+            ),
             CoreError::Unavailable(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The service is busy or briefly cannot reach its database; retry shortly.",
@@ -162,11 +166,15 @@ enum Flavor {
     JsonApi,
     /// Routes that render their own errors (SCIM).
     Own,
+    /// The console: pages for people.
+    Console,
 }
 
 fn flavor(path: &str) -> Flavor {
     if path.starts_with("/v4/users/scim") {
         Flavor::Own
+    } else if path == "/" || path.starts_with("/console") {
+        Flavor::Console
     } else if path.starts_with("/v4/") {
         Flavor::JsonApi
     } else {
@@ -178,6 +186,28 @@ fn flavor(path: &str) -> Flavor {
 pub async fn render_errors(req: Request, next: Next) -> Response {
     let flavor = flavor(req.uri().path());
     let resp = next.run(req).await;
+    if flavor == Flavor::Console {
+        if resp
+            .extensions()
+            .get::<crate::console::ConsoleRendered>()
+            .is_some()
+            || !(resp.status().is_client_error() || resp.status().is_server_error())
+        {
+            return resp;
+        }
+        let status = resp.status();
+        let message = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "What was sent is too large.",
+            StatusCode::REQUEST_TIMEOUT => "The request took too long.",
+            StatusCode::METHOD_NOT_ALLOWED => "This page does not take that kind of request.",
+            StatusCode::NOT_FOUND => "There is no such page.",
+            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
+                "The form could not be read. Go back, reload the page, and try again."
+            }
+            _ => "Something went wrong. Nothing was changed.",
+        };
+        return crate::console::plain_error(status, message);
+    }
     if flavor == Flavor::Own {
         if resp
             .extensions()

@@ -2,6 +2,7 @@
 //! return; errors render once per wire format (see [`error`]).
 
 pub mod client;
+mod console;
 pub mod error;
 pub mod extract;
 mod health;

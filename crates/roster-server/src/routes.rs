@@ -19,6 +19,8 @@ pub enum Api {
     Scim,
     /// An operator token.
     Operator,
+    /// A console session (its cookie), inside its account.
+    Console,
 }
 
 /// A route as the table describes it: the path in axum's syntax (`{id}`, `{*rest}`), the
@@ -67,6 +69,7 @@ fn all() -> Vec<Route> {
     }
     routes.extend(crate::scim::routes());
     routes.extend(crate::operator::routes());
+    routes.extend(crate::console::routes());
     routes
 }
 

@@ -6,6 +6,7 @@
 //! own thread for each call, so a call's statements run there together (one hand-off per call).
 
 mod accounts;
+mod console;
 mod idps;
 mod log;
 mod operators;
@@ -158,6 +159,32 @@ impl<D: Db> Read for SqlTx<D> {
     }
     async fn list_operator_tokens(&mut self) -> StoreResult<Vec<OperatorToken>> {
         Self::list_operator_tokens(self).await
+    }
+    async fn sign_in_candidates(&mut self, email: &str) -> StoreResult<Vec<SignInCandidate>> {
+        Self::sign_in_candidates(self, email).await
+    }
+    async fn password_hash(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+    ) -> StoreResult<Option<String>> {
+        Self::password_hash(self, account, user).await
+    }
+    async fn session_by_hash(
+        &mut self,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<Option<ConsoleSession>> {
+        Self::session_by_hash(self, key_hash).await
+    }
+    async fn password_link(&mut self, key_hash: &[u8; 32]) -> StoreResult<Option<PasswordLink>> {
+        Self::password_link(self, key_hash).await
+    }
+    async fn account_overview(
+        &mut self,
+        account: AccountId,
+        since: DateTime<Utc>,
+    ) -> StoreResult<AccountOverview> {
+        Self::account_overview(self, account, since).await
     }
     async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>> {
         Self::user(self, account, id).await
@@ -316,6 +343,36 @@ impl<D: Commit> Tx for SqlTx<D> {
     }
     async fn delete_operator_token(&mut self, uuid: Uuid) -> StoreResult<()> {
         Self::delete_operator_token(self, uuid).await
+    }
+    async fn set_password_hash(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        hash: Option<&str>,
+    ) -> StoreResult<()> {
+        Self::set_password_hash(self, account, user, hash).await
+    }
+    async fn insert_session(&mut self, key_hash: &[u8; 32], s: &ConsoleSession) -> StoreResult<()> {
+        Self::insert_session(self, key_hash, s).await
+    }
+    async fn touch_session(&mut self, key_hash: &[u8; 32], at: DateTime<Utc>) -> StoreResult<()> {
+        Self::touch_session(self, key_hash, at).await
+    }
+    async fn delete_session(&mut self, key_hash: &[u8; 32]) -> StoreResult<()> {
+        Self::delete_session(self, key_hash).await
+    }
+    async fn delete_user_sessions(&mut self, account: AccountId, user: UserId) -> StoreResult<u64> {
+        Self::delete_user_sessions(self, account, user).await
+    }
+    async fn insert_password_link(
+        &mut self,
+        key_hash: &[u8; 32],
+        link: &PasswordLink,
+    ) -> StoreResult<()> {
+        Self::insert_password_link(self, key_hash, link).await
+    }
+    async fn delete_password_links(&mut self, account: AccountId, user: UserId) -> StoreResult<()> {
+        Self::delete_password_links(self, account, user).await
     }
     async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId> {
         Self::insert_user(self, u).await

@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "scim ids",
         include_str!("../migrations/0010_scim_ids.sql"),
     ),
+    (
+        11,
+        "console",
+        include_str!("../migrations/0011_console.sql"),
+    ),
 ];
 
 fn applied(c: &Connection) -> StoreResult<Vec<i64>> {

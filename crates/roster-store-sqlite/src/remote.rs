@@ -116,6 +116,37 @@ impl<R: Runner + 'static> Read for Remote<R> {
     async fn list_operator_tokens(&mut self) -> StoreResult<Vec<OperatorToken>> {
         self.call(|t| now(t.list_operator_tokens())).await
     }
+    async fn sign_in_candidates(&mut self, email: &str) -> StoreResult<Vec<SignInCandidate>> {
+        let email = email.to_string();
+        self.call(move |t| now(t.sign_in_candidates(&email))).await
+    }
+    async fn password_hash(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+    ) -> StoreResult<Option<String>> {
+        self.call(move |t| now(t.password_hash(account, user)))
+            .await
+    }
+    async fn session_by_hash(
+        &mut self,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<Option<ConsoleSession>> {
+        let h = *key_hash;
+        self.call(move |t| now(t.session_by_hash(&h))).await
+    }
+    async fn password_link(&mut self, key_hash: &[u8; 32]) -> StoreResult<Option<PasswordLink>> {
+        let h = *key_hash;
+        self.call(move |t| now(t.password_link(&h))).await
+    }
+    async fn account_overview(
+        &mut self,
+        account: AccountId,
+        since: DateTime<Utc>,
+    ) -> StoreResult<AccountOverview> {
+        self.call(move |t| now(t.account_overview(account, since)))
+            .await
+    }
     async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>> {
         self.call(move |t| now(t.user(account, id))).await
     }
@@ -293,6 +324,45 @@ impl Tx for Remote<WriteTx> {
     }
     async fn delete_operator_token(&mut self, uuid: Uuid) -> StoreResult<()> {
         self.call(move |t| now(t.delete_operator_token(uuid))).await
+    }
+    async fn set_password_hash(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        hash: Option<&str>,
+    ) -> StoreResult<()> {
+        let hash = hash.map(str::to_string);
+        self.call(move |t| now(t.set_password_hash(account, user, hash.as_deref())))
+            .await
+    }
+    async fn insert_session(&mut self, key_hash: &[u8; 32], s: &ConsoleSession) -> StoreResult<()> {
+        let (h, s) = (*key_hash, s.clone());
+        self.call(move |t| now(t.insert_session(&h, &s))).await
+    }
+    async fn touch_session(&mut self, key_hash: &[u8; 32], at: DateTime<Utc>) -> StoreResult<()> {
+        let h = *key_hash;
+        self.call(move |t| now(t.touch_session(&h, at))).await
+    }
+    async fn delete_session(&mut self, key_hash: &[u8; 32]) -> StoreResult<()> {
+        let h = *key_hash;
+        self.call(move |t| now(t.delete_session(&h))).await
+    }
+    async fn delete_user_sessions(&mut self, account: AccountId, user: UserId) -> StoreResult<u64> {
+        self.call(move |t| now(t.delete_user_sessions(account, user)))
+            .await
+    }
+    async fn insert_password_link(
+        &mut self,
+        key_hash: &[u8; 32],
+        link: &PasswordLink,
+    ) -> StoreResult<()> {
+        let (h, link) = (*key_hash, link.clone());
+        self.call(move |t| now(t.insert_password_link(&h, &link)))
+            .await
+    }
+    async fn delete_password_links(&mut self, account: AccountId, user: UserId) -> StoreResult<()> {
+        self.call(move |t| now(t.delete_password_links(account, user)))
+            .await
     }
     async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId> {
         let u = u.clone();

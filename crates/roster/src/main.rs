@@ -116,6 +116,15 @@ enum UserCommand {
         #[arg(long)]
         account: Option<roster_core::model::AccountId>,
     },
+    /// Set the console password of the user with EMAIL, read from standard input (one line;
+    /// at least 12 characters). The user's console sessions end.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        /// Account id [default: the first account].
+        #[arg(long)]
+        account: Option<roster_core::model::AccountId>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -325,6 +334,20 @@ async fn run(cmd: Command, cfg: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::User(UserCommand::SetPassword { email, account }) => {
+            let password = read_password()?;
+            let roster = roster(&cfg).await?;
+            let user = roster
+                .set_password(account, &email, &password)
+                .await
+                .map_err(no_account)?;
+            eprintln!(
+                "set the console password of {} (account {})",
+                printable(&user.email),
+                user.account_id
+            );
+            Ok(())
+        }
         Command::User(UserCommand::List { account }) => {
             let roster = roster(&cfg).await?;
             let users = roster.operator_users(account).await.map_err(no_account)?;
@@ -345,6 +368,23 @@ async fn run(cmd: Command, cfg: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// One line of standard input (without its line ending), as a secret.
+fn read_password() -> anyhow::Result<roster_core::Secret> {
+    use std::io::{BufRead, Read};
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("Password (it is shown as you type; pipe it in to avoid that):");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .take(4096)
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    anyhow::ensure!(!password.is_empty(), "no password on standard input");
+    Ok(roster_core::Secret::new(password))
 }
 
 /// "No account yet" says what to do; other errors pass through.
@@ -409,9 +449,13 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
                     )
                 })?;
                 println!(
-                    "Roster: first start. Made the account owner {} and wrote their personal token to {} (mode 0600).",
+                    "Roster: first start. Made the account owner {} and wrote their personal token to {} (mode 0600).\n\
+                     \n\
+                     Open this link within 24 hours to choose the owner's console password:\n\
+                     \n    {}\n",
                     b.owner.email,
-                    path.display()
+                    path.display(),
+                    roster.urls().password_link_url(b.password_link.0.expose()),
                 );
             }
             _ => {
@@ -423,9 +467,13 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
                      \n    {key}\n\n\
                      Use it like this:\n\
                      \n    curl -H 'Authorization: Token {key}' {base}/iam/identity_providers\n\n\
-                     Expires {exp}. Make more with `roster token create --email {email}` or POST /iam/personal_tokens.\n",
+                     Expires {exp}. Make more with `roster token create --email {email}` or POST /iam/personal_tokens.\n\
+                     \n\
+                     To sign in to the console at {base}/console, open this link within 24 hours and choose a password:\n\
+                     \n    {link}\n",
                     email = b.owner.email,
                     exp = b.token.expires_at.to_rfc3339(),
+                    link = roster.urls().password_link_url(b.password_link.0.expose()),
                 );
             }
         }

@@ -59,4 +59,14 @@ impl Roster {
         tx.commit().await?;
         Ok(updated)
     }
+
+    /// The name of the caller's account (for the console's frame).
+    pub async fn account_name(&self, p: &Principal) -> Result<String, CoreError> {
+        let mut tx = self.store.read().await?;
+        Ok(tx
+            .account(p.account())
+            .await?
+            .map(|a| a.name)
+            .unwrap_or_default())
+    }
 }

@@ -11,8 +11,10 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Principal {
     user: User,
-    token: Uuid,
-    token_expires_at: chrono::DateTime<chrono::Utc>,
+    /// The personal token used; `None` for a console session.
+    token: Option<Uuid>,
+    /// When the credential used expires (the token, or the session).
+    expires_at: chrono::DateTime<chrono::Utc>,
     permissions: Vec<String>,
 }
 
@@ -23,12 +25,31 @@ impl Principal {
     pub fn account(&self) -> AccountId {
         self.user.account_id
     }
-    pub fn token(&self) -> Uuid {
+    /// The personal token used (`None` for a console session).
+    pub fn token(&self) -> Option<Uuid> {
         self.token
     }
-    /// When the token this caller used expires: no token it makes may outlive it.
-    pub fn token_expires_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.token_expires_at
+    /// The latest a token this caller makes may expire: a token never makes a token that
+    /// outlives it; a person signed in to the console is not so bound.
+    pub fn token_limit(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.token.map(|_| self.expires_at)
+    }
+    /// When the credential used (token or console session) expires.
+    pub fn expires_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.expires_at
+    }
+    /// The principal of a console session of `user`.
+    pub(crate) fn from_session(
+        user: User,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        permissions: Vec<String>,
+    ) -> Self {
+        Self {
+            user,
+            token: None,
+            expires_at,
+            permissions,
+        }
     }
     /// A user whose only permission is SCIM Protocol Integration: an identity provider's bot.
     /// It may use SCIM and read itself, nothing else (in particular, make no tokens).
@@ -146,8 +167,8 @@ impl Roster {
         }
         Ok((
             Principal {
-                token: token.uuid,
-                token_expires_at: token.expires_at,
+                token: Some(token.uuid),
+                expires_at: token.expires_at,
                 user: found.user,
                 permissions: found.permissions,
             },

@@ -206,7 +206,7 @@ impl Roster {
 }
 
 /// The account an operator command names, or the first account.
-async fn operator_account(
+pub(super) async fn operator_account(
     tx: &mut dyn crate::store::Read,
     account: Option<AccountId>,
 ) -> Result<Account, CoreError> {

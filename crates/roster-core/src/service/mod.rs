@@ -7,6 +7,9 @@ mod bootstrap;
 mod idps;
 mod maintenance;
 mod operator;
+mod overview;
+mod passwords;
+mod sessions;
 mod teams;
 mod tokens;
 mod users;
@@ -19,6 +22,12 @@ pub use maintenance::LogRetention;
 pub use operator::{
     CreatedAccount, CreatedOperatorToken, NewAccountInput, OPERATOR_TOKEN_DAYS, Operator,
     OperatorAccountPatch,
+};
+pub use overview::{ACTIVITY_HOURS, Overview};
+pub use passwords::{LinkKey, PASSWORD_LINK_HOURS, PASSWORD_MIN_CHARS};
+pub use sessions::{
+    KEY_HEX_LEN, SESSION_HOURS, SESSION_IDLE_MINUTES, SessionKey, SignIn, SignInThrottle,
+    csrf_matches, csrf_token,
 };
 pub use teams::TeamInput;
 pub use tokens::{CreatedToken, TokenInput};
@@ -58,6 +67,10 @@ impl PublicUrls {
     pub fn saml_login_url(&self, idp: Uuid) -> String {
         format!("{}/api/saml2v4/users/scim/{idp}/login", self.sso)
     }
+    /// The console page where a one-time link's holder chooses a password.
+    pub fn password_link_url(&self, key: &str) -> String {
+        format!("{}/console/password/{key}", self.api)
+    }
     pub fn saml_metadata_url(&self, idp: Uuid) -> String {
         format!("{}/api/saml2v4/users/scim/{idp}/metadata", self.sso)
     }
@@ -78,6 +91,8 @@ pub struct Roster {
     signals: Arc<crate::security::SecuritySignals>,
     /// Seals the secrets Roster stores and must use (OIDC client secrets).
     pub(crate) keys: Arc<crate::seal::SecretKey>,
+    /// Failed console sign-ins, per email and per address (in memory).
+    pub(crate) sign_ins: Arc<sessions::SignInThrottle>,
 }
 
 impl std::fmt::Debug for Roster {
@@ -106,6 +121,7 @@ impl Roster {
             urls,
             signals: Arc::default(),
             keys: Arc::new(keys),
+            sign_ins: Arc::default(),
         }
     }
     /// Refused requests counted in memory (never stored).

@@ -55,6 +55,8 @@ pub struct CreatedAccount {
     pub owner: User,
     pub token: PersonalToken,
     pub key: NewKey,
+    /// A one-time link for the owner to choose a console password (24 hours).
+    pub password_link: super::LinkKey,
 }
 
 /// An operator token just made (the key shown once).
@@ -234,11 +236,13 @@ impl Roster {
         let id = tx.insert_user(&owner).await?;
         let owner = owner.stored(id);
         let created = self.create_token_in(tx, &owner, &token, None).await?;
+        let password_link = self.password_link_in(tx, &owner).await?;
         Ok(CreatedAccount {
             account,
             owner,
             token: created.token,
             key: created.key,
+            password_link,
         })
     }
 

@@ -96,7 +96,7 @@ impl Roster {
         }
         let mut tx = self.store.begin().await?;
         let created = self
-            .create_token_in(tx.as_mut(), p.user(), input, Some(p.token_expires_at()))
+            .create_token_in(tx.as_mut(), p.user(), input, p.token_limit())
             .await?;
         tx.commit().await?;
         Ok(created)
@@ -117,7 +117,7 @@ impl Roster {
             .await?
             .ok_or(CoreError::NotFound("User"))?;
         let created = self
-            .create_token_in(tx.as_mut(), &target, input, Some(p.token_expires_at()))
+            .create_token_in(tx.as_mut(), &target, input, p.token_limit())
             .await?;
         tx.commit().await?;
         tracing::info!(account = %p.account(), by = %p.user().id, user = %user, token = %created.token.uuid, "an owner made a personal token for a user");

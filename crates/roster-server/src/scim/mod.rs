@@ -101,7 +101,11 @@ pub(crate) async fn run(s: &AppState, client: IpAddr, call: ScimCall) -> Respons
     };
     if let Err(wait) = s
         .scim_limiter
-        .admitted(caller.principal.token(), caller.idp.uuid)
+        // SCIM callers always come with a token (a console session never reaches SCIM).
+        .admitted(
+            caller.principal.token().unwrap_or_default(),
+            caller.idp.uuid,
+        )
     {
         return too_many(
             format!(

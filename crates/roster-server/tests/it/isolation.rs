@@ -183,8 +183,66 @@ fn paths(route: &RouteInfo, b: &Made, idp: &str, user: &str, group: &str) -> Vec
             };
             vec![p.replace("{id}", id).replace("{uuid}", uuid)]
         }
+        Api::Console => vec![p.replace("{id}", &b.user).replace("{uuid}", &b.token)],
         Api::Public => Vec::new(),
     }
+}
+
+/// A console session of account A's owner: its cookie value.
+async fn console_session(app: &TestApp) -> String {
+    app.roster
+        .set_password(
+            None,
+            "owner@example.com",
+            &roster_core::Secret::new("isolation test password"),
+        )
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client
+        .post(app.url("/console/sign-in"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("email=owner%40example.com&password=isolation+test+password&next=%2Fconsole")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let set = resp.headers()["set-cookie"].to_str().unwrap();
+    set.trim_start_matches("roster_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A console request with A's session (and its CSRF token, so that only the account check is
+/// what stands in the way); answers the status and the page.
+async fn console_call(
+    app: &TestApp,
+    session: &str,
+    m: &Method,
+    path: &str,
+) -> (StatusCode, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let csrf = roster_core::service::csrf_token(session);
+    let mut rb = client
+        .request(m.clone(), app.url(path))
+        .header("Cookie", format!("roster_session={session}"));
+    if *m != Method::GET {
+        rb = rb
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "csrf={csrf}&active=false&name=taken&expires_at=2027-01-01"
+            ));
+    }
+    let resp = rb.send().await.unwrap();
+    (resp.status(), resp.text().await.unwrap())
 }
 
 /// A body a real client of the route might send.
@@ -213,11 +271,21 @@ async fn every_route_keeps_accounts_apart(app: &TestApp) {
     snapshot(app, &b).await;
     let before = snapshot(app, &b).await;
 
+    let session = console_session(app).await;
     let routes = table();
     assert!(routes.iter().any(|r| r.api == Api::Scim));
+    assert!(
+        routes
+            .iter()
+            .any(|r| r.api == Api::Console && r.path.contains('{'))
+    );
     assert!(routes.iter().any(|r| r.api == Api::Operator));
     let mut tried = 0;
-    for route in routes.iter().filter(|r| r.api != Api::Public) {
+    // Console routes that name no resource act on the session's own account (signing out among
+    // them): there is nothing of B's to reach.
+    let reaches =
+        |r: &&RouteInfo| r.api != Api::Public && (r.api != Api::Console || r.path.contains('{'));
+    for route in routes.iter().filter(reaches) {
         // B's resources through B's endpoint; and, on SCIM, A's own SAML provider's resources
         // through A's other (OIDC) provider's endpoint.
         let mut targets = paths(route, &b, &b.saml, &b.scim_user, &b.scim_group);
@@ -227,9 +295,13 @@ async fn every_route_keeps_accounts_apart(app: &TestApp) {
         let names_a_resource = route.path.contains('{') && route.api != Api::Operator;
         for path in targets {
             for m in &route.methods {
-                let (s, v) = app
-                    .call(m.clone(), &path, Some(&a.key), body(route, &path, m))
-                    .await;
+                let (s, v) = if route.api == Api::Console {
+                    let (s, page) = console_call(app, &session, m, &path).await;
+                    (s, Value::String(page))
+                } else {
+                    app.call(m.clone(), &path, Some(&a.key), body(route, &path, m))
+                        .await
+                };
                 tried += 1;
                 let text = v.to_string();
                 // (An identifier the request itself names may be echoed in the error.)

@@ -9,6 +9,7 @@
 mod harness;
 
 mod auth;
+mod console;
 mod errors;
 mod idps;
 mod isolation;

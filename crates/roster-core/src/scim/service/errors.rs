@@ -44,6 +44,10 @@ pub(super) fn core_err(e: CoreError) -> ScimError {
             ScimError::precondition_failed("The resource changed: read it again")
         }
         CoreError::Unavailable(m) => busy(&m),
+        CoreError::Throttled(secs) => ScimError::new(
+            429,
+            format!("Too many failed attempts: try again in {secs} seconds"),
+        ),
         CoreError::Internal(m) => {
             tracing::error!(cause = %m, "internal error in SCIM request");
             ScimError::internal("Internal server error")

@@ -1,0 +1,208 @@
+// Roster's console in a real browser: Debian's chromium driven by playwright-core (never a
+// browser download), axe-core's accessibility check on every page, a screenshot of what each
+// step checked. Starts its own Roster (the binary given as the first argument) on a free
+// loopback port with a fresh SQLite data directory, and stops it at the end.
+//
+//   node browser-tests/console.mjs target/debug/roster [screenshot-dir]
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+const binary = resolve(process.argv[2] ?? "target/debug/roster");
+const shots = resolve(process.argv[3] ?? "target/screenshots");
+mkdirSync(shots, { recursive: true });
+const axeSource = readFileSync(new URL("./node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
+const cert = readFileSync(new URL("../crates/roster-server/tests/fixtures/idp-cert-sha256.pem", import.meta.url), "utf8");
+
+const failures = [];
+function check(ok, what) {
+  if (!ok) failures.push(what);
+  console.log(`${ok ? "  ok  " : "  FAIL"} ${what}`);
+}
+
+function freePort() {
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+// Start Roster; resolve with its base URL, the owner's token and the printed password link.
+async function startRoster() {
+  const dir = mkdtempSync(join(tmpdir(), "roster-browser-"));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("ROSTER_")));
+  env.ROSTER_BOOTSTRAP_TOKEN_FILE = join(dir, "owner.token");
+  const server = spawn(binary, ["serve", "--data-dir", join(dir, "data"), "--listen", `127.0.0.1:${port}`], { env });
+  let out = "";
+  server.stdout.on("data", (d) => (out += d));
+  server.stderr.on("data", (d) => (out += d));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const link = out.match(/http:\/\/\S+\/console\/password\/[0-9a-f]{64}/);
+    if (link) {
+      try {
+        const r = await fetch(`${base}/health`);
+        if (r.ok) {
+          const token = readFileSync(env.ROSTER_BOOTSTRAP_TOKEN_FILE, "utf8").trim();
+          return { server, base, token, link: link[0], log: () => out };
+        }
+      } catch {}
+    }
+    if (server.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`roster did not start:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function api(base, token, method, path, body) {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: { Authorization: `Token ${token}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}
+
+const roster = await startRoster();
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+const page = await context.newPage();
+const cspErrors = [];
+page.on("console", (m) => {
+  if (m.type() === "error" && /Content Security Policy|Refused to/i.test(m.text())) cspErrors.push(m.text());
+});
+page.on("pageerror", (e) => cspErrors.push(String(e)));
+
+let shot = 0;
+// Check the page for accessibility (axe-core: no serious or critical violations) and save a
+// screenshot of it.
+async function look(name) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => {
+    const r = await globalThis.axe.run(document, { resultTypes: ["violations"] });
+    return r.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  check(result.length === 0, `${name}: no serious or critical accessibility violations ${result.join("; ")}`);
+  shot += 1;
+  const file = join(shots, `${String(shot).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`       screenshot ${file}`);
+}
+
+try {
+  const password = "a long console passphrase";
+  // The link first start printed: choose the owner's password, and be signed in.
+  await page.goto(roster.link);
+  await look("choose-password");
+  await page.getByLabel("New password").fill(password);
+  await page.getByRole("button", { name: "Save and sign in" }).click();
+  await page.waitForURL(`${roster.base}/console`);
+  check(await page.getByRole("heading", { name: "Overview" }).isVisible(), "the link signs the owner in to the overview");
+
+  // Provision a user and a group through SCIM, as Entra would.
+  const idp = await api(roster.base, roster.token, "POST", "/iam/identity_providers/saml2", {
+    name: "Entra ID", sign_in_url: "https://login.microsoftonline.com/t/saml2",
+    entity_id_url: "https://sts.windows.net/t/", certificate: cert, is_active: true, scim_integration: true,
+  });
+  check(idp.status === 201, `an identity provider is made (${idp.status})`);
+  const scim = idp.body.scim_url.replace(/\/Users$/, "");
+  const scimCall = (method, path, body) =>
+    fetch(`${scim}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${roster.token}`, "Content-Type": "application/scim+json" },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  const user = await scimCall("POST", "/Users", {
+    schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "grace.hopper@contoso.com",
+    name: { givenName: "Grace", familyName: "Hopper" }, displayName: "Grace Hopper", active: true,
+    emails: [{ value: "grace.hopper@contoso.com", type: "work", primary: true }],
+  });
+  check(user.status === 201, `SCIM makes a user (${user.status})`);
+  const group = await scimCall("POST", "/Groups", {
+    schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "Engineering",
+    members: [{ value: user.body.id }],
+  });
+  check(group.status === 201, `SCIM makes a group with the user (${group.status})`);
+  await page.reload();
+  await look("overview");
+
+  // Users Management: search as you type finds the user.
+  await page.getByRole("link", { name: "Users Management" }).click();
+  await page.getByLabel("Search").pressSequentially("grace", { delay: 40 });
+  await page.waitForURL(/q=grace/);
+  const row = page.getByRole("row", { name: /grace\.hopper@contoso\.com/ });
+  await row.waitFor();
+  check(await row.getByText("Engineering").isVisible(), "the search shows the user with its team");
+  check((await page.getByRole("row").count()) === 2, "the search shows that user alone");
+  await look("users-management");
+
+  // The user's page: its SCIM document; deactivate, and the IAM API agrees.
+  await row.getByRole("link").click();
+  await page.getByRole("heading", { name: "Grace Hopper" }).waitFor();
+  check(await page.getByText(user.body.id).isVisible(), "the user page shows the SCIM id");
+  check((await page.locator("pre.doc").textContent()).includes("grace.hopper@contoso.com"), "the SCIM document as sent");
+  const iamId = new URL(page.url()).pathname.split("/").pop();
+  await page.getByRole("button", { name: "Deactivate" }).click();
+  await page.getByText("The user is deactivated.").waitFor();
+  const iam = await api(roster.base, roster.token, "GET", `/iam/users/${iamId}`);
+  check(iam.body?.data?.is_active === false, "the IAM API says the user is inactive");
+  await look("user");
+
+  // Personal tokens: make one (shown once), it works, revoke it.
+  await page.getByRole("link", { name: "Personal tokens" }).click();
+  await page.getByLabel("Name").fill("Browser test");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const key = (await page.locator("#new-key").textContent()).trim();
+  check(/^azion[a-z0-9]{35}$/.test(key), "the new key is shown");
+  check((await api(roster.base, key, "GET", "/iam/user")).status === 200, "the new key works");
+  await look("tokens");
+  await page.getByRole("button", { name: "Revoke Browser test" }).click();
+  await page.waitForURL(`${roster.base}/console/tokens`);
+  check((await api(roster.base, key, "GET", "/iam/user")).status === 401, "the revoked key is refused");
+
+  // The profile, then sign out: the console is closed again.
+  await page.getByRole("link", { name: "Your profile" }).click();
+  await look("profile");
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await page.waitForURL(/\/console\/sign-in/);
+  await look("signed-out");
+  await page.goto(`${roster.base}/console/users`);
+  check(page.url().includes("/console/sign-in"), "signed out, the console asks to sign in");
+
+  // Sign in again with the password.
+  await page.getByLabel("Email").fill("owner@roster.localhost");
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/console\/users/);
+  check(await page.getByRole("heading", { name: "Users Management" }).isVisible(), "signing in returns to the page asked for");
+  check(cspErrors.length === 0, `no Content-Security-Policy violations or script errors ${cspErrors.join("; ")}`);
+} catch (e) {
+  failures.push(String(e.stack ?? e));
+  console.log(roster.log());
+  await page.screenshot({ path: join(shots, "failure.png"), fullPage: true }).catch(() => {});
+} finally {
+  await browser.close();
+  roster.server.kill("SIGTERM");
+}
+if (failures.length) {
+  console.log(`browser tests: ${failures.length} failed:\n  ${failures.join("\n  ")}`);
+  process.exit(1);
+}
+console.log("browser tests: every check passed");

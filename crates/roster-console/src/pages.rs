@@ -1,0 +1,196 @@
+//! The pages, one struct per template. Values are text already formatted for people.
+
+use crate::assets::AssetUrls;
+use askama::Template;
+
+/// What every signed-in page shows around its content.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub title: String,
+    pub csrf: String,
+    pub user_email: String,
+    pub account_name: String,
+    pub nav: Vec<NavItem>,
+    pub assets: AssetUrls,
+}
+
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountChoice {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "sign_in.html")]
+pub struct SignInPage {
+    pub css: String,
+    pub email: String,
+    pub next: String,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+    pub accounts: Vec<AccountChoice>,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "password.html")]
+pub struct PasswordPage {
+    pub css: String,
+    pub key: String,
+    /// `None`: the link is used or expired.
+    pub email: Option<String>,
+    pub error: Option<String>,
+    pub min_chars: usize,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub layout: Layout,
+    pub heading: String,
+    pub message: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "overview.html")]
+pub struct OverviewPage {
+    pub layout: Layout,
+    pub users_active: i64,
+    pub users_inactive: i64,
+    pub teams: i64,
+    pub idps: i64,
+    pub requests_24h: i64,
+    pub failures_24h: i64,
+    /// Built from numbers only (see `activity_svg`).
+    pub activity_svg: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub provisioned_by: String,
+    pub teams: String,
+    pub modified: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "users.html")]
+pub struct UsersPage {
+    pub layout: Layout,
+    pub q: String,
+    pub summary: String,
+    pub rows: Vec<UserRow>,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "user.html")]
+pub struct UserPage {
+    pub layout: Layout,
+    pub notice: Option<String>,
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub active: bool,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub owner: bool,
+    pub scim_id: String,
+    pub external_id: String,
+    pub joined: String,
+    pub modified: String,
+    pub teams: String,
+    pub managed_by: Option<String>,
+    pub can_edit: bool,
+    pub scim_doc: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub uuid: String,
+    pub name: String,
+    pub prefix: String,
+    pub created: String,
+    pub expires: String,
+    pub last_used: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "tokens.html")]
+pub struct TokensPage {
+    pub layout: Layout,
+    pub tokens: Vec<TokenRow>,
+    pub new_key: Option<String>,
+    pub error: Option<String>,
+    pub default_expiry: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "profile.html")]
+pub struct ProfilePage {
+    pub layout: Layout,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub min_chars: usize,
+}
+
+/// Provisioning activity per hour as an SVG bar chart: `hours` oldest first, each (requests,
+/// failures). Made of numbers only, so it is safe to embed unescaped.
+pub fn activity_svg(hours: &[(i64, i64)], first_label: &str, last_label: &str) -> String {
+    let (w, h, pad) = (840.0_f64, 160.0_f64, 18.0_f64);
+    let max = hours.iter().map(|(r, _)| *r).max().unwrap_or(0).max(1) as f64;
+    let n = hours.len().max(1) as f64;
+    let bw = (w - 2.0 * pad) / n;
+    let mut out = format!(
+        "<svg class=\"activity\" viewBox=\"0 0 {w} {}\" role=\"img\" aria-label=\"Provisioning requests per hour over the last 7 days, most {max} in an hour\">",
+        h + 20.0
+    );
+    out.push_str(&format!(
+        "<line class=\"axis\" x1=\"{pad}\" y1=\"{h}\" x2=\"{}\" y2=\"{h}\"/>",
+        w - pad
+    ));
+    for (i, (req, failed)) in hours.iter().enumerate() {
+        let x = pad + i as f64 * bw;
+        let rh = (*req as f64 / max) * (h - pad);
+        let fh = (*failed as f64 / max) * (h - pad);
+        if *req > 0 {
+            out.push_str(&format!(
+                "<rect class=\"bar\" x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{rh:.1}\"/>",
+                h - rh,
+                (bw - 0.5).max(0.5)
+            ));
+        }
+        if *failed > 0 {
+            out.push_str(&format!(
+                "<rect class=\"bar failed\" x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{fh:.1}\"/>",
+                h - fh,
+                (bw - 0.5).max(0.5)
+            ));
+        }
+    }
+    let safe = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || " -:".contains(*c))
+            .collect()
+    };
+    out.push_str(&format!(
+        "<text x=\"{pad}\" y=\"{}\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text></svg>",
+        h + 14.0,
+        safe(first_label),
+        w - pad,
+        h + 14.0,
+        safe(last_label)
+    ));
+    out
+}

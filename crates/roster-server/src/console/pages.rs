@@ -1,0 +1,382 @@
+//! The signed-in pages: overview, users, a user, personal tokens, the profile.
+
+use super::auth::NoFields;
+use super::{Posted, Session, html};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Duration, Utc};
+use roster_console::pages::{
+    OverviewPage, ProfilePage, TokenRow, TokensPage, UserPage, UserRow, UsersPage, activity_svg,
+};
+use roster_core::Secret;
+use roster_core::model::{User, UserId};
+use roster_core::service::{ListRequest, PASSWORD_MIN_CHARS, TokenInput, UserInput};
+use serde::Deserialize;
+
+fn when(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn full_name(u: &User) -> String {
+    let name = format!("{} {}", u.first_name, u.last_name);
+    let name = name.trim();
+    if name.is_empty() {
+        u.email.clone()
+    } else {
+        name.to_string()
+    }
+}
+
+fn status(u: &User) -> (&'static str, &'static str) {
+    if u.is_active {
+        ("active", "ok")
+    } else {
+        ("inactive", "off")
+    }
+}
+
+fn provisioned_by(u: &User) -> String {
+    match u.provisioning.idp_uuid {
+        Some(idp) => format!("identity provider {idp}"),
+        None => "by hand".to_string(),
+    }
+}
+
+pub(crate) async fn overview(State(state): State<AppState>, s: Session) -> Response {
+    if !s.principal.has(roster_core::model::perm::VIEW_USERS) {
+        return Redirect::to("/console/profile").into_response();
+    }
+    match state.roster.overview(&s.principal).await {
+        Ok(o) => {
+            let last = o.since + Duration::hours(roster_core::service::ACTIVITY_HOURS - 1);
+            html(
+                StatusCode::OK,
+                &OverviewPage {
+                    layout: s.layout("Overview", "/console"),
+                    users_active: o.users_active,
+                    users_inactive: o.users_inactive,
+                    teams: o.teams,
+                    idps: o.idps,
+                    requests_24h: o.requests_24h,
+                    failures_24h: o.failures_24h,
+                    activity_svg: activity_svg(&o.hourly, &when(&o.since), &when(&last)),
+                },
+            )
+        }
+        Err(e) => s.error(e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct UsersQuery {
+    q: String,
+    page: Option<u32>,
+}
+
+const USERS_PAGE_SIZE: i64 = 50;
+
+pub(crate) async fn users(
+    State(state): State<AppState>,
+    s: Session,
+    Query(q): Query<UsersQuery>,
+) -> Response {
+    let page = q.page.unwrap_or(1).max(1);
+    let search: String = q.q.chars().take(100).collect();
+    let req = ListRequest {
+        page: Some(page.to_string()),
+        page_size: Some(USERS_PAGE_SIZE.to_string()),
+        ordering: Some("email".into()),
+        search: (!search.trim().is_empty()).then(|| search.trim().to_string()),
+    };
+    let listed = match state.roster.list_users(&s.principal, &req).await {
+        Ok(l) => l,
+        Err(e) => return s.error(e),
+    };
+    let link = |p: u32| {
+        let query = serde_urlencoded::to_string([("q", search.as_str()), ("page", &p.to_string())])
+            .unwrap_or_default();
+        format!("/console/users?{query}")
+    };
+    let shown = listed.items.len() as i64;
+    let pages = (listed.total + USERS_PAGE_SIZE - 1) / USERS_PAGE_SIZE;
+    let rows = listed
+        .items
+        .iter()
+        .map(|u| {
+            let (status, status_class) = status(u);
+            UserRow {
+                id: u.id.0,
+                name: full_name(u),
+                email: u.email.clone(),
+                status,
+                status_class,
+                provisioned_by: provisioned_by(u),
+                teams: u
+                    .teams
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                modified: when(&u.last_modified),
+            }
+        })
+        .collect();
+    html(
+        StatusCode::OK,
+        &UsersPage {
+            layout: s.layout("Users Management", "/console/users"),
+            q: search.clone(),
+            summary: if listed.total == 0 {
+                "No users match.".to_string()
+            } else {
+                format!(
+                    "{} user{} in all; page {page} of {pages}, showing {shown}.",
+                    listed.total,
+                    if listed.total == 1 { "" } else { "s" }
+                )
+            },
+            rows,
+            previous: (page > 1).then(|| link(page - 1)),
+            next: (i64::from(page) < pages).then(|| link(page + 1)),
+        },
+    )
+}
+
+async fn user_page(state: &AppState, s: &Session, id: i64, notice: Option<String>) -> Response {
+    let u = match state.roster.get_user(&s.principal, UserId(id)).await {
+        Ok(u) => u,
+        Err(e) => return s.error(e),
+    };
+    let (status, status_class) = status(&u);
+    let p = &s.principal;
+    html(
+        StatusCode::OK,
+        &UserPage {
+            layout: s.layout(&full_name(&u), "/console/users"),
+            notice,
+            id: u.id.0,
+            name: full_name(&u),
+            email: u.email.clone(),
+            active: u.is_active,
+            status,
+            status_class,
+            owner: u.is_account_owner,
+            scim_id: u.scim_ref().to_string(),
+            external_id: u.provisioning.external_id.clone().unwrap_or_default(),
+            joined: when(&u.date_joined),
+            modified: when(&u.last_modified),
+            teams: u
+                .teams
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            managed_by: u.provisioning.idp_uuid.map(|i| i.to_string()),
+            can_edit: p.has(roster_core::model::perm::EDIT_USERS) && u.id != p.user().id,
+            scim_doc: serde_json::to_string_pretty(&u.scim).unwrap_or_default(),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct UserQuery {
+    done: String,
+}
+
+pub(crate) async fn user(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<String>,
+    Query(q): Query<UserQuery>,
+) -> Response {
+    // Only Roster's own words, never the query's text.
+    let notice = match q.done.as_str() {
+        "activated" => Some("The user is activated.".to_string()),
+        "deactivated" => Some("The user is deactivated.".to_string()),
+        _ => None,
+    };
+    match id.parse::<i64>() {
+        Ok(n) if n > 0 => user_page(&state, &s, n, notice).await,
+        _ => s.error(roster_core::CoreError::NotFound("User")),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct StatusForm {
+    active: String,
+}
+
+pub(crate) async fn set_user_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Posted { s, form: f }: Posted<StatusForm>,
+) -> Response {
+    let Ok(n) = id.parse::<i64>() else {
+        return s.error(roster_core::CoreError::NotFound("User"));
+    };
+    let active = f.active == "true";
+    let input = UserInput {
+        is_active: Some(active),
+        ..UserInput::default()
+    };
+    match state
+        .roster
+        .update_user(&s.principal, UserId(n), &input, true)
+        .await
+    {
+        // Post, then redirect, then get: a reload does not send the form again.
+        Ok(_) => {
+            let said = if active { "activated" } else { "deactivated" };
+            Redirect::to(&format!("/console/users/{n}?done={said}")).into_response()
+        }
+        Err(e) => s.error(e),
+    }
+}
+
+async fn tokens_page(
+    state: &AppState,
+    s: &Session,
+    new_key: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let req = ListRequest {
+        page: Some("1".into()),
+        page_size: Some("1000".into()),
+        ordering: Some("-created".into()),
+        search: None,
+    };
+    let listed = match state
+        .roster
+        .list_tokens(&s.principal, &req, Some(s.principal.user().id))
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return s.error(e),
+    };
+    let now = Utc::now();
+    html(
+        if error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+        &TokensPage {
+            layout: s.layout("Personal tokens", "/console/tokens"),
+            tokens: listed
+                .items
+                .iter()
+                .map(|t| TokenRow {
+                    uuid: t.uuid.to_string(),
+                    name: t.name.clone(),
+                    prefix: t.key_prefix.clone(),
+                    created: when(&t.created),
+                    expires: when(&t.expires_at),
+                    last_used: t.last_used_at.as_ref().map_or("never".into(), when),
+                })
+                .collect(),
+            new_key,
+            error,
+            default_expiry: (now + Duration::days(90)).format("%Y-%m-%d").to_string(),
+        },
+    )
+}
+
+pub(crate) async fn tokens(State(state): State<AppState>, s: Session) -> Response {
+    tokens_page(&state, &s, None, None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct TokenForm {
+    name: String,
+    expires_at: String,
+}
+
+pub(crate) async fn create_token(
+    State(state): State<AppState>,
+    Posted { s, form: f }: Posted<TokenForm>,
+) -> Response {
+    let input = TokenInput {
+        name: Some(f.name),
+        description: None,
+        expires_at: Some(f.expires_at),
+    };
+    match state.roster.create_token(&s.principal, &input).await {
+        Ok(made) => tokens_page(&state, &s, Some(made.key.0.expose().to_string()), None).await,
+        Err(roster_core::CoreError::Validation(errs)) => {
+            tokens_page(&state, &s, None, Some(errs.to_string())).await
+        }
+        Err(e) => s.error(e),
+    }
+}
+
+pub(crate) async fn revoke_token(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    Posted { s, .. }: Posted<NoFields>,
+) -> Response {
+    let Ok(uuid) = uuid::Uuid::parse_str(&uuid) else {
+        return s.error(roster_core::CoreError::NotFound("Personal token"));
+    };
+    match state.roster.delete_token(&s.principal, uuid).await {
+        Ok(()) => Redirect::to("/console/tokens").into_response(),
+        Err(e) => s.error(e),
+    }
+}
+
+fn profile_page(s: &Session, notice: Option<String>, error: Option<String>) -> Response {
+    html(
+        if error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+        &ProfilePage {
+            layout: s.layout("Your profile", "/console/profile"),
+            notice,
+            error,
+            min_chars: PASSWORD_MIN_CHARS,
+        },
+    )
+}
+
+pub(crate) async fn profile(s: Session) -> Response {
+    profile_page(&s, None, None)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PasswordChange {
+    #[serde(default)]
+    current_password: Secret,
+    #[serde(default)]
+    new_password: Secret,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordChange")
+    }
+}
+
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    Posted { s, form: f }: Posted<PasswordChange>,
+) -> Response {
+    match state
+        .roster
+        .change_password(&s.principal, &f.current_password, &f.new_password)
+        .await
+    {
+        // Every session ended, this one too: sign in again with the new password.
+        Ok(()) => Redirect::to("/console/sign-in?next=/console/profile").into_response(),
+        Err(roster_core::CoreError::Validation(errs)) => {
+            profile_page(&s, None, Some(errs.to_string()))
+        }
+        Err(e) => s.error(e),
+    }
+}

@@ -1,0 +1,529 @@
+//! The console over HTTP, as a browser uses it: sign-in and its slow-down, sessions (expiry,
+//! sign-out, everywhere), CSRF, the one-time password link, the account chooser, security
+//! headers, and pages that show only the signed-in account.
+
+use crate::both;
+use crate::harness::*;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use roster_core::Secret;
+use roster_core::model::AccountId;
+
+/// A browser without JavaScript: one cookie, no redirects followed.
+struct Browser<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    cookie: Option<String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    /// The value of the first `name="csrf"` hidden field.
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a CSRF field")
+            + 19;
+        self.body[at..at + 64].to_string()
+    }
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookie: None,
+        }
+    }
+
+    async fn send(&mut self, rb: reqwest::RequestBuilder) -> Page {
+        let rb = match &self.cookie {
+            Some(c) => rb.header("Cookie", format!("roster_session={c}")),
+            None => rb,
+        };
+        let resp = rb.send().await.unwrap();
+        let headers = resp.headers().clone();
+        for v in headers.get_all(SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            if let Some(rest) = v.strip_prefix("roster_session=") {
+                let value = rest.split(';').next().unwrap_or("");
+                self.cookie = (!value.is_empty()).then(|| value.to_string());
+            }
+        }
+        Page {
+            status: resp.status(),
+            headers,
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let rb = self.client.get(self.app.url(path));
+        self.send(rb).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let rb = self
+            .client
+            .post(self.app.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).unwrap());
+        self.send(rb).await
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        self.post(
+            "/console/sign-in",
+            &[
+                ("email", email),
+                ("password", password),
+                ("next", "/console"),
+            ],
+        )
+        .await
+    }
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn with_password(app: &TestApp, email: &str) {
+    app.roster
+        .set_password(None, email, &Secret::new(PASSWORD))
+        .await
+        .unwrap();
+}
+
+/// Sign in, see the overview, sign out; the cookie's attributes and the pages' headers.
+async fn sign_in_and_out(app: &TestApp) {
+    with_password(app, "owner@example.com").await;
+    let mut b = Browser::new(app);
+    // Not signed in: sent to the sign-in page, which remembers where to go back.
+    let p = b.get("/console/users?q=a").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(
+        p.location().starts_with("/console/sign-in?next="),
+        "{}",
+        p.location()
+    );
+    assert_eq!(b.get("/").await.location(), "/console");
+    let p = b.sign_in("Owner@Example.com", PASSWORD).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location(), "/console");
+    let set = p.headers.get(SET_COOKIE).unwrap().to_str().unwrap();
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/console"] {
+        assert!(set.contains(attr), "{set}");
+    }
+    assert!(!set.contains("Secure"), "plain HTTP here: {set}");
+    let p = b.get("/console").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("Overview") && p.body.contains("owner@example.com"));
+    let csp = p.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(p.headers["x-frame-options"], "DENY");
+    assert_eq!(p.headers["cache-control"], "no-store");
+    // The assets it links are served, cached for a year.
+    let css = p
+        .body
+        .split("href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let a = b.get(&css).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(
+        a.headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    // Open redirects are not: `next` is a local console path or nothing.
+    let p = b
+        .post(
+            "/console/sign-in",
+            &[
+                ("email", "owner@example.com"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/x"),
+            ],
+        )
+        .await;
+    assert_eq!(p.location(), "/console");
+    // Sign out: the cookie is cleared and the session is gone on the server.
+    let old = b.cookie.clone();
+    let csrf = b.get("/console").await.csrf();
+    let p = b.post("/console/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(b.cookie.is_none());
+    b.cookie = old;
+    assert_eq!(
+        b.get("/console").await.status,
+        StatusCode::SEE_OTHER,
+        "the old key is dead"
+    );
+}
+
+/// Wrong password and unknown email answer alike; failures are slowed down per email.
+async fn sign_in_failures_are_alike_and_slowed(app: &TestApp) {
+    with_password(app, "owner@example.com").await;
+    let mut b = Browser::new(app);
+    let wrong = b
+        .sign_in("owner@example.com", "not the password at all")
+        .await;
+    let unknown = b
+        .sign_in("nobody@example.com", "not the password at all")
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status, wrong.status);
+    assert!(wrong.body.contains("Wrong email or password."));
+    assert_eq!(
+        wrong.body.replace("owner@example.com", "X"),
+        unknown.body.replace("nobody@example.com", "X"),
+        "the same page, but for the email typed"
+    );
+    for _ in 0..4 {
+        b.sign_in("owner@example.com", "not the password at all")
+            .await;
+    }
+    // Held back now, even with the right password.
+    let p = b.sign_in("owner@example.com", PASSWORD).await;
+    assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{}", p.body);
+    assert!(p.headers.contains_key("retry-after"));
+    assert!(b.cookie.is_none());
+    // After the wait it works again.
+    app.clock.advance(chrono::Duration::minutes(16));
+    let p = b.sign_in("owner@example.com", PASSWORD).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+}
+
+/// Sessions end after an hour idle, twelve hours in all, and everywhere on request.
+async fn sessions_expire_and_end_everywhere(app: &TestApp) {
+    with_password(app, "owner@example.com").await;
+    let mut one = Browser::new(app);
+    let mut two = Browser::new(app);
+    one.sign_in("owner@example.com", PASSWORD).await;
+    two.sign_in("owner@example.com", PASSWORD).await;
+    // Used every 50 minutes, a session lives on; idle for 61, it ends.
+    for _ in 0..3 {
+        app.clock.advance(chrono::Duration::minutes(50));
+        assert_eq!(one.get("/console").await.status, StatusCode::OK);
+    }
+    assert_eq!(
+        two.get("/console").await.status,
+        StatusCode::SEE_OTHER,
+        "idle 150 minutes"
+    );
+    // Twelve hours after sign-in, however used.
+    let mut busy = Browser::new(app);
+    busy.sign_in("owner@example.com", PASSWORD).await;
+    for _ in 0..24 {
+        app.clock.advance(chrono::Duration::minutes(30));
+        busy.get("/console/profile").await;
+    }
+    assert_eq!(
+        busy.get("/console").await.status,
+        StatusCode::SEE_OTHER,
+        "absolute expiry"
+    );
+    // Sign out everywhere ends the other browser's session too.
+    let mut a = Browser::new(app);
+    let mut c = Browser::new(app);
+    a.sign_in("owner@example.com", PASSWORD).await;
+    c.sign_in("owner@example.com", PASSWORD).await;
+    let csrf = a.get("/console/profile").await.csrf();
+    let p = a
+        .post("/console/sign-out-everywhere", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(c.get("/console").await.status, StatusCode::SEE_OTHER);
+}
+
+/// Every state-changing form needs the session's CSRF token, and a same-site Origin.
+async fn forms_need_the_csrf_token(app: &TestApp) {
+    with_password(app, "owner@example.com").await;
+    let mut b = Browser::new(app);
+    b.sign_in("owner@example.com", PASSWORD).await;
+    let csrf = b.get("/console/tokens").await.csrf();
+    let form = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("name", "CI".to_string()),
+            ("expires_at", "2027-06-01".to_string()),
+        ]
+    };
+    fn as_refs<'f>(f: &'f [(&'static str, String)]) -> Vec<(&'static str, &'f str)> {
+        f.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+    for bad in [
+        "",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+    ] {
+        let f = form(bad);
+        let p = b.post("/console/tokens", &as_refs(&f)).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{bad:?}");
+    }
+    let (_, before) = app.get("/iam/personal_tokens").await;
+    // Another site's form, even with a stolen token, is refused by its Origin.
+    let f = form(&csrf);
+    let rb = b
+        .client
+        .post(app.url("/console/tokens"))
+        .header("Origin", "https://evil.example")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(as_refs(&f)).unwrap());
+    assert_eq!(b.send(rb).await.status, StatusCode::FORBIDDEN);
+    let (_, after) = app.get("/iam/personal_tokens").await;
+    assert_eq!(before["count"], after["count"], "nothing was made");
+    // With it: the key is shown once, and the API agrees.
+    let p = b.post("/console/tokens", &as_refs(&f)).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let key = p
+        .body
+        .split("id=\"new-key\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    assert!(key.starts_with("azion"), "{key}");
+    let (st, _) = app
+        .call(reqwest::Method::GET, "/iam/user", Some(key), None)
+        .await;
+    assert_eq!(st, StatusCode::OK, "the new key works");
+    assert!(
+        !b.get("/console/tokens").await.body.contains(key),
+        "shown once"
+    );
+}
+
+/// The one-time link: chooses a password once, within 24 hours, and signs in.
+async fn password_links_work_once(app: &TestApp) {
+    let hand = app.create_user("ada@example.com", &[]).await;
+    let owner = app
+        .roster
+        .authenticate(Some(&format!("Token {}", app.owner_key)))
+        .await
+        .unwrap();
+    let key = app
+        .roster
+        .make_password_link(&owner, roster_core::model::UserId(hand))
+        .await
+        .unwrap();
+    let path = format!("/console/password/{}", key.0.expose());
+    let mut b = Browser::new(app);
+    let p = b.get(&path).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("ada@example.com"));
+    let p = b.post(&path, &[("password", "short")]).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.body.contains("At least 12 characters"), "{}", p.body);
+    let p = b.post(&path, &[("password", PASSWORD)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert!(b.cookie.is_some(), "signed in at once");
+    assert_eq!(b.get("/console/profile").await.status, StatusCode::OK);
+    // Used up.
+    let mut other = Browser::new(app);
+    assert_eq!(other.get(&path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        other
+            .post(&path, &[("password", "another long password")])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // A link expires after 24 hours.
+    let key = app
+        .roster
+        .make_password_link(&owner, roster_core::model::UserId(hand))
+        .await
+        .unwrap();
+    app.clock.advance(chrono::Duration::hours(25));
+    let p = other
+        .get(&format!("/console/password/{}", key.0.expose()))
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    // Provisioned users sign in through their identity provider: no link for them.
+    let s = app.scim().await;
+    let scim_user = s.user("entra@example.com").await;
+    let iam = app.iam_id("users", &scim_user).await;
+    assert!(
+        app.roster
+            .make_password_link(&owner, roster_core::model::UserId(iam))
+            .await
+            .is_err()
+    );
+}
+
+/// An email that is a user of two accounts is asked which one it means; each account's pages show
+/// only that account.
+async fn accounts_are_chosen_and_kept_apart(app: &TestApp) {
+    with_password(app, "owner@example.com").await;
+    let other_key = app.other_account_owner().await;
+    // The same email, the same password, in the second account.
+    let (_, accounts) = app
+        .call(
+            reqwest::Method::GET,
+            "/operator/accounts",
+            Some(&app.operator_key),
+            None,
+        )
+        .await;
+    let second = accounts["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    let (st, v) = app
+        .call(
+            reqwest::Method::POST,
+            "/iam/users",
+            Some(&other_key),
+            Some(serde_json::json!({"first_name": "Same", "last_name": "Person", "email": "owner@example.com"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let twin = v["data"]["id"].as_i64().unwrap();
+    app.roster
+        .set_password(
+            Some(AccountId(second)),
+            "owner@example.com",
+            &Secret::new(PASSWORD),
+        )
+        .await
+        .unwrap();
+    let mut b = Browser::new(app);
+    let p = b.sign_in("owner@example.com", PASSWORD).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("several accounts"), "{}", p.body);
+    assert!(b.cookie.is_none());
+    let second_s = second.to_string();
+    let p = b
+        .post(
+            "/console/sign-in",
+            &[
+                ("email", "owner@example.com"),
+                ("password", PASSWORD),
+                ("account", &second_s),
+                ("next", "/console/profile"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    // Signed in to the second account as a user without permissions: its own profile only.
+    let p = b.get("/console/profile").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert_eq!(b.get("/console/users").await.status, StatusCode::FORBIDDEN);
+    let _ = twin;
+    // The first account's owner sees its own users, and not the other account's.
+    let mut first = Browser::new(app);
+    first
+        .post(
+            "/console/sign-in",
+            &[
+                ("email", "owner@example.com"),
+                ("password", PASSWORD),
+                ("account", "1"),
+                ("next", "/console"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        first.get(&format!("/console/users/{twin}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// Users Management finds a user SCIM provisioned, and its page shows the SCIM document;
+/// deactivating it there is what the IAM API then says.
+async fn users_management(app: &TestApp) {
+    with_password(app, "owner@example.com").await;
+    let s = app.scim().await;
+    let id = s.user("grace@contoso.com").await;
+    let iam = app.iam_id("users", &id).await;
+    let mut b = Browser::new(app);
+    b.sign_in("owner@example.com", PASSWORD).await;
+    let p = b.get("/console/users?q=GRACE").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("grace@contoso.com"));
+    assert!(p.body.contains(&format!("identity provider {}", s.idp)));
+    assert!(
+        !b.get("/console/users?q=nobody-here")
+            .await
+            .body
+            .contains("grace@contoso.com")
+    );
+    let p = b.get(&format!("/console/users/{iam}")).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains(&id), "the SCIM id");
+    assert!(
+        p.body
+            .contains("&#34;userName&#34;: &#34;grace@contoso.com&#34;"),
+        "{}",
+        p.body
+    );
+    let csrf = p.csrf();
+    let p = b
+        .post(
+            &format!("/console/users/{iam}/status"),
+            &[("csrf", &csrf), ("active", "false")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let p = b.get(p.location()).await;
+    assert!(p.body.contains("The user is deactivated."), "{}", p.body);
+    let (_, v) = app.get(&format!("/iam/users/{iam}")).await;
+    assert_eq!(v["data"]["is_active"], false);
+    // Markup in a name is shown, never run.
+    let (_, v) = app
+        .post(
+            "/iam/users",
+            serde_json::json!({"first_name": "<script>x</script>", "last_name": "L", "email": "xss@example.com"}),
+        )
+        .await;
+    let p = b.get("/console/users?q=xss").await;
+    assert!(
+        p.body.contains("&#60;script&#62;x") && !p.body.contains("<script>x"),
+        "{v}"
+    );
+    assert_eq!(
+        b.get("/console/users/999999").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        b.get("/console/users/abc").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+both!(
+    sign_in_and_out,
+    sign_in_failures_are_alike_and_slowed,
+    sessions_expire_and_end_everywhere,
+    forms_need_the_csrf_token,
+    password_links_work_once,
+    accounts_are_chosen_and_kept_apart,
+    users_management,
+);

@@ -1,0 +1,24 @@
+-- Roster schema, version 11 (SQLite): the console's sign-in. A user may have a password (its
+-- Argon2id hash in PHC form; the password itself is never kept). Console sessions and one-time
+-- links to choose a password are kept by the SHA-256 of their keys, like tokens, so a copy of the
+-- database opens no session.
+ALTER TABLE users ADD COLUMN password_hash TEXT;
+
+CREATE TABLE console_sessions (
+    key_hash BLOB PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX console_sessions_user ON console_sessions (user_id);
+
+CREATE TABLE password_links (
+    key_hash BLOB PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX password_links_user ON password_links (user_id);
