@@ -113,6 +113,10 @@ pub struct UserPage {
     pub teams: String,
     pub managed_by: Option<String>,
     pub can_edit: bool,
+    /// May the viewer make this user a one-time password link?
+    pub can_link: bool,
+    /// A link just made (shown this once).
+    pub link: Option<String>,
     pub scim_doc: String,
 }
 

@@ -469,6 +469,19 @@ pub trait Tx: Read {
         key_hash: &[u8; 32],
         link: &PasswordLink,
     ) -> StoreResult<()>;
+    /// Remove the password link whose key has this SHA-256, answering it: of requests racing to
+    /// use one link, one gets it.
+    async fn take_password_link(
+        &mut self,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<Option<PasswordLink>>;
+    /// Forget sessions past their absolute expiry or idle since `idle_before`, and password links
+    /// past theirs; answer how many rows went.
+    async fn prune_console(
+        &mut self,
+        now: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+    ) -> StoreResult<u64>;
     /// Forget every password link of the user (one was used, or a new one replaces them).
     async fn delete_password_links(&mut self, account: AccountId, user: UserId) -> StoreResult<()>;
     async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId>;

@@ -51,7 +51,10 @@ pub fn wrap(app: Router, config: &ServerConfig) -> Router {
             .map(|m| m.as_str().to_string())
             .unwrap_or_default();
         // The path only: query strings are not logged.
-        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path(), route = %matched, user = tracing::field::Empty)
+        // A password link's path is its key: only the route is logged for it.
+        let path = req.uri().path();
+        let path = if path.starts_with("/console/password/") { "/console/password/{key}" } else { path };
+        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %path, route = %matched, user = tracing::field::Empty)
     });
     app.layer(CatchPanicLayer::custom(panic_response))
         .layer(TimeoutLayer::with_status_code(

@@ -374,6 +374,19 @@ impl<D: Commit> Tx for SqlTx<D> {
     async fn delete_password_links(&mut self, account: AccountId, user: UserId) -> StoreResult<()> {
         Self::delete_password_links(self, account, user).await
     }
+    async fn take_password_link(
+        &mut self,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<Option<PasswordLink>> {
+        Self::take_password_link(self, key_hash).await
+    }
+    async fn prune_console(
+        &mut self,
+        now: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        Self::prune_console(self, now, idle_before).await
+    }
     async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId> {
         Self::insert_user(self, u).await
     }

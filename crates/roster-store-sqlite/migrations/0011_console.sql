@@ -3,6 +3,8 @@
 -- links to choose a password are kept by the SHA-256 of their keys, like tokens, so a copy of the
 -- database opens no session.
 ALTER TABLE users ADD COLUMN password_hash TEXT;
+-- Sign-in finds an email's users in every account.
+CREATE INDEX users_email_folded ON users (email_folded);
 
 CREATE TABLE console_sessions (
     key_hash BLOB PRIMARY KEY,

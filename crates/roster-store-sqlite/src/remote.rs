@@ -364,6 +364,21 @@ impl Tx for Remote<WriteTx> {
         self.call(move |t| now(t.delete_password_links(account, user)))
             .await
     }
+    async fn take_password_link(
+        &mut self,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<Option<PasswordLink>> {
+        let h = *key_hash;
+        self.call(move |t| now(t.take_password_link(&h))).await
+    }
+    async fn prune_console(
+        &mut self,
+        at: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        self.call(move |t| now(t.prune_console(at, idle_before)))
+            .await
+    }
     async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId> {
         let u = u.clone();
         self.call(move |t| now(t.insert_user(&u))).await

@@ -508,7 +508,8 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Apply the provisioning log's retention now and every ten minutes, in the background.
+/// Apply the provisioning log's retention, and forget ended console sessions and password links,
+/// now and every ten minutes, in the background.
 fn spawn_log_pruning(roster: Roster, retention: roster_core::service::LogRetention) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
@@ -516,6 +517,9 @@ fn spawn_log_pruning(roster: Roster, retention: roster_core::service::LogRetenti
             every.tick().await;
             if let Err(e) = roster.prune_provisioning_log(&retention).await {
                 tracing::warn!(error = %e, "pruning the provisioning log failed; trying again later");
+            }
+            if let Err(e) = roster.prune_console().await {
+                tracing::warn!(error = %e, "forgetting ended console sessions failed; trying again later");
             }
         }
     });

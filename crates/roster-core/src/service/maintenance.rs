@@ -48,4 +48,14 @@ impl Roster {
         }
         Ok(total)
     }
+
+    /// Forget console sessions and password links that can no longer be used.
+    pub async fn prune_console(&self) -> Result<u64, CoreError> {
+        let now = self.now();
+        let idle = chrono::Duration::minutes(super::SESSION_IDLE_MINUTES);
+        let mut tx = self.store.begin().await?;
+        let n = tx.prune_console(now, now - idle).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
 }

@@ -80,9 +80,24 @@ async fn dummy_hash() -> String {
     DUMMY.get_or_init(|| made).clone()
 }
 
+/// Password hashes computed at once, at most (each holds 19 MiB and a core for tens of
+/// milliseconds); a request that waits longer than [`HASH_WAIT_SECONDS`] for its turn is answered
+/// busy (503), so a flood of sign-ins costs bounded memory and never starves the SCIM endpoint.
+const HASHES_AT_ONCE: usize = 2;
+const HASH_WAIT_SECONDS: u64 = 5;
+
 async fn run_blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, CoreError> + Send + 'static,
 ) -> Result<T, CoreError> {
+    static TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHES_AT_ONCE);
+    let busy = || CoreError::Unavailable("too many password checks at once".into());
+    let _turn = tokio::time::timeout(
+        std::time::Duration::from_secs(HASH_WAIT_SECONDS),
+        TURNS.acquire(),
+    )
+    .await
+    .map_err(|_| busy())?
+    .map_err(|_| busy())?;
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| CoreError::Internal(format!("a blocking task failed: {e}")))?
@@ -136,29 +151,40 @@ impl Roster {
         Ok(user)
     }
 
-    /// The caller changes its own password, giving the current one. Its other sessions end.
+    /// The caller changes its own password, giving the current one (whose checks count in the
+    /// sign-in throttle, from `client`). Every session of the user ends, this one too, and its
+    /// password links go.
     pub async fn change_password(
         &self,
         p: &Principal,
         current: &Secret,
         new: &Secret,
+        client: &str,
     ) -> Result<(), CoreError> {
         let user = p.user();
+        let attempt = super::sessions::Attempt::new(&user.email, client);
+        self.sign_ins
+            .begin(&attempt, self.clock.now())
+            .map_err(CoreError::Throttled)?;
         let stored = {
             let mut tx = self.store.read().await?;
             tx.password_hash(user.account_id, user.id).await?
         };
-        if !verify_password(stored.as_deref(), current).await {
+        if current.expose().len() > PASSWORD_MAX_BYTES
+            || !verify_password(stored.as_deref(), current).await
+        {
             let mut errs = FieldErrors::new();
             errs.add("current_password", "This is not your current password.");
             return Err(CoreError::Validation(errs));
         }
+        self.sign_ins.succeeded(&attempt);
         checked("new_password", new)?;
         let hash = hash_password(new).await?;
         let mut tx = self.store.begin().await?;
         tx.set_password_hash(user.account_id, user.id, Some(&hash))
             .await?;
         tx.delete_user_sessions(user.account_id, user.id).await?;
+        tx.delete_password_links(user.account_id, user.id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -217,16 +243,26 @@ impl Roster {
             .ok_or(CoreError::NotFound("Link"))
     }
 
-    /// Choose a password through a link; the link is used up, and the user's sessions end.
+    /// Choose a password through a link; the link is used up (once, even when two requests race
+    /// with it), and the user's sessions end. The link is checked before the password is hashed,
+    /// so no hashing is done for a request without a valid link.
     pub async fn use_password_link(&self, key: &str, password: &Secret) -> Result<User, CoreError> {
+        {
+            let mut tx = self.store.read().await?;
+            self.valid_link(tx.as_mut(), key).await?;
+        }
         checked("password", password)?;
         let hash = hash_password(password).await?;
         let mut tx = self.store.begin().await?;
-        let link = self.valid_link(tx.as_mut(), key).await?;
+        let link = tx
+            .take_password_link(&hash_key(key))
+            .await?
+            .filter(|l| l.expires_at > self.clock.now())
+            .ok_or(CoreError::NotFound("Password link"))?;
         let user = tx
             .user(link.account_id, link.user_id)
             .await?
-            .ok_or(CoreError::NotFound("Link"))?;
+            .ok_or(CoreError::NotFound("Password link"))?;
         tx.set_password_hash(user.account_id, user.id, Some(&hash))
             .await?;
         tx.delete_password_links(user.account_id, user.id).await?;

@@ -3,7 +3,8 @@
 //! - Sign-in takes an email and a password; it answers the same for an unknown email and a wrong
 //!   password (and costs the same: an unknown email is checked against a dummy hash). An email
 //!   whose password fits users of several accounts is asked which account it means.
-//! - Failed sign-ins are slowed down per email and per client address ([`SignInThrottle`]).
+//! - Sign-in attempts are slowed down per email, per client address and per pair of them
+//!   ([`SignInThrottle`]); password hashing runs two at a time at most.
 //! - A session's key (32 random bytes) lives in the browser's cookie; the store keeps its
 //!   SHA-256, so sessions hold across several Roster processes on one PostgreSQL. A session ends
 //!   after [`SESSION_IDLE_MINUTES`] without use or [`SESSION_HOURS`] after sign-in, at sign-out,
@@ -81,14 +82,21 @@ pub enum SignIn {
     ChooseAccount(Vec<(AccountId, String)>),
 }
 
-/// Failed sign-ins, counted in memory per email and per client address. After
-/// [`SignInThrottle::EMAIL_LIMIT`] failures for an email (or [`SignInThrottle::ADDRESS_LIMIT`]
-/// from an address) within [`SignInThrottle::WINDOW_MINUTES`], sign-in is refused for 30
-/// seconds, doubling with each further failure, up to the window. Per process: with N processes
-/// behind a balancer an attacker gets at most N times the attempts.
+/// Sign-in attempts, counted in memory, by three keys: the pair of email and client address, the
+/// email alone, and the address alone. A pair is held back after [`SignInThrottle::PAIR_LIMIT`]
+/// attempts without success within [`SignInThrottle::WINDOW_MINUTES`]; an email (from any
+/// address) or an address (for any email) after [`SignInThrottle::WIDE_LIMIT`]. Held back means
+/// refused for 30 seconds, doubling with each further attempt, up to the window: so a guesser
+/// gets a few tries an hour, and someone who tries another user's email from elsewhere slows that
+/// user down without locking them out for long.
+///
+/// An attempt counts when it begins (so parallel requests cannot all slip past the check), and a
+/// success takes its own attempt back. Keys are SHA-256 of the folded email (fixed size, whatever
+/// was typed) and the address, IPv6 by its /64. Per process: with N processes behind a balancer
+/// an attacker gets at most N times the attempts.
 #[derive(Debug, Default)]
 pub struct SignInThrottle {
-    entries: Mutex<HashMap<String, Failures>>,
+    entries: Mutex<HashMap<[u8; 32], Failures>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -98,38 +106,81 @@ struct Failures {
     locked_until: Option<DateTime<Utc>>,
 }
 
+/// The throttle's keys of one attempt (see [`SignInThrottle`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    keys: [([u8; 32], u32); 3],
+}
+
+impl Attempt {
+    /// The attempt of `email` (as typed) from `client` (an IP address, or anything else).
+    pub fn new(email: &str, client: &str) -> Attempt {
+        let email = Sha256::digest(validate::user_name_key(email.trim()).as_bytes());
+        let addr = match client.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            Ok(v4) => v4.to_string(),
+            Err(_) => client.chars().take(64).collect(),
+        };
+        let key = |tag: &str, parts: &[&[u8]]| -> [u8; 32] {
+            let mut h = Sha256::new();
+            h.update(tag.as_bytes());
+            for p in parts {
+                h.update(p);
+                h.update([0u8]);
+            }
+            h.finalize().into()
+        };
+        Attempt {
+            keys: [
+                (
+                    key("pair", &[&email, addr.as_bytes()]),
+                    SignInThrottle::PAIR_LIMIT,
+                ),
+                (key("email", &[&email]), SignInThrottle::WIDE_LIMIT),
+                (
+                    key("address", &[addr.as_bytes()]),
+                    SignInThrottle::WIDE_LIMIT,
+                ),
+            ],
+        }
+    }
+}
+
 impl SignInThrottle {
-    pub const EMAIL_LIMIT: u32 = 5;
-    pub const ADDRESS_LIMIT: u32 = 20;
+    pub const PAIR_LIMIT: u32 = 5;
+    pub const WIDE_LIMIT: u32 = 50;
     pub const WINDOW_MINUTES: i64 = 15;
-    /// Entries kept at most (each a few dozen bytes); beyond, the oldest windows go first.
+    /// Keys kept at most (each about 60 bytes): past it, windows that ended go, then the oldest.
     const MAX_ENTRIES: usize = 100_000;
 
-    fn keys(email: &str, client: &str) -> [(String, u32); 2] {
-        [
-            (format!("e:{email}"), Self::EMAIL_LIMIT),
-            (format!("a:{client}"), Self::ADDRESS_LIMIT),
-        ]
-    }
-
-    /// Seconds to wait before trying again, when this email or address is held back.
-    pub fn check(&self, email: &str, client: &str, now: DateTime<Utc>) -> Option<i64> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        Self::keys(email, client)
+    /// Begin an attempt: `Err(seconds)` when it is held back (and then it does not count).
+    pub fn begin(&self, a: &Attempt, now: DateTime<Utc>) -> Result<(), i64> {
+        let window = Duration::minutes(Self::WINDOW_MINUTES);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let held = a
+            .keys
             .iter()
             .filter_map(|(k, _)| entries.get(k).and_then(|f| f.locked_until))
             .filter(|until| *until > now)
             .map(|until| (until - now).num_seconds().max(1))
-            .max()
-    }
-
-    pub fn failed(&self, email: &str, client: &str, now: DateTime<Utc>) {
-        let window = Duration::minutes(Self::WINDOW_MINUTES);
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= Self::MAX_ENTRIES {
-            entries.retain(|_, f| now - f.first < window);
+            .max();
+        if let Some(wait) = held {
+            return Err(wait);
         }
-        for (key, limit) in Self::keys(email, client) {
+        if entries.len() + a.keys.len() > Self::MAX_ENTRIES {
+            entries.retain(|_, f| now - f.first < window);
+            while entries.len() + a.keys.len() > Self::MAX_ENTRIES {
+                let Some(oldest) = entries.iter().min_by_key(|(_, f)| f.first).map(|(k, _)| *k)
+                else {
+                    break;
+                };
+                entries.remove(&oldest);
+            }
+        }
+        for (key, limit) in a.keys {
             let f = entries.entry(key).or_insert(Failures {
                 count: 0,
                 first: now,
@@ -149,12 +200,22 @@ impl SignInThrottle {
                 f.locked_until = Some(now + wait);
             }
         }
+        Ok(())
     }
 
-    /// A sign-in for `email` succeeded: its count starts again (the address's does not).
-    pub fn succeeded(&self, email: &str) {
+    /// The attempt succeeded: the pair starts again, and the email and the address take it back.
+    pub fn succeeded(&self, a: &Attempt) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.remove(&format!("e:{email}"));
+        let [pair, email, address] = a.keys;
+        entries.remove(&pair.0);
+        for (k, _) in [email, address] {
+            if let Some(f) = entries.get_mut(&k) {
+                f.count = f.count.saturating_sub(1);
+                if f.count < SignInThrottle::WIDE_LIMIT {
+                    f.locked_until = None;
+                }
+            }
+        }
     }
 }
 
@@ -170,14 +231,11 @@ impl Roster {
     ) -> Result<SignIn, CoreError> {
         let now = self.clock.now();
         let email = email.trim();
-        let key = validate::user_name_key(email);
-        if let Some(wait) = self.sign_ins.check(&key, client, now) {
-            return Err(CoreError::Throttled(wait));
-        }
-        let failed = || {
-            self.sign_ins.failed(&key, client, now);
-            CoreError::Unauthenticated(AuthFailure::SignIn)
-        };
+        let attempt = Attempt::new(email, client);
+        self.sign_ins
+            .begin(&attempt, now)
+            .map_err(CoreError::Throttled)?;
+        let failed = || CoreError::Unauthenticated(AuthFailure::SignIn);
         if email.is_empty() || email.len() > 320 || password.expose().len() > PASSWORD_MAX_BYTES {
             return Err(failed());
         }
@@ -203,7 +261,7 @@ impl Roster {
         match matched.len() {
             0 => Err(failed()),
             1 => {
-                self.sign_ins.succeeded(&key);
+                self.sign_ins.succeeded(&attempt);
                 let user = &matched[0].user;
                 let key = self.open_session(user.account_id, user.id).await?;
                 Ok(SignIn::Session(key))
@@ -289,5 +347,80 @@ impl Roster {
         let n = tx.delete_user_sessions(p.account(), p.user().id).await?;
         tx.commit().await?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_pair_is_held_back_after_five_and_released_after_the_wait() {
+        let th = SignInThrottle::default();
+        let a = Attempt::new("Ada@Example.com", "192.0.2.1");
+        for _ in 0..SignInThrottle::PAIR_LIMIT {
+            assert!(th.begin(&a, t0()).is_ok());
+        }
+        let wait = th.begin(&a, t0()).err();
+        assert_eq!(wait, Some(30));
+        // The same email from elsewhere is not held back by this pair.
+        assert!(
+            th.begin(&Attempt::new("ada@example.com", "198.51.100.7"), t0())
+                .is_ok()
+        );
+        assert!(th.begin(&a, t0() + Duration::seconds(31)).is_ok());
+    }
+
+    #[test]
+    fn an_email_tried_from_many_addresses_is_slowed_not_locked_for_long() {
+        let th = SignInThrottle::default();
+        for i in 0..SignInThrottle::WIDE_LIMIT {
+            let a = Attempt::new("ada@example.com", &format!("203.0.113.{i}"));
+            assert!(th.begin(&a, t0()).is_ok());
+        }
+        let a = Attempt::new("ada@example.com", "192.0.2.200");
+        let wait = th.begin(&a, t0()).err().unwrap_or_default();
+        assert!((1..=30).contains(&wait), "{wait}");
+        assert!(th.begin(&a, t0() + Duration::minutes(16)).is_ok());
+    }
+
+    #[test]
+    fn success_takes_its_attempt_back_and_ipv6_counts_by_its_64() {
+        let th = SignInThrottle::default();
+        let a = Attempt::new("ada@example.com", "2001:db8:1:2:aaaa::1");
+        let b = Attempt::new("ada@example.com", "2001:db8:1:2:bbbb::9");
+        for _ in 0..4 {
+            assert!(th.begin(&a, t0()).is_ok());
+        }
+        // Another address of the same /64 is the same client.
+        assert!(th.begin(&b, t0()).is_ok());
+        assert!(th.begin(&a, t0()).is_err());
+        th.succeeded(&a);
+        assert!(th.begin(&a, t0()).is_ok(), "the pair starts again");
+    }
+
+    #[test]
+    fn keys_are_fixed_size_whatever_is_typed() {
+        let th = SignInThrottle::default();
+        let long = "x".repeat(1 << 20);
+        assert!(th.begin(&Attempt::new(&long, &long), t0()).is_ok());
+        let entries = th.entries.lock().unwrap_or_else(|e| e.into_inner());
+        assert_eq!(entries.len(), 3);
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_their_session() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        assert!(csrf_matches(&a, &csrf_token(&a)));
+        assert!(!csrf_matches(&a, &csrf_token(&b)));
+        assert!(!csrf_matches(&a, ""));
+        assert_ne!(csrf_token(&a), a, "the token is not the key");
     }
 }

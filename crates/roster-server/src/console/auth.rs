@@ -1,6 +1,6 @@
 //! Signing in and out, and choosing a password through a one-time link.
 
-use super::{Posted, csrf_refused, html, local_path, plain_error, same_origin, session_cookie};
+use super::{Posted, csrf_refused, html, local_path, same_origin, service_error, session_cookie};
 use crate::AppState;
 use crate::client::Client;
 use axum::Form;
@@ -73,10 +73,7 @@ pub(crate) async fn sign_in(
     if !same_origin(&headers, &state) {
         return csrf_refused();
     }
-    let address = client
-        .and_then(|c| c.0.addr)
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let address = super::address(client);
     let account = match f.account.as_deref().filter(|a| !a.is_empty()) {
         None => None,
         Some(a) => match a.parse::<i64>() {
@@ -129,7 +126,7 @@ pub(crate) async fn sign_in(
             Vec::new(),
             StatusCode::UNAUTHORIZED,
         ),
-        Err(e) => plain_error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => service_error(e),
     }
 }
 
@@ -189,7 +186,7 @@ pub(crate) async fn password_page_route(
     match state.roster.password_link_user(&key).await {
         Ok(u) => password_page(&key, Some(u.email), None, StatusCode::OK),
         Err(CoreError::NotFound(_)) => password_page(&key, None, None, StatusCode::NOT_FOUND),
-        Err(e) => plain_error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => service_error(e),
     }
 }
 
@@ -218,10 +215,7 @@ pub(crate) async fn choose_password(
     match state.roster.use_password_link(&key, &f.password).await {
         Ok(user) => {
             // Signed in at once with the password just chosen.
-            let address = client
-                .and_then(|c| c.0.addr)
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| "unknown".into());
+            let address = super::address(client);
             match state
                 .roster
                 .sign_in(&user.email, &f.password, Some(user.account_id), &address)
@@ -241,6 +235,6 @@ pub(crate) async fn choose_password(
             password_page(&key, email, Some(errs.to_string()), StatusCode::BAD_REQUEST)
         }
         Err(CoreError::NotFound(_)) => password_page(&key, None, None, StatusCode::NOT_FOUND),
-        Err(e) => plain_error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => service_error(e),
     }
 }

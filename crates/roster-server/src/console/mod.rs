@@ -71,6 +71,12 @@ pub(crate) fn routes() -> Vec<Route> {
         ),
         route(
             Api::Console,
+            "/console/users/{id}/password-link",
+            "POST",
+            post(pages::make_password_link),
+        ),
+        route(
+            Api::Console,
             "/console/tokens",
             "GET, POST",
             get(pages::tokens).post(pages::create_token),
@@ -162,6 +168,31 @@ pub(crate) fn plain_error(status: StatusCode, message: &str) -> Response {
     page_headers(r.headers_mut());
     r.extensions_mut().insert(ConsoleRendered);
     r
+}
+
+/// The client's address, as the sign-in throttle counts it.
+pub(crate) fn address(client: Option<axum::Extension<crate::client::Client>>) -> String {
+    client
+        .and_then(|c| c.0.addr)
+        .map_or_else(|| "unknown".to_string(), |a| a.to_string())
+}
+
+/// A service error met before a session is known, as a plain page: never the internals.
+pub(crate) fn service_error(e: CoreError) -> Response {
+    match e {
+        CoreError::Internal(cause) => {
+            tracing::error!(%cause, "internal error in the console");
+            plain_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Roster could not do that. Nothing was changed.",
+            )
+        }
+        CoreError::Unavailable(_) => plain_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Roster is busy or cannot reach its database. Try again in a moment.",
+        ),
+        other => plain_error(StatusCode::BAD_REQUEST, &other.to_string()),
+    }
 }
 
 /// Serve an embedded asset, cached for a year (its URL changes with its content).
@@ -308,7 +339,7 @@ impl FromRequestParts<AppState> for Session {
         let principal = match state.roster.session(&key).await {
             Ok(p) => p,
             Err(CoreError::Unauthenticated(_)) => return Err(to_sign_in(parts)),
-            Err(e) => return Err(plain_error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())),
+            Err(e) => return Err(service_error(e)),
         };
         let mut header_csrf = false;
         // State-changing requests: the CSRF token (checked by the form extractor or here, for

@@ -145,7 +145,13 @@ pub(crate) async fn users(
     )
 }
 
-async fn user_page(state: &AppState, s: &Session, id: i64, notice: Option<String>) -> Response {
+async fn user_page(
+    state: &AppState,
+    s: &Session,
+    id: i64,
+    notice: Option<String>,
+    link: Option<String>,
+) -> Response {
     let u = match state.roster.get_user(&s.principal, UserId(id)).await {
         Ok(u) => u,
         Err(e) => return s.error(e),
@@ -176,6 +182,8 @@ async fn user_page(state: &AppState, s: &Session, id: i64, notice: Option<String
                 .join(", "),
             managed_by: u.provisioning.idp_uuid.map(|i| i.to_string()),
             can_edit: p.has(roster_core::model::perm::EDIT_USERS) && u.id != p.user().id,
+            can_link: p.is_owner() && u.provisioning.idp_uuid.is_none(),
+            link,
             scim_doc: serde_json::to_string_pretty(&u.scim).unwrap_or_default(),
         },
     )
@@ -200,7 +208,7 @@ pub(crate) async fn user(
         _ => None,
     };
     match id.parse::<i64>() {
-        Ok(n) if n > 0 => user_page(&state, &s, n, notice).await,
+        Ok(n) if n > 0 => user_page(&state, &s, n, notice, None).await,
         _ => s.error(roster_core::CoreError::NotFound("User")),
     }
 }
@@ -219,7 +227,16 @@ pub(crate) async fn set_user_status(
     let Ok(n) = id.parse::<i64>() else {
         return s.error(roster_core::CoreError::NotFound("User"));
     };
-    let active = f.active == "true";
+    let active = match f.active.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => {
+            return s.error(roster_core::FieldErrors::single(
+                "active",
+                "Say true or false.",
+            ));
+        }
+    };
     let input = UserInput {
         is_active: Some(active),
         ..UserInput::default()
@@ -233,6 +250,28 @@ pub(crate) async fn set_user_status(
         Ok(_) => {
             let said = if active { "activated" } else { "deactivated" };
             Redirect::to(&format!("/console/users/{n}?done={said}")).into_response()
+        }
+        Err(e) => s.error(e),
+    }
+}
+
+/// An owner makes a one-time link for a hand-made user to choose a password (shown this once).
+pub(crate) async fn make_password_link(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Posted { s, .. }: Posted<NoFields>,
+) -> Response {
+    let Ok(n) = id.parse::<i64>() else {
+        return s.error(roster_core::CoreError::NotFound("User"));
+    };
+    match state
+        .roster
+        .make_password_link(&s.principal, UserId(n))
+        .await
+    {
+        Ok(key) => {
+            let url = state.roster.urls().password_link_url(key.0.expose());
+            user_page(&state, &s, n, None, Some(url)).await
         }
         Err(e) => s.error(e),
     }
@@ -365,11 +404,13 @@ impl std::fmt::Debug for PasswordChange {
 
 pub(crate) async fn change_password(
     State(state): State<AppState>,
+    client: Option<axum::Extension<crate::client::Client>>,
     Posted { s, form: f }: Posted<PasswordChange>,
 ) -> Response {
+    let address = super::address(client);
     match state
         .roster
-        .change_password(&s.principal, &f.current_password, &f.new_password)
+        .change_password(&s.principal, &f.current_password, &f.new_password, &address)
         .await
     {
         // Every session ended, this one too: sign in again with the new password.
@@ -377,6 +418,13 @@ pub(crate) async fn change_password(
         Err(roster_core::CoreError::Validation(errs)) => {
             profile_page(&s, None, Some(errs.to_string()))
         }
+        Err(roster_core::CoreError::Throttled(wait)) => profile_page(
+            &s,
+            None,
+            Some(format!(
+                "Too many wrong passwords. Try again in {wait} seconds."
+            )),
+        ),
         Err(e) => s.error(e),
     }
 }

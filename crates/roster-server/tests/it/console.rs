@@ -518,7 +518,133 @@ async fn users_management(app: &TestApp) {
     );
 }
 
+/// An owner makes a hand-made user's password link from the user's page; the link works.
+async fn owners_make_password_links_in_the_console(app: &TestApp) {
+    with_password(app, "owner@example.com").await;
+    let hand = app.create_user("bob@example.com", &[]).await;
+    let mut owner = Browser::new(app);
+    owner.sign_in("owner@example.com", PASSWORD).await;
+    let p = owner.get(&format!("/console/users/{hand}")).await;
+    assert!(p.body.contains("Make a password link"), "{}", p.body);
+    let csrf = p.csrf();
+    let p = owner
+        .post(
+            &format!("/console/users/{hand}/password-link"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let link = p
+        .body
+        .split("id=\"password-link\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    let path = link.strip_prefix(&app.base).expect("a link to this server");
+    let mut bob = Browser::new(app);
+    let p = bob
+        .post(path, &[("password", "bob's own long password")])
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(bob.get("/console/profile").await.status, StatusCode::OK);
+    // Only owners make them, and not for provisioned users (no button, and refused).
+    let p = bob.get("/console/profile").await;
+    let csrf = p.csrf();
+    let p = bob
+        .post(
+            &format!("/console/users/{hand}/password-link"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
+}
+
+/// A deactivated user's sessions end, and do not come back when it is activated again; a
+/// password change ends every session of its user, and the old password stops working.
+async fn deactivation_and_password_changes_end_sessions(app: &TestApp) {
+    let hand = app.create_user("carol@example.com", &[]).await;
+    with_password(app, "carol@example.com").await;
+    let mut carol = Browser::new(app);
+    carol.sign_in("carol@example.com", PASSWORD).await;
+    assert_eq!(carol.get("/console/profile").await.status, StatusCode::OK);
+    let kept = carol.cookie.clone();
+    let (st, v) = app
+        .patch(
+            &format!("/iam/users/{hand}"),
+            serde_json::json!({"is_active": false}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    app.patch(
+        &format!("/iam/users/{hand}"),
+        serde_json::json!({"is_active": true}),
+    )
+    .await;
+    carol.cookie = kept;
+    assert_eq!(
+        carol.get("/console/profile").await.status,
+        StatusCode::SEE_OTHER,
+        "the session ended with the deactivation"
+    );
+    // Change the password: a wrong current one is refused, and counts as an attempt.
+    let mut one = Browser::new(app);
+    let mut two = Browser::new(app);
+    one.sign_in("carol@example.com", PASSWORD).await;
+    two.sign_in("carol@example.com", PASSWORD).await;
+    let csrf = one.get("/console/profile").await.csrf();
+    let p = one
+        .post(
+            "/console/profile/password",
+            &[
+                ("csrf", &csrf),
+                ("current_password", "wrong wrong wrong"),
+                ("new_password", "a brand new passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.body.contains("not your current password"), "{}", p.body);
+    let p = one
+        .post(
+            "/console/profile/password",
+            &[
+                ("csrf", &csrf),
+                ("current_password", PASSWORD),
+                ("new_password", "a brand new passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(
+        one.get("/console/profile").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        two.get("/console/profile").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        Browser::new(app)
+            .sign_in("carol@example.com", PASSWORD)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        Browser::new(app)
+            .sign_in("carol@example.com", "a brand new passphrase")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+}
+
 both!(
+    owners_make_password_links_in_the_console,
+    deactivation_and_password_changes_end_sessions,
     sign_in_and_out,
     sign_in_failures_are_alike_and_slowed,
     sessions_expire_and_end_everywhere,

@@ -88,7 +88,16 @@ impl<D: Db> SqlTx<D> {
                 a.deleting_since.into(),
             ],
         );
-        match self.db.row(q).await? {
+        let row = self.db.row(q).await?;
+        if row.is_some() && (!a.is_active || a.deleting_since.is_some()) {
+            // A disabled account's console sessions end with it.
+            let q = self.sql(
+                "DELETE FROM console_sessions WHERE account_id = $1",
+                vec![a.id.into()],
+            );
+            self.db.exec(q).await?;
+        }
+        match row {
             Some(r) => rows::account(&r),
             None => {
                 let exists = self.sql(

@@ -180,6 +180,46 @@ impl<D: Db> SqlTx<D> {
         Ok(())
     }
 
+    /// Remove the password link whose key has this SHA-256, and answer it (at most one caller
+    /// gets it, however many race for it).
+    pub async fn take_password_link(
+        &mut self,
+        key_hash: &[u8; 32],
+    ) -> StoreResult<Option<PasswordLink>> {
+        let q = self.sql(
+            &format!("DELETE FROM password_links WHERE key_hash = $1 RETURNING {LINK_COLS}"),
+            vec![key_hash.to_vec().into()],
+        );
+        let Some(r) = self.db.row(q).await? else {
+            return Ok(None);
+        };
+        Ok(Some(PasswordLink {
+            account_id: AccountId(r.i64("account_id")?),
+            user_id: UserId(r.i64("user_id")?),
+            created: r.time("created")?,
+            expires_at: r.time("expires_at")?,
+        }))
+    }
+
+    /// Forget sessions past their absolute expiry or idle since `idle_before`, and password links
+    /// past theirs; answer how many rows went.
+    pub async fn prune_console(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+        idle_before: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<u64> {
+        let q = self.sql(
+            "DELETE FROM console_sessions WHERE expires_at <= $1 OR last_seen <= $2",
+            vec![now.into(), idle_before.into()],
+        );
+        let sessions = self.db.exec(q).await?;
+        let q = self.sql(
+            "DELETE FROM password_links WHERE expires_at <= $1",
+            vec![now.into()],
+        );
+        Ok(sessions + self.db.exec(q).await?)
+    }
+
     pub async fn delete_password_links(
         &mut self,
         account: AccountId,

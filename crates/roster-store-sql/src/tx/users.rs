@@ -347,6 +347,11 @@ impl<D: Db> SqlTx<D> {
             );
             return Err(self.missing_or_stale(exists).await);
         }
+        if !u.is_active {
+            // A deactivated user's console sessions end, whichever front end deactivated it
+            // (they would otherwise come back with a reactivation).
+            self.delete_user_sessions(u.account_id, u.id).await?;
+        }
         self.write_emails(u.account_id, u.id, &u.scim, false).await
     }
 
