@@ -12,6 +12,15 @@ use roster_core::validate::user_name_key;
 const SESSION_COLS: &str = "account_id, user_id, created, last_seen, expires_at";
 const LINK_COLS: &str = "account_id, user_id, created, expires_at";
 
+fn link_row(r: &impl SqlRow) -> StoreResult<PasswordLink> {
+    Ok(PasswordLink {
+        account_id: AccountId(r.i64("account_id")?),
+        user_id: UserId(r.i64("user_id")?),
+        created: r.time("created")?,
+        expires_at: r.time("expires_at")?,
+    })
+}
+
 impl<D: Db> SqlTx<D> {
     pub async fn sign_in_candidates(&mut self, email: &str) -> StoreResult<Vec<SignInCandidate>> {
         let q = self.sql(
@@ -148,15 +157,7 @@ impl<D: Db> SqlTx<D> {
             &format!("SELECT {LINK_COLS} FROM password_links WHERE key_hash = $1"),
             vec![key_hash.to_vec().into()],
         );
-        let Some(r) = self.db.row(q).await? else {
-            return Ok(None);
-        };
-        Ok(Some(PasswordLink {
-            account_id: AccountId(r.i64("account_id")?),
-            user_id: UserId(r.i64("user_id")?),
-            created: r.time("created")?,
-            expires_at: r.time("expires_at")?,
-        }))
+        self.db.row(q).await?.as_ref().map(link_row).transpose()
     }
 
     pub async fn insert_password_link(
@@ -190,15 +191,7 @@ impl<D: Db> SqlTx<D> {
             &format!("DELETE FROM password_links WHERE key_hash = $1 RETURNING {LINK_COLS}"),
             vec![key_hash.to_vec().into()],
         );
-        let Some(r) = self.db.row(q).await? else {
-            return Ok(None);
-        };
-        Ok(Some(PasswordLink {
-            account_id: AccountId(r.i64("account_id")?),
-            user_id: UserId(r.i64("user_id")?),
-            created: r.time("created")?,
-            expires_at: r.time("expires_at")?,
-        }))
+        self.db.row(q).await?.as_ref().map(link_row).transpose()
     }
 
     /// Forget sessions past their absolute expiry or idle since `idle_before`, and password links
