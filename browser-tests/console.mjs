@@ -116,12 +116,25 @@ try {
   await page.waitForURL(`${roster.base}/console`);
   check(await page.getByRole("heading", { name: "Overview" }).isVisible(), "the link signs the owner in to the overview");
 
-  // Provision a user and a group through SCIM, as Entra would.
-  const idp = await api(roster.base, roster.token, "POST", "/iam/identity_providers/saml2", {
-    name: "Entra ID", sign_in_url: "https://login.microsoftonline.com/t/saml2",
-    entity_id_url: "https://sts.windows.net/t/", certificate: cert, is_active: true, scim_integration: true,
-  });
-  check(idp.status === 201, `an identity provider is made (${idp.status})`);
+  // Register the identity provider in the console, switch it on, and copy its SCIM URL.
+  await page.getByRole("link", { name: "Identity providers" }).click();
+  await look("identity-providers");
+  await page.getByLabel("Name").fill("Entra ID");
+  await page.getByLabel("Sign-in URL").fill("https://login.microsoftonline.com/t/saml2");
+  await page.getByLabel("Entity id").fill("https://sts.windows.net/t/");
+  await page.getByLabel("Signing certificate").fill(cert);
+  await page.getByRole("button", { name: "Register" }).click();
+  await page.getByRole("heading", { name: "Entra ID" }).waitFor();
+  await page.getByRole("button", { name: "Set as active" }).click();
+  await page.getByText("Saved.").waitFor();
+  await page.getByRole("button", { name: "Turn SCIM on" }).click();
+  await page.getByText("Saved.").waitFor();
+  check(await page.getByRole("button", { name: "Turn SCIM off" }).isVisible(), "SCIM is on");
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: roster.base });
+  await page.locator("[data-copy='#scim-url']").click();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  check(/\/v4\/users\/scim\/[0-9a-f-]{36}\/Users$/.test(copied), `the copy button copies the SCIM URL (${copied})`);
+  const idp = { body: { scim_url: copied } };
   const scim = idp.body.scim_url.replace(/\/Users$/, "");
   const scimCall = (method, path, body) =>
     fetch(`${scim}${path}`, {
@@ -140,7 +153,14 @@ try {
     members: [{ value: user.body.id }],
   });
   check(group.status === 201, `SCIM makes a group with the user (${group.status})`);
-  await page.reload();
+  // The provider's page shows the new log entries by itself (it refreshes every 5 seconds).
+  await page.getByText("Nothing yet", { exact: false }).waitFor({ state: "detached", timeout: 15_000 });
+  const entries = page.locator("details.entry");
+  check((await entries.count()) === 2, `the provisioning log shows both requests (${await entries.count()})`);
+  await entries.last().locator("summary").click();
+  check(await entries.last().getByText("POST", { exact: false }).first().isVisible(), "an entry opens to its request");
+  await look("provisioning-log");
+  await page.getByRole("link", { name: "Overview" }).click();
   await look("overview");
 
   // Users Management: search as you type finds the user.

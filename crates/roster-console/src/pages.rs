@@ -149,6 +149,79 @@ pub struct ProfilePage {
     pub min_chars: usize,
 }
 
+#[derive(Debug, Clone)]
+pub struct IdpRow {
+    pub uuid: String,
+    pub name: String,
+    pub protocol: &'static str,
+    pub active: &'static str,
+    pub active_class: &'static str,
+    pub scim: &'static str,
+    pub scim_class: &'static str,
+}
+
+/// What the registration form was sent with (shown again with its errors).
+#[derive(Debug, Clone, Default)]
+pub struct IdpForm {
+    pub name: String,
+    pub sign_in_url: String,
+    pub entity_id_url: String,
+    pub certificate: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "idps.html")]
+pub struct IdpsPage {
+    pub layout: Layout,
+    pub rows: Vec<IdpRow>,
+    pub form: IdpForm,
+    pub error: Option<String>,
+}
+
+/// A value to paste into the identity provider, with a copy button.
+#[derive(Debug, Clone)]
+pub struct CopyUrl {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub value: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogRow {
+    pub status: i64,
+    pub class: &'static str,
+    pub outcome: String,
+    pub method: String,
+    pub resource: String,
+    pub at: String,
+    pub path: String,
+    pub request_id: Option<String>,
+    pub detail: Option<String>,
+    pub tolerances: String,
+    pub changes: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "idp.html")]
+pub struct IdpPage {
+    pub layout: Layout,
+    pub notice: Option<String>,
+    pub uuid: String,
+    pub name: String,
+    pub urls: Vec<CopyUrl>,
+    pub is_active: bool,
+    pub active: &'static str,
+    pub active_class: &'static str,
+    pub scim_on: bool,
+    pub scim: &'static str,
+    pub scim_class: &'static str,
+    pub page: i64,
+    pub log_summary: String,
+    pub log: Vec<LogRow>,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
 /// Provisioning activity per hour as an SVG bar chart: `hours` oldest first, each (requests,
 /// failures). Made of numbers only, so it is safe to embed unescaped.
 pub fn activity_svg(hours: &[(i64, i64)], first_label: &str, last_label: &str) -> String {

@@ -11,6 +11,7 @@
 //!   their content hash.
 
 mod auth;
+mod idps;
 mod pages;
 
 use crate::AppState;
@@ -86,6 +87,24 @@ pub(crate) fn routes() -> Vec<Route> {
             "/console/tokens/{uuid}/revoke",
             "POST",
             post(pages::revoke_token),
+        ),
+        route(
+            Api::Console,
+            "/console/identity-providers",
+            "GET, POST",
+            get(idps::list).post(idps::create),
+        ),
+        route(
+            Api::Console,
+            "/console/identity-providers/{uuid}",
+            "GET",
+            get(idps::page),
+        ),
+        route(
+            Api::Console,
+            "/console/identity-providers/{uuid}/settings",
+            "POST",
+            post(idps::settings),
         ),
         route(Api::Console, "/console/profile", "GET", get(pages::profile)),
         route(
@@ -260,6 +279,9 @@ impl Session {
         if p.has(roster_core::model::perm::VIEW_USERS) {
             add("/console", "Overview");
             add("/console/users", "Users Management");
+        }
+        if p.is_owner() {
+            add("/console/identity-providers", "Identity providers");
         }
         add("/console/tokens", "Personal tokens");
         add("/console/profile", "Your profile");

@@ -642,7 +642,121 @@ async fn deactivation_and_password_changes_end_sessions(app: &TestApp) {
     );
 }
 
+/// An owner registers a SAML provider, sees what to paste into Entra, switches it on, and its
+/// provisioning log shows what SCIM did; others see no provider at all.
+async fn identity_providers(app: &TestApp) {
+    with_password(app, "owner@example.com").await;
+    let mut b = Browser::new(app);
+    b.sign_in("owner@example.com", PASSWORD).await;
+    let p = b.get("/console/identity-providers").await;
+    assert_eq!(p.status, StatusCode::OK);
+    let csrf = p.csrf();
+    let cert = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/idp-cert-sha256.pem"
+    ))
+    .unwrap();
+    let form = |c: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "Entra ID".to_string()),
+            (
+                "sign_in_url",
+                "https://login.microsoftonline.com/t/saml2".to_string(),
+            ),
+            ("entity_id_url", "https://sts.windows.net/t/".to_string()),
+            ("certificate", c.to_string()),
+        ]
+    };
+    fn refs<'f>(f: &'f [(&'static str, String)]) -> Vec<(&'static str, &'f str)> {
+        f.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+    // A broken certificate: the form comes back with what was typed and the reason.
+    let bad = form("not a certificate");
+    let p = b.post("/console/identity-providers", &refs(&bad)).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.body);
+    assert!(p.body.contains("certificate") && p.body.contains("https://sts.windows.net/t/"));
+    let good = form(&cert);
+    let p = b.post("/console/identity-providers", &refs(&good)).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let page = p.location().to_string();
+    let uuid = page.rsplit('/').next().unwrap().to_string();
+    let p = b.get(&page).await;
+    let scim_url = format!("{}/v4/users/scim/{uuid}/Users", app.base);
+    assert!(p.body.contains(&scim_url), "{}", p.body);
+    assert!(
+        p.body
+            .contains(&format!("/api/saml2v4/users/scim/{uuid}/login"))
+    );
+    assert!(p.body.contains("Nothing yet"));
+    // Switch it on.
+    let csrf = p.csrf();
+    for field in ["is_active", "scim_integration"] {
+        let p = b
+            .post(
+                &format!("{page}/settings"),
+                &[("csrf", &csrf), (field, "true")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    }
+    let (_, v) = app
+        .get(&format!("/iam/identity_providers/saml2/{uuid}"))
+        .await;
+    assert_eq!(
+        (v["is_active"].as_bool(), v["scim_integration"].as_bool()),
+        (Some(true), Some(true)),
+        "{v}"
+    );
+    // Provision through it: the log on the page shows the request, and a failure with its reason.
+    let post = |body: serde_json::Value| {
+        app.client
+            .post(format!("{}/v4/users/scim/{uuid}/Users", app.base))
+            .header("Authorization", format!("Bearer {}", app.owner_key))
+            .header("Content-Type", "application/scim+json")
+            .body(body.to_string())
+            .send()
+    };
+    let user = ["urn:ietf:params:scim:schemas:core:2.0:User"];
+    let r = post(serde_json::json!({"schemas": user, "userName": "grace@contoso.com"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = post(serde_json::json!({"schemas": user})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let p = b.get(&page).await;
+    assert!(p.body.contains("2 entries"), "{}", p.body);
+    assert!(
+        p.body.contains("created") && p.body.contains("failed"),
+        "{}",
+        p.body
+    );
+    assert!(
+        p.body.contains("userName"),
+        "the failure says why: {}",
+        p.body
+    );
+    // A user without owner rights has no such pages.
+    let hand = app.create_user("dan@example.com", &[]).await;
+    let _ = hand;
+    with_password(app, "dan@example.com").await;
+    let mut dan = Browser::new(app);
+    dan.sign_in("dan@example.com", PASSWORD).await;
+    assert!(
+        !dan.get("/console/profile")
+            .await
+            .body
+            .contains("Identity providers")
+    );
+    assert_eq!(
+        dan.get("/console/identity-providers").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(dan.get(&page).await.status, StatusCode::FORBIDDEN);
+}
+
 both!(
+    identity_providers,
     owners_make_password_links_in_the_console,
     deactivation_and_password_changes_end_sessions,
     sign_in_and_out,

@@ -183,7 +183,14 @@ fn paths(route: &RouteInfo, b: &Made, idp: &str, user: &str, group: &str) -> Vec
             };
             vec![p.replace("{id}", id).replace("{uuid}", uuid)]
         }
-        Api::Console => vec![p.replace("{id}", &b.user).replace("{uuid}", &b.token)],
+        Api::Console => {
+            let uuid = if p.contains("/identity-providers/") {
+                &b.saml
+            } else {
+                &b.token
+            };
+            vec![p.replace("{id}", &b.user).replace("{uuid}", uuid)]
+        }
         Api::Public => Vec::new(),
     }
 }

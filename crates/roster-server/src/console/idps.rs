@@ -1,0 +1,288 @@
+//! Identity providers in the console: the list, registering a SAML provider, and a provider's
+//! page (what to paste into the identity provider, its switches, its provisioning log, which
+//! refreshes itself). Owners only, as in the IAM API.
+
+use super::{Posted, Session, html};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use roster_console::pages::{CopyUrl, IdpForm, IdpPage, IdpRow, IdpsPage, LogRow};
+use roster_core::CoreError;
+use roster_core::model::{IdentityProvider, Protocol};
+use roster_core::service::{IdpInput, ListRequest};
+use serde::Deserialize;
+
+fn on_off(on: bool, yes: &'static str, no: &'static str) -> (&'static str, &'static str) {
+    if on { (yes, "ok") } else { (no, "off") }
+}
+
+fn row(i: &IdentityProvider) -> IdpRow {
+    let (active, active_class) = on_off(i.is_active, "active", "inactive");
+    let (scim, scim_class) = on_off(i.scim_integration, "on", "off");
+    IdpRow {
+        uuid: i.uuid.to_string(),
+        name: i.name.clone(),
+        protocol: match i.protocol() {
+            Protocol::Saml => "SAML 2.0",
+            Protocol::Oidc => "OpenID Connect",
+        },
+        active,
+        active_class,
+        scim,
+        scim_class,
+    }
+}
+
+async fn list_page(
+    state: &AppState,
+    s: &Session,
+    form: IdpForm,
+    error: Option<String>,
+) -> Response {
+    let all = match state.roster.list_idps(&s.principal).await {
+        Ok(a) => a,
+        Err(e) => return s.error(e),
+    };
+    html(
+        if error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+        &IdpsPage {
+            layout: s.layout("Identity providers", "/console/identity-providers"),
+            rows: all.iter().map(row).collect(),
+            form,
+            error,
+        },
+    )
+}
+
+pub(crate) async fn list(State(state): State<AppState>, s: Session) -> Response {
+    list_page(&state, &s, IdpForm::default(), None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct NewSaml {
+    name: String,
+    sign_in_url: String,
+    entity_id_url: String,
+    certificate: String,
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Posted { s, form: f }: Posted<NewSaml>,
+) -> Response {
+    let input = IdpInput {
+        name: Some(f.name.clone()),
+        sign_in_url: Some(f.sign_in_url.clone()),
+        entity_id_url: Some(f.entity_id_url.clone()),
+        certificate: Some(f.certificate.clone()),
+        ..IdpInput::default()
+    };
+    match state
+        .roster
+        .create_idp(&s.principal, Protocol::Saml, &input)
+        .await
+    {
+        Ok(idp) => {
+            Redirect::to(&format!("/console/identity-providers/{}", idp.uuid)).into_response()
+        }
+        Err(CoreError::Validation(errs)) => {
+            let form = IdpForm {
+                name: f.name,
+                sign_in_url: f.sign_in_url,
+                entity_id_url: f.entity_id_url,
+                certificate: f.certificate,
+            };
+            list_page(&state, &s, form, Some(errs.to_string())).await
+        }
+        Err(e) => s.error(e),
+    }
+}
+
+/// The account's provider `uuid`, whichever its protocol.
+async fn find(state: &AppState, s: &Session, uuid: &str) -> Result<IdentityProvider, CoreError> {
+    let uuid = uuid::Uuid::parse_str(uuid).map_err(|_| CoreError::NotFound("Identity provider"))?;
+    state
+        .roster
+        .list_idps(&s.principal)
+        .await?
+        .into_iter()
+        .find(|i| i.uuid == uuid)
+        .ok_or(CoreError::NotFound("Identity provider"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct PageQuery {
+    page: Option<u32>,
+    done: String,
+}
+
+const LOG_PAGE: i64 = 50;
+
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    s: Session,
+    Path(uuid): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let idp = match find(&state, &s, &uuid).await {
+        Ok(i) => i,
+        Err(e) => return s.error(e),
+    };
+    let page = q.page.unwrap_or(1).max(1);
+    let req = ListRequest {
+        page: Some(page.to_string()),
+        page_size: Some(LOG_PAGE.to_string()),
+        ordering: None,
+        search: None,
+    };
+    let log = match state
+        .roster
+        .provisioning_log(&s.principal, idp.protocol(), idp.uuid, &req)
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return s.error(e),
+    };
+    let urls = state.roster.urls();
+    let mut copy = vec![CopyUrl {
+        id: "scim-url",
+        label: "SCIM URL (Tenant URL)",
+        value: urls.scim_url(idp.uuid),
+    }];
+    if idp.protocol() == Protocol::Saml {
+        copy.push(CopyUrl {
+            id: "entity-id",
+            label: "Identifier (Entity ID)",
+            value: urls.saml_metadata_url(idp.uuid),
+        });
+        copy.push(CopyUrl {
+            id: "acs-url",
+            label: "Reply URL (Assertion Consumer Service URL)",
+            value: urls.saml_login_url(idp.uuid),
+        });
+        copy.push(CopyUrl {
+            id: "sign-on-url",
+            label: "Sign on URL",
+            value: urls.saml_login_url(idp.uuid),
+        });
+    }
+    let pages = (log.total + LOG_PAGE - 1) / LOG_PAGE;
+    let link = |p: u32| format!("/console/identity-providers/{}?page={p}", idp.uuid);
+    let (active, active_class) = on_off(idp.is_active, "active", "inactive");
+    let (scim, scim_class) = on_off(idp.scim_integration, "on", "off");
+    let notice = match q.done.as_str() {
+        "saved" => Some("Saved.".to_string()),
+        _ => None,
+    };
+    html(
+        StatusCode::OK,
+        &IdpPage {
+            layout: s.layout(&idp.name, "/console/identity-providers"),
+            notice,
+            uuid: idp.uuid.to_string(),
+            name: idp.name.clone(),
+            urls: copy,
+            is_active: idp.is_active,
+            active,
+            active_class,
+            scim_on: idp.scim_integration,
+            scim,
+            scim_class,
+            page: i64::from(page),
+            log_summary: if log.total == 0 {
+                "Nothing yet: entries appear here when the identity provider provisions.".into()
+            } else {
+                format!("{} entries; page {page} of {pages}.", log.total)
+            },
+            log: log.items.iter().map(log_row).collect(),
+            previous: (page > 1).then(|| link(page - 1)),
+            next: (i64::from(page) < pages).then(|| link(page + 1)),
+        },
+    )
+}
+
+fn log_row(e: &roster_core::store::LogEntry) -> LogRow {
+    let class = match e.status {
+        200..=399 => "ok",
+        _ => "bad",
+    };
+    let resource = match (&e.resource_type, &e.resource_id) {
+        (Some(t), Some(id)) => format!("{t} {id}"),
+        (Some(t), None) => t.clone(),
+        _ => String::new(),
+    };
+    let changes = match &e.changes {
+        serde_json::Value::Array(a) if a.is_empty() => String::new(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    };
+    LogRow {
+        status: e.status,
+        class,
+        outcome: e.outcome.clone(),
+        method: e.method.clone(),
+        resource,
+        at: e.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        path: e.path.clone(),
+        request_id: e.request_id.clone(),
+        detail: e.detail.clone(),
+        tolerances: e.tolerances.join(", "),
+        changes,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Settings {
+    is_active: Option<String>,
+    scim_integration: Option<String>,
+}
+
+fn flag(v: &Option<String>) -> Result<Option<bool>, CoreError> {
+    match v.as_deref() {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(roster_core::FieldErrors::single(
+            "value",
+            "Say true or false.",
+        )),
+    }
+}
+
+pub(crate) async fn settings(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    Posted { s, form: f }: Posted<Settings>,
+) -> Response {
+    let idp = match find(&state, &s, &uuid).await {
+        Ok(i) => i,
+        Err(e) => return s.error(e),
+    };
+    let input = match (flag(&f.is_active), flag(&f.scim_integration)) {
+        (Ok(is_active), Ok(scim_integration)) => IdpInput {
+            is_active,
+            scim_integration,
+            ..IdpInput::default()
+        },
+        (Err(e), _) | (_, Err(e)) => return s.error(e),
+    };
+    match state
+        .roster
+        .update_idp(&s.principal, idp.protocol(), idp.uuid, &input, true)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!(
+            "/console/identity-providers/{}?done=saved",
+            idp.uuid
+        ))
+        .into_response(),
+        Err(e) => s.error(e),
+    }
+}
