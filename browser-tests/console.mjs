@@ -135,11 +135,17 @@ try {
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   check(/\/v4\/users\/scim\/[0-9a-f-]{36}\/Users$/.test(copied), `the copy button copies the SCIM URL (${copied})`);
   const idp = { body: { scim_url: copied } };
+  // The Secret Token: a SCIM token made on the page, copied.
+  await page.getByRole("button", { name: "Make a SCIM token" }).click();
+  await page.locator("#scim-token").waitFor();
+  await page.locator("[data-copy='#scim-token']").click();
+  const scimToken = await page.evaluate(() => navigator.clipboard.readText());
+  check(/^azion[a-z0-9]{35}$/.test(scimToken), "the copy button copies the SCIM token");
   const scim = idp.body.scim_url.replace(/\/Users$/, "");
   const scimCall = (method, path, body) =>
     fetch(`${scim}${path}`, {
       method,
-      headers: { Authorization: `Bearer ${roster.token}`, "Content-Type": "application/scim+json" },
+      headers: { Authorization: `Bearer ${scimToken}`, "Content-Type": "application/scim+json" },
       body: JSON.stringify(body),
     }).then(async (r) => ({ status: r.status, body: await r.json() }));
   const user = await scimCall("POST", "/Users", {

@@ -206,6 +206,10 @@ pub struct LogRow {
 pub struct IdpPage {
     pub layout: Layout,
     pub notice: Option<String>,
+    /// A SCIM token just made (shown this once).
+    pub new_token: Option<String>,
+    /// The provider's SCIM tokens.
+    pub scim_tokens: Vec<TokenRow>,
     pub uuid: String,
     pub name: String,
     pub urls: Vec<CopyUrl>,

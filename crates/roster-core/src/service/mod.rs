@@ -9,6 +9,7 @@ mod maintenance;
 mod operator;
 mod overview;
 mod passwords;
+mod scim_tokens;
 mod sessions;
 mod teams;
 mod tokens;
@@ -25,6 +26,7 @@ pub use operator::{
 };
 pub use overview::{ACTIVITY_HOURS, Overview};
 pub use passwords::{LinkKey, PASSWORD_LINK_HOURS, PASSWORD_MIN_CHARS};
+pub use scim_tokens::{SCIM_TEAM, SCIM_TOKEN_DAYS, scim_user_email};
 pub use sessions::{
     KEY_HEX_LEN, SESSION_HOURS, SESSION_IDLE_MINUTES, SessionKey, SignIn, SignInThrottle,
     csrf_matches, csrf_token,

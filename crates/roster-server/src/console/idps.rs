@@ -131,11 +131,27 @@ pub(crate) async fn page(
     Path(uuid): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let idp = match find(&state, &s, &uuid).await {
+    let notice = match q.done.as_str() {
+        "saved" => Some("Saved.".to_string()),
+        _ => None,
+    };
+    render(&state, &s, &uuid, q.page.unwrap_or(1), notice, None).await
+}
+
+/// A provider's page: log page `page`, an optional notice, and a SCIM token just made.
+async fn render(
+    state: &AppState,
+    s: &Session,
+    uuid: &str,
+    page: u32,
+    notice: Option<String>,
+    new_token: Option<String>,
+) -> Response {
+    let idp = match find(state, s, uuid).await {
         Ok(i) => i,
         Err(e) => return s.error(e),
     };
-    let page = q.page.unwrap_or(1).max(1);
+    let page = page.max(1);
     let req = ListRequest {
         page: Some(page.to_string()),
         page_size: Some(LOG_PAGE.to_string()),
@@ -148,6 +164,14 @@ pub(crate) async fn page(
         .await
     {
         Ok(l) => l,
+        Err(e) => return s.error(e),
+    };
+    let scim_tokens = match state
+        .roster
+        .scim_tokens(&s.principal, idp.protocol(), idp.uuid)
+        .await
+    {
+        Ok(t) => t.iter().map(super::pages::token_row).collect(),
         Err(e) => return s.error(e),
     };
     let urls = state.roster.urls();
@@ -177,13 +201,11 @@ pub(crate) async fn page(
     let link = |p: u32| format!("/console/identity-providers/{}?page={p}", idp.uuid);
     let (active, active_class) = on_off(idp.is_active, "active", "inactive");
     let (scim, scim_class) = on_off(idp.scim_integration, "on", "off");
-    let notice = match q.done.as_str() {
-        "saved" => Some("Saved.".to_string()),
-        _ => None,
-    };
     html(
         StatusCode::OK,
         &IdpPage {
+            new_token,
+            scim_tokens,
             layout: s.layout(&idp.name, "/console/identity-providers"),
             notice,
             uuid: idp.uuid.to_string(),
@@ -234,6 +256,29 @@ fn log_row(e: &roster_core::store::LogEntry) -> LogRow {
         detail: e.detail.clone(),
         tolerances: e.tolerances.join(", "),
         changes,
+    }
+}
+
+/// Make a SCIM token for the provider (a SCIM-only user and its token), shown this once.
+pub(crate) async fn scim_token(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    Posted { s, .. }: Posted<super::auth::NoFields>,
+) -> Response {
+    let idp = match find(&state, &s, &uuid).await {
+        Ok(i) => i,
+        Err(e) => return s.error(e),
+    };
+    match state
+        .roster
+        .make_scim_token(&s.principal, idp.protocol(), idp.uuid)
+        .await
+    {
+        Ok(t) => {
+            let key = t.key.0.expose().to_string();
+            render(&state, &s, &uuid, 1, None, Some(key)).await
+        }
+        Err(e) => s.error(e),
     }
 }
 

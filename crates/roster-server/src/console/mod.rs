@@ -102,6 +102,12 @@ pub(crate) fn routes() -> Vec<Route> {
         ),
         route(
             Api::Console,
+            "/console/identity-providers/{uuid}/scim-token",
+            "POST",
+            post(idps::scim_token),
+        ),
+        route(
+            Api::Console,
             "/console/identity-providers/{uuid}/settings",
             "POST",
             post(idps::settings),

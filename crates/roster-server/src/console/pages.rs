@@ -277,6 +277,18 @@ pub(crate) async fn make_password_link(
     }
 }
 
+/// A token as the console lists it.
+pub(crate) fn token_row(t: &roster_core::model::PersonalToken) -> TokenRow {
+    TokenRow {
+        uuid: t.uuid.to_string(),
+        name: t.name.clone(),
+        prefix: t.key_prefix.clone(),
+        created: when(&t.created),
+        expires: when(&t.expires_at),
+        last_used: t.last_used_at.as_ref().map_or("never".into(), when),
+    }
+}
+
 async fn tokens_page(
     state: &AppState,
     s: &Session,
@@ -306,18 +318,7 @@ async fn tokens_page(
         },
         &TokensPage {
             layout: s.layout("Personal tokens", "/console/tokens"),
-            tokens: listed
-                .items
-                .iter()
-                .map(|t| TokenRow {
-                    uuid: t.uuid.to_string(),
-                    name: t.name.clone(),
-                    prefix: t.key_prefix.clone(),
-                    created: when(&t.created),
-                    expires: when(&t.expires_at),
-                    last_used: t.last_used_at.as_ref().map_or("never".into(), when),
-                })
-                .collect(),
+            tokens: listed.items.iter().map(token_row).collect(),
             new_key,
             error,
             default_expiry: (now + Duration::days(90)).format("%Y-%m-%d").to_string(),
@@ -354,16 +355,27 @@ pub(crate) async fn create_token(
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RevokeForm {
+    /// The console page to go back to.
+    back: Option<String>,
+}
+
 pub(crate) async fn revoke_token(
     State(state): State<AppState>,
     Path(uuid): Path<String>,
-    Posted { s, .. }: Posted<NoFields>,
+    Posted { s, form }: Posted<RevokeForm>,
 ) -> Response {
     let Ok(uuid) = uuid::Uuid::parse_str(&uuid) else {
         return s.error(roster_core::CoreError::NotFound("Personal token"));
     };
+    let back = match form.back.as_deref() {
+        Some(b) => super::local_path(b),
+        None => "/console/tokens".to_string(),
+    };
     match state.roster.delete_token(&s.principal, uuid).await {
-        Ok(()) => Redirect::to("/console/tokens").into_response(),
+        Ok(()) => Redirect::to(&back).into_response(),
         Err(e) => s.error(e),
     }
 }

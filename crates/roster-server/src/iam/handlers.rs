@@ -128,6 +128,17 @@ pub async fn idp_delete<const P: u8>(
     no_content()
 }
 
+/// `POST …/{uuid}/scim_token`: a SCIM-only user and token for the provider (the key shown once).
+pub async fn idp_scim_token<const P: u8>(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Res {
+    let uuid = parse_uuid(&id, "Identity provider")?;
+    let t = s.roster.make_scim_token(&p, protocol::<P>(), uuid).await?;
+    created(views::created_token(&t))
+}
+
 pub async fn idp_log<const P: u8>(
     State(s): State<AppState>,
     Auth(p): Auth,

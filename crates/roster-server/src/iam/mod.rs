@@ -45,6 +45,16 @@ pub(crate) fn routes(prefix: &str) -> Vec<Route> {
                 .delete(idp_delete::<OIDC>),
         ),
         r(
+            "/identity_providers/saml2/{uuid}/scim_token",
+            "POST",
+            post(idp_scim_token::<SAML>),
+        ),
+        r(
+            "/identity_providers/oidc/{uuid}/scim_token",
+            "POST",
+            post(idp_scim_token::<OIDC>),
+        ),
+        r(
             "/identity_providers/saml2/{uuid}/provisioning_log",
             "GET",
             get(idp_log::<SAML>),

@@ -709,10 +709,42 @@ async fn identity_providers(app: &TestApp) {
         "{v}"
     );
     // Provision through it: the log on the page shows the request, and a failure with its reason.
+    // A SCIM token, made on the page: a SCIM-only user's, shown once.
+    let csrf = b.get(&page).await.csrf();
+    let p = b
+        .post(&format!("{page}/scim-token"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let token = p
+        .body
+        .split("id=\"scim-token\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(!b.get(&page).await.body.contains(&token), "shown once");
+    let (st, _) = app
+        .call(reqwest::Method::GET, "/iam/users", Some(&token), None)
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "a SCIM token does SCIM only");
+    // The IAM API makes them too.
+    let (st, v) = app
+        .post(
+            &format!("/iam/identity_providers/saml2/{uuid}/scim_token"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    assert!(
+        v["key"].as_str().unwrap().starts_with("azion"),
+        "{v}"
+    );
     let post = |body: serde_json::Value| {
         app.client
             .post(format!("{}/v4/users/scim/{uuid}/Users", app.base))
-            .header("Authorization", format!("Bearer {}", app.owner_key))
+            .header("Authorization", format!("Bearer {token}"))
             .header("Content-Type", "application/scim+json")
             .body(body.to_string())
             .send()
@@ -736,6 +768,21 @@ async fn identity_providers(app: &TestApp) {
         "the failure says why: {}",
         p.body
     );
+    // The provider's tokens are listed on its page; revoking one comes back to it.
+    assert_eq!(p.body.matches("/revoke\"").count(), 2, "{}", p.body);
+    let first = p.body.split("/console/tokens/").nth(1).unwrap()[..36].to_string();
+    let csrf = p.csrf();
+    let r = b
+        .post(
+            &format!("/console/tokens/{first}/revoke"),
+            &[("csrf", &csrf), ("back", &page)],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.location()),
+        (StatusCode::SEE_OTHER, page.as_str())
+    );
+    assert_eq!(b.get(&page).await.body.matches("/revoke\"").count(), 1);
     // A user without owner rights has no such pages.
     let hand = app.create_user("dan@example.com", &[]).await;
     let _ = hand;
