@@ -130,6 +130,9 @@ try {
   await page.getByRole("button", { name: "Turn SCIM on" }).click();
   await page.getByText("Saved.").waitFor();
   check(await page.getByRole("button", { name: "Turn SCIM off" }).isVisible(), "SCIM is on");
+  await page.getByRole("button", { name: "Test connection" }).click();
+  await page.getByRole("cell", { name: /GET \/Users\?filter=userName eq/ }).waitFor();
+  check((await page.getByText("passed", { exact: true }).count()) === 2, "Test connection passes");
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: roster.base });
   await page.locator("[data-copy='#scim-url']").click();
   const copied = await page.evaluate(() => navigator.clipboard.readText());

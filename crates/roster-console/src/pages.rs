@@ -178,6 +178,16 @@ pub struct IdpsPage {
     pub error: Option<String>,
 }
 
+/// One request of a test connection, and its result.
+#[derive(Debug, Clone)]
+pub struct ConnectionRow {
+    pub request: String,
+    pub status: u16,
+    pub class: &'static str,
+    pub verdict: &'static str,
+    pub detail: String,
+}
+
 /// A value to paste into the identity provider, with a copy button.
 #[derive(Debug, Clone)]
 pub struct CopyUrl {
@@ -210,6 +220,8 @@ pub struct IdpPage {
     pub new_token: Option<String>,
     /// The provider's SCIM tokens.
     pub scim_tokens: Vec<TokenRow>,
+    /// The results of a test connection just run.
+    pub checks: Option<Vec<ConnectionRow>>,
     pub uuid: String,
     pub name: String,
     pub urls: Vec<CopyUrl>,

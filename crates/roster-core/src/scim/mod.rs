@@ -6,8 +6,9 @@ mod service;
 pub mod view;
 
 pub use service::{
-    BULK_MAX_OPERATIONS, BULK_MAX_PAYLOAD, DEFAULT_COUNT, GROUP_PATCH_BODY_LIMIT, Kind, MAX_COUNT,
-    RefusalCause, Refused, ScimCall, ScimCaller, ScimOp, ScimReply, user_from_resource,
+    BULK_MAX_OPERATIONS, BULK_MAX_PAYLOAD, ConnectionCheck, DEFAULT_COUNT, GROUP_PATCH_BODY_LIMIT,
+    Kind, MAX_COUNT, RefusalCause, Refused, ScimCall, ScimCaller, ScimOp, ScimReply,
+    user_from_resource,
 };
 
 use roster_scim::{ResourceContext, SchemaRegistry};

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 mod audit;
+mod connection;
 mod discovery;
 mod documents;
 mod errors;
@@ -28,6 +29,7 @@ mod resource;
 
 pub(super) use audit::LogMeta;
 use audit::*;
+pub use connection::ConnectionCheck;
 use discovery::*;
 pub use documents::user_from_resource;
 use documents::*;

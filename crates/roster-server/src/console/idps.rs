@@ -7,7 +7,7 @@ use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use roster_console::pages::{CopyUrl, IdpForm, IdpPage, IdpRow, IdpsPage, LogRow};
+use roster_console::pages::{ConnectionRow, CopyUrl, IdpForm, IdpPage, IdpRow, IdpsPage, LogRow};
 use roster_core::CoreError;
 use roster_core::model::{IdentityProvider, Protocol};
 use roster_core::service::{IdpInput, ListRequest};
@@ -135,7 +135,22 @@ pub(crate) async fn page(
         "saved" => Some("Saved.".to_string()),
         _ => None,
     };
-    render(&state, &s, &uuid, q.page.unwrap_or(1), notice, None).await
+    render(
+        &state,
+        &s,
+        &uuid,
+        q.page.unwrap_or(1),
+        notice,
+        Extra::default(),
+    )
+    .await
+}
+
+/// What a provider's page shows beyond itself: a SCIM token just made, a test's results.
+#[derive(Debug, Default)]
+struct Extra {
+    new_token: Option<String>,
+    checks: Option<Vec<ConnectionRow>>,
 }
 
 /// A provider's page: log page `page`, an optional notice, and a SCIM token just made.
@@ -145,7 +160,7 @@ async fn render(
     uuid: &str,
     page: u32,
     notice: Option<String>,
-    new_token: Option<String>,
+    extra: Extra,
 ) -> Response {
     let idp = match find(state, s, uuid).await {
         Ok(i) => i,
@@ -204,7 +219,8 @@ async fn render(
     html(
         StatusCode::OK,
         &IdpPage {
-            new_token,
+            new_token: extra.new_token,
+            checks: extra.checks,
             scim_tokens,
             layout: s.layout(&idp.name, "/console/identity-providers"),
             notice,
@@ -276,7 +292,47 @@ pub(crate) async fn scim_token(
     {
         Ok(t) => {
             let key = t.key.0.expose().to_string();
-            render(&state, &s, &uuid, 1, None, Some(key)).await
+            let extra = Extra {
+                new_token: Some(key),
+                checks: None,
+            };
+            render(&state, &s, &uuid, 1, None, extra).await
+        }
+        Err(e) => s.error(e),
+    }
+}
+
+/// Run Entra's Test Connection inside the server, and show what each request answered.
+pub(crate) async fn test_connection(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    Posted { s, .. }: Posted<super::auth::NoFields>,
+) -> Response {
+    let idp = match find(&state, &s, &uuid).await {
+        Ok(i) => i,
+        Err(e) => return s.error(e),
+    };
+    match state
+        .roster
+        .test_connection(&s.principal, idp.protocol(), idp.uuid)
+        .await
+    {
+        Ok(checks) => {
+            let rows = checks
+                .into_iter()
+                .map(|c| ConnectionRow {
+                    request: c.request,
+                    status: c.status,
+                    class: if c.ok { "ok" } else { "bad" },
+                    verdict: if c.ok { "passed" } else { "failed" },
+                    detail: c.detail,
+                })
+                .collect();
+            let extra = Extra {
+                new_token: None,
+                checks: Some(rows),
+            };
+            render(&state, &s, &uuid, 1, None, extra).await
         }
         Err(e) => s.error(e),
     }

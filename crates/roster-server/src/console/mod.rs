@@ -108,6 +108,12 @@ pub(crate) fn routes() -> Vec<Route> {
         ),
         route(
             Api::Console,
+            "/console/identity-providers/{uuid}/test-connection",
+            "POST",
+            post(idps::test_connection),
+        ),
+        route(
+            Api::Console,
             "/console/identity-providers/{uuid}/settings",
             "POST",
             post(idps::settings),

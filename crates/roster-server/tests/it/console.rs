@@ -689,8 +689,18 @@ async fn identity_providers(app: &TestApp) {
             .contains(&format!("/api/saml2v4/users/scim/{uuid}/login"))
     );
     assert!(p.body.contains("Nothing yet"));
-    // Switch it on.
+    // Test connection: first it says what is missing, then it passes, as Entra's would.
     let csrf = p.csrf();
+    let t = b
+        .post(&format!("{page}/test-connection"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.body);
+    assert!(
+        t.body.contains("SCIM is off") && !t.body.contains(">passed<"),
+        "{}",
+        t.body
+    );
+    // Switch it on.
     for field in ["is_active", "scim_integration"] {
         let p = b
             .post(
@@ -709,6 +719,15 @@ async fn identity_providers(app: &TestApp) {
         "{v}"
     );
     // Provision through it: the log on the page shows the request, and a failure with its reason.
+    let t = b
+        .post(&format!("{page}/test-connection"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(t.body.matches(">passed<").count(), 2, "{}", t.body);
+    assert!(
+        t.body.contains("GET /Users?filter=userName eq"),
+        "{}",
+        t.body
+    );
     // A SCIM token, made on the page: a SCIM-only user's, shown once.
     let csrf = b.get(&page).await.csrf();
     let p = b
@@ -737,10 +756,7 @@ async fn identity_providers(app: &TestApp) {
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
-    assert!(
-        v["key"].as_str().unwrap().starts_with("azion"),
-        "{v}"
-    );
+    assert!(v["key"].as_str().unwrap().starts_with("azion"), "{v}");
     let post = |body: serde_json::Value| {
         app.client
             .post(format!("{}/v4/users/scim/{uuid}/Users", app.base))
