@@ -182,11 +182,22 @@ try {
   check((await page.getByRole("row").count()) === 2, "the search shows that user alone");
   await look("users-management");
 
-  // The user's page: its SCIM document; deactivate, and the IAM API agrees.
+  // Teams: the provisioned group, read-only, with its member.
+  await page.getByRole("link", { name: "Teams" }).click();
+  await page.getByRole("link", { name: "Engineering" }).click();
+  await page.getByText("read-only", { exact: false }).waitFor();
+  check(await page.getByRole("link", { name: "Grace Hopper" }).isVisible(), "the team page lists its member");
+  await look("team");
+  await page.getByRole("link", { name: "Users Management" }).click();
+  await page.getByLabel("Search").pressSequentially("grace", { delay: 40 });
+  await page.waitForURL(/q=grace/);
+  await row.waitFor();
+  // The user's page: its SCIM document and history; deactivate, and the IAM API agrees.
   await row.getByRole("link").click();
   await page.getByRole("heading", { name: "Grace Hopper" }).waitFor();
-  check(await page.getByText(user.body.id).isVisible(), "the user page shows the SCIM id");
-  check((await page.locator("pre.doc").textContent()).includes("grace.hopper@contoso.com"), "the SCIM document as sent");
+  check(await page.getByText(user.body.id, { exact: true }).isVisible(), "the user page shows the SCIM id");
+  check((await page.locator("pre.doc").last().textContent()).includes("grace.hopper@contoso.com"), "the SCIM document as sent");
+  check(await page.locator("details.entry").first().getByText("created", { exact: false }).isVisible(), "the user's history shows its creation");
   const iamId = new URL(page.url()).pathname.split("/").pop();
   await page.getByRole("button", { name: "Deactivate" }).click();
   await page.getByText("The user is deactivated.").waitFor();

@@ -117,6 +117,8 @@ pub struct UserPage {
     pub can_link: bool,
     /// A link just made (shown this once).
     pub link: Option<String>,
+    /// What identity providers did to the user, newest first.
+    pub history: Vec<LogRow>,
     pub scim_doc: String,
 }
 
@@ -235,6 +237,46 @@ pub struct IdpPage {
     pub log_summary: String,
     pub log: Vec<LogRow>,
     pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TeamRow {
+    pub id: i64,
+    pub name: String,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub managed_by: String,
+    pub permissions: String,
+    pub modified: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "teams.html")]
+pub struct TeamsPage {
+    pub layout: Layout,
+    pub q: String,
+    pub summary: String,
+    pub rows: Vec<TeamRow>,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "team.html")]
+pub struct TeamPage {
+    pub layout: Layout,
+    pub id: i64,
+    pub name: String,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub scim_id: String,
+    pub permissions: String,
+    pub modified: String,
+    pub managed_by: Option<String>,
+    pub members_summary: String,
+    pub members: Vec<UserRow>,
+    pub first: Option<String>,
     pub next: Option<String>,
 }
 

@@ -355,6 +355,23 @@ pub trait Read: Send {
 
     // Teams
     async fn team(&mut self, account: AccountId, id: TeamId) -> StoreResult<Option<Team>>;
+    /// Up to `limit` members of the account's `team` after user `after`, in user id order (a
+    /// page of a team of any size, through the membership index).
+    async fn team_users(
+        &mut self,
+        account: AccountId,
+        team: TeamId,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> StoreResult<Vec<User>>;
+    /// The provisioning log's newest `limit` entries about one resource of the account.
+    async fn resource_log(
+        &mut self,
+        account: AccountId,
+        resource_type: &str,
+        resource_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<LogEntry>>;
     /// The account's team SCIM knows as `r`.
     async fn scim_team(&mut self, account: AccountId, r: ScimRef) -> StoreResult<Option<Team>>;
     async fn list_teams(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<Team>>;

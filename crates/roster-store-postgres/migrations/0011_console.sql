@@ -24,3 +24,6 @@ CREATE TABLE password_links (
     expires_at timestamptz NOT NULL
 );
 CREATE INDEX password_links_user ON password_links (user_id);
+
+-- A user's or group's provisioning history, on its console page.
+CREATE INDEX provisioning_log_resource ON provisioning_log (account_id, resource_type, resource_id, id);

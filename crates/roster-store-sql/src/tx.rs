@@ -225,6 +225,24 @@ impl<D: Db> Read for SqlTx<D> {
     async fn scim_team(&mut self, account: AccountId, r: ScimRef) -> StoreResult<Option<Team>> {
         Self::scim_team(self, account, r).await
     }
+    async fn team_users(
+        &mut self,
+        account: AccountId,
+        team: TeamId,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> StoreResult<Vec<User>> {
+        Self::team_users(self, account, team, after, limit).await
+    }
+    async fn resource_log(
+        &mut self,
+        account: AccountId,
+        resource_type: &str,
+        resource_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<LogEntry>> {
+        Self::resource_log(self, account, resource_type, resource_id, limit).await
+    }
     async fn list_teams(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<Team>> {
         Self::list_teams(self, account, p).await
     }

@@ -192,6 +192,27 @@ impl<R: Runner + 'static> Read for Remote<R> {
     async fn scim_team(&mut self, account: AccountId, r: ScimRef) -> StoreResult<Option<Team>> {
         self.call(move |t| now(t.scim_team(account, r))).await
     }
+    async fn team_users(
+        &mut self,
+        account: AccountId,
+        team: TeamId,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> StoreResult<Vec<User>> {
+        self.call(move |t| now(t.team_users(account, team, after, limit)))
+            .await
+    }
+    async fn resource_log(
+        &mut self,
+        account: AccountId,
+        resource_type: &str,
+        resource_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<LogEntry>> {
+        let (kind, id) = (resource_type.to_string(), resource_id.to_string());
+        self.call(move |t| now(t.resource_log(account, &kind, &id, limit)))
+            .await
+    }
     async fn list_teams(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<Team>> {
         let p = p.clone();
         self.call(move |t| now(t.list_teams(account, &p))).await

@@ -96,6 +96,25 @@ impl Roster {
         Ok(t)
     }
 
+    /// A page of the team's members (up to `limit`, after user `after`), and whether more follow.
+    pub async fn team_members(
+        &self,
+        p: &Principal,
+        id: TeamId,
+        after: Option<crate::model::UserId>,
+        limit: i64,
+    ) -> Result<(Vec<crate::model::User>, bool), CoreError> {
+        p.require_view_users()?;
+        let mut tx = self.store.read().await?;
+        tx.team(p.account(), id)
+            .await?
+            .ok_or(CoreError::NotFound("Team"))?;
+        let mut users = tx.team_users(p.account(), id, after, limit + 1).await?;
+        let more = users.len() as i64 > limit;
+        users.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok((users, more))
+    }
+
     pub async fn create_team(&self, p: &Principal, input: &TeamInput) -> Result<Team, CoreError> {
         p.require_edit_teams()?;
         let now = self.clock.now();

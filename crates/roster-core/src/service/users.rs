@@ -193,6 +193,25 @@ impl Roster {
         })
     }
 
+    /// The user's provisioning history: the newest `limit` log entries about it, newest first.
+    pub async fn user_history(
+        &self,
+        p: &Principal,
+        id: UserId,
+        limit: i64,
+    ) -> Result<Vec<crate::store::LogEntry>, CoreError> {
+        p.require_view_users()?;
+        let mut tx = self.store.read().await?;
+        let user = tx
+            .user(p.account(), id)
+            .await?
+            .ok_or(CoreError::NotFound("User"))?;
+        let scim_id = user.scim_ref().to_string();
+        Ok(tx
+            .resource_log(p.account(), "User", &scim_id, limit)
+            .await?)
+    }
+
     pub async fn get_user(&self, p: &Principal, id: UserId) -> Result<User, CoreError> {
         if id != p.user().id {
             p.require_view_users()?;

@@ -246,7 +246,7 @@ async fn render(
     )
 }
 
-fn log_row(e: &roster_core::store::LogEntry) -> LogRow {
+pub(crate) fn log_row(e: &roster_core::store::LogEntry) -> LogRow {
     let class = match e.status {
         200..=399 => "ok",
         _ => "bad",

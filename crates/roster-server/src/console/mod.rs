@@ -13,6 +13,7 @@
 mod auth;
 mod idps;
 mod pages;
+mod teams;
 
 use crate::AppState;
 use crate::routes::{Api, Route, route};
@@ -118,6 +119,8 @@ pub(crate) fn routes() -> Vec<Route> {
             "POST",
             post(idps::settings),
         ),
+        route(Api::Console, "/console/teams", "GET", get(teams::list)),
+        route(Api::Console, "/console/teams/{id}", "GET", get(teams::team)),
         route(Api::Console, "/console/profile", "GET", get(pages::profile)),
         route(
             Api::Console,
@@ -291,6 +294,7 @@ impl Session {
         if p.has(roster_core::model::perm::VIEW_USERS) {
             add("/console", "Overview");
             add("/console/users", "Users Management");
+            add("/console/teams", "Teams");
         }
         if p.is_owner() {
             add("/console/identity-providers", "Identity providers");

@@ -15,11 +15,11 @@ use roster_core::model::{User, UserId};
 use roster_core::service::{ListRequest, PASSWORD_MIN_CHARS, TokenInput, UserInput};
 use serde::Deserialize;
 
-fn when(t: &DateTime<Utc>) -> String {
+pub(crate) fn when(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-fn full_name(u: &User) -> String {
+pub(crate) fn full_name(u: &User) -> String {
     let name = format!("{} {}", u.first_name, u.last_name);
     let name = name.trim();
     if name.is_empty() {
@@ -29,7 +29,7 @@ fn full_name(u: &User) -> String {
     }
 }
 
-fn status(u: &User) -> (&'static str, &'static str) {
+pub(crate) fn status(u: &User) -> (&'static str, &'static str) {
     if u.is_active {
         ("active", "ok")
     } else {
@@ -69,39 +69,77 @@ pub(crate) async fn overview(State(state): State<AppState>, s: Session) -> Respo
     }
 }
 
+/// A searchable, paged list's query (`?q=…&page=…`), for users and teams alike.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct UsersQuery {
+pub(crate) struct ListQuery {
     q: String,
     page: Option<u32>,
 }
 
-const USERS_PAGE_SIZE: i64 = 50;
+/// A list page's paging: the page asked for and its search (at most 100 characters).
+pub(crate) struct Paging {
+    pub page: u32,
+    pub search: String,
+    size: i64,
+}
+
+impl Paging {
+    pub(crate) fn new(q: &ListQuery, size: i64) -> Self {
+        Self {
+            page: q.page.unwrap_or(1).max(1),
+            search: q.q.chars().take(100).collect(),
+            size,
+        }
+    }
+
+    /// The service's list request, ordered by `ordering`.
+    pub(crate) fn request(&self, ordering: &str) -> ListRequest {
+        let search = self.search.trim();
+        ListRequest {
+            page: Some(self.page.to_string()),
+            page_size: Some(self.size.to_string()),
+            ordering: Some(ordering.into()),
+            search: (!search.is_empty()).then(|| search.to_string()),
+        }
+    }
+
+    /// How many pages `total` rows make, and the links to the previous and next pages of `base`.
+    pub(crate) fn links(&self, base: &str, total: i64) -> (i64, Option<String>, Option<String>) {
+        let pages = (total + self.size - 1) / self.size;
+        let link = |p: u32| {
+            let query = serde_urlencoded::to_string([
+                ("q", self.search.as_str()),
+                ("page", &p.to_string()),
+            ])
+            .unwrap_or_default();
+            format!("{base}?{query}")
+        };
+        (
+            pages,
+            (self.page > 1).then(|| link(self.page - 1)),
+            (i64::from(self.page) < pages).then(|| link(self.page + 1)),
+        )
+    }
+}
 
 pub(crate) async fn users(
     State(state): State<AppState>,
     s: Session,
-    Query(q): Query<UsersQuery>,
+    Query(q): Query<ListQuery>,
 ) -> Response {
-    let page = q.page.unwrap_or(1).max(1);
-    let search: String = q.q.chars().take(100).collect();
-    let req = ListRequest {
-        page: Some(page.to_string()),
-        page_size: Some(USERS_PAGE_SIZE.to_string()),
-        ordering: Some("email".into()),
-        search: (!search.trim().is_empty()).then(|| search.trim().to_string()),
-    };
-    let listed = match state.roster.list_users(&s.principal, &req).await {
+    let paging = Paging::new(&q, 50);
+    let listed = match state
+        .roster
+        .list_users(&s.principal, &paging.request("email"))
+        .await
+    {
         Ok(l) => l,
         Err(e) => return s.error(e),
     };
-    let link = |p: u32| {
-        let query = serde_urlencoded::to_string([("q", search.as_str()), ("page", &p.to_string())])
-            .unwrap_or_default();
-        format!("/console/users?{query}")
-    };
+    let (pages, previous, next) = paging.links("/console/users", listed.total);
+    let (page, search) = (paging.page, paging.search.clone());
     let shown = listed.items.len() as i64;
-    let pages = (listed.total + USERS_PAGE_SIZE - 1) / USERS_PAGE_SIZE;
     let rows = listed
         .items
         .iter()
@@ -139,8 +177,8 @@ pub(crate) async fn users(
                 )
             },
             rows,
-            previous: (page > 1).then(|| link(page - 1)),
-            next: (i64::from(page) < pages).then(|| link(page + 1)),
+            previous,
+            next,
         },
     )
 }
@@ -154,6 +192,14 @@ async fn user_page(
 ) -> Response {
     let u = match state.roster.get_user(&s.principal, UserId(id)).await {
         Ok(u) => u,
+        Err(e) => return s.error(e),
+    };
+    let history = match state
+        .roster
+        .user_history(&s.principal, UserId(id), 50)
+        .await
+    {
+        Ok(h) => h.iter().map(super::idps::log_row).collect(),
         Err(e) => return s.error(e),
     };
     let (status, status_class) = status(&u);
@@ -184,6 +230,7 @@ async fn user_page(
             can_edit: p.has(roster_core::model::perm::EDIT_USERS) && u.id != p.user().id,
             can_link: p.is_owner() && u.provisioning.idp_uuid.is_none(),
             link,
+            history,
             scim_doc: serde_json::to_string_pretty(&u.scim).unwrap_or_default(),
         },
     )

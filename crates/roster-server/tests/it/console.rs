@@ -818,7 +818,75 @@ async fn identity_providers(app: &TestApp) {
     assert_eq!(dan.get(&page).await.status, StatusCode::FORBIDDEN);
 }
 
+/// Teams: the list, a provisioned team read-only with its members paged by user id; a user's
+/// provisioning history on its page.
+async fn teams_and_history(app: &TestApp) {
+    with_password(app, "owner@example.com").await;
+    let s = app.scim().await;
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        ids.push(s.user(&format!("m{i:02}@example.com")).await);
+    }
+    let members: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| serde_json::json!({"value": id}))
+        .collect();
+    let r = s
+        .post(
+            "/Groups",
+            serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sixty", "members": members}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let team = app.iam_id("teams", r.body["id"].as_str().unwrap()).await;
+    let mut b = Browser::new(app);
+    b.sign_in("owner@example.com", PASSWORD).await;
+    let p = b.get("/console/teams").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.body.contains("Sixty") && p.body.contains("identity provider"),
+        "{}",
+        p.body
+    );
+    let p = b.get(&format!("/console/teams/{team}")).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("read-only"), "{}", p.body);
+    assert_eq!(
+        p.body.matches("/console/users/").count(),
+        50,
+        "a page of 50 members"
+    );
+    let next = p
+        .body
+        .split("href=\"/console/teams/")
+        .find_map(|h| h.split('"').next().filter(|l| l.contains("after=")))
+        .map(|l| format!("/console/teams/{}", l.replace("&amp;", "&")))
+        .expect("a next page");
+    let p = b.get(&next).await;
+    assert_eq!(p.body.matches("/console/users/").count(), 10, "{}", p.body);
+    assert!(p.body.contains("m59@example.com") && !p.body.contains("m00@example.com"));
+    assert_eq!(
+        b.get("/console/teams/999999").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // A user's page shows what the provider did to it, newest first.
+    let r = s
+        .patch_ops(
+            &format!("/Users/{}", ids[0]),
+            serde_json::json!([{"op": "replace", "path": "title", "value": "Engineer"}]),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let user = app.iam_id("users", &ids[0]).await;
+    let p = b.get(&format!("/console/users/{user}")).await;
+    let updated = p.body.find("updated").expect("the update");
+    let created = p.body.find("created").expect("the create");
+    assert!(updated < created, "newest first");
+    assert!(p.body.contains("Engineer"), "the change: {}", p.body);
+}
+
 both!(
+    teams_and_history,
     identity_providers,
     owners_make_password_links_in_the_console,
     deactivation_and_password_changes_end_sessions,

@@ -189,7 +189,12 @@ fn paths(route: &RouteInfo, b: &Made, idp: &str, user: &str, group: &str) -> Vec
             } else {
                 &b.token
             };
-            vec![p.replace("{id}", &b.user).replace("{uuid}", uuid)]
+            let id = if p.contains("/teams/") {
+                &b.team
+            } else {
+                &b.user
+            };
+            vec![p.replace("{id}", id).replace("{uuid}", uuid)]
         }
         Api::Public => Vec::new(),
     }

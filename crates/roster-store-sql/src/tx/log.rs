@@ -121,6 +121,24 @@ impl<D: Db> SqlTx<D> {
         Ok(Page { items, total })
     }
 
+    pub async fn resource_log(
+        &mut self,
+        account: AccountId,
+        resource_type: &str,
+        resource_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<LogEntry>> {
+        let q = self.sql(
+            &format!(
+                "SELECT {LOG_COLS} FROM provisioning_log WHERE account_id = $1 \
+                 AND resource_type = $2 AND resource_id = $3 ORDER BY id DESC LIMIT {}",
+                limit.clamp(1, 1000)
+            ),
+            vec![account.into(), resource_type.into(), resource_id.into()],
+        );
+        self.db.rows(q).await?.iter().map(rows::log_entry).collect()
+    }
+
     /// Data steps that SQL alone cannot do, run after the migrations: userName keys made before
     /// they were NFC get their NFC key (once, recorded in `roster_meta`), and member displays
     /// their folded form. Only users with

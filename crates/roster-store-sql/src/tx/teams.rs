@@ -93,6 +93,26 @@ impl<D: Db> SqlTx<D> {
         Ok(Some(t))
     }
 
+    pub async fn team_users(
+        &mut self,
+        account: AccountId,
+        team: TeamId,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> StoreResult<Vec<User>> {
+        let q = self.sql(
+            &format!(
+                "SELECT {} FROM team_members m JOIN users u ON u.id = m.user_id \
+                 WHERE m.team_id = $1 AND m.account_id = $2 AND m.user_id > $3 \
+                 ORDER BY m.user_id LIMIT {}",
+                crate::rows::USER_COLS,
+                limit.clamp(1, 1000)
+            ),
+            vec![team.into(), account.into(), after.map_or(0, |u| u.0).into()],
+        );
+        self.db.rows(q).await?.iter().map(rows::user).collect()
+    }
+
     /// The account's team SCIM knows as `r` (a legacy integer names only a team that has no
     /// opaque SCIM id).
     pub async fn scim_team(&mut self, account: AccountId, r: ScimRef) -> StoreResult<Option<Team>> {
