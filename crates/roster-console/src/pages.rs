@@ -21,6 +21,14 @@ pub struct NavItem {
     pub current: bool,
 }
 
+/// An option of a filter.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct AccountChoice {
     pub id: i64,
@@ -88,6 +96,9 @@ pub struct UserRow {
 pub struct UsersPage {
     pub layout: Layout,
     pub q: String,
+    pub statuses: Vec<Choice>,
+    pub idps: Vec<Choice>,
+    pub teams: Vec<Choice>,
     pub summary: String,
     pub rows: Vec<UserRow>,
     pub previous: Option<String>,

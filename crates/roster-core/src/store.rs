@@ -119,6 +119,16 @@ pub struct ListParams {
     pub search: Option<String>,
 }
 
+/// Which of an account's users a list keeps (all by default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    pub active: Option<bool>,
+    /// `Some(None)`: users made by hand; `Some(Some(uuid))`: that provider's.
+    pub idp: Option<Option<Uuid>>,
+    /// Members of this team.
+    pub team: Option<TeamId>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -345,6 +355,13 @@ pub trait Read: Send {
     async fn user_by_email(&mut self, account: AccountId, email: &str)
     -> StoreResult<Option<User>>;
     async fn list_users(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<User>>;
+    /// Like `list_users`, keeping only the users `f` names.
+    async fn find_users(
+        &mut self,
+        account: AccountId,
+        p: &ListParams,
+        f: &UserFilter,
+    ) -> StoreResult<Page<User>>;
     async fn active_owner_count(&mut self, account: AccountId) -> StoreResult<i64>;
     /// Slugs of the permissions granted through the user's active teams.
     async fn user_permission_slugs(

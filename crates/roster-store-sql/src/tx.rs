@@ -209,6 +209,14 @@ impl<D: Db> Read for SqlTx<D> {
     async fn list_users(&mut self, account: AccountId, p: &ListParams) -> StoreResult<Page<User>> {
         Self::list_users(self, account, p).await
     }
+    async fn find_users(
+        &mut self,
+        account: AccountId,
+        p: &ListParams,
+        f: &UserFilter,
+    ) -> StoreResult<Page<User>> {
+        Self::find_users(self, account, p, f).await
+    }
     async fn active_owner_count(&mut self, account: AccountId) -> StoreResult<i64> {
         Self::active_owner_count(self, account).await
     }

@@ -175,6 +175,15 @@ impl<R: Runner + 'static> Read for Remote<R> {
         let p = p.clone();
         self.call(move |t| now(t.list_users(account, &p))).await
     }
+    async fn find_users(
+        &mut self,
+        account: AccountId,
+        p: &ListParams,
+        f: &UserFilter,
+    ) -> StoreResult<Page<User>> {
+        let (p, f) = (p.clone(), f.clone());
+        self.call(move |t| now(t.find_users(account, &p, &f))).await
+    }
     async fn active_owner_count(&mut self, account: AccountId) -> StoreResult<i64> {
         self.call(move |t| now(t.active_owner_count(account))).await
     }

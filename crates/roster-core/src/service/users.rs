@@ -181,16 +181,8 @@ impl Roster {
         p: &Principal,
         req: &ListRequest,
     ) -> Result<Listed<User>, CoreError> {
-        p.require_view_users()?;
-        let (params, page) = req.params(USER_SORTS, (SortKey::Id, false))?;
-        let mut tx = self.store.read().await?;
-        let got = tx.list_users(p.account(), &params).await?;
-        check_page(Listed {
-            items: got.items,
-            total: got.total,
-            page,
-            page_size: params.limit,
-        })
+        self.find_users(p, req, &crate::store::UserFilter::default())
+            .await
     }
 
     /// The user's provisioning history: the newest `limit` log entries about it, newest first.
@@ -210,6 +202,25 @@ impl Roster {
         Ok(tx
             .resource_log(p.account(), "User", &scim_id, limit)
             .await?)
+    }
+
+    /// Like [`Roster::list_users`], keeping only the users `f` names (the console's filters).
+    pub async fn find_users(
+        &self,
+        p: &Principal,
+        req: &ListRequest,
+        f: &crate::store::UserFilter,
+    ) -> Result<Listed<User>, CoreError> {
+        p.require_view_users()?;
+        let (params, page) = req.params(USER_SORTS, (SortKey::Id, false))?;
+        let mut tx = self.store.read().await?;
+        let got = tx.find_users(p.account(), &params, f).await?;
+        check_page(Listed {
+            items: got.items,
+            total: got.total,
+            page,
+            page_size: params.limit,
+        })
     }
 
     pub async fn get_user(&self, p: &Principal, id: UserId) -> Result<User, CoreError> {

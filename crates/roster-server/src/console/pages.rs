@@ -8,11 +8,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
 use roster_console::pages::{
-    OverviewPage, ProfilePage, TokenRow, TokensPage, UserPage, UserRow, UsersPage, activity_svg,
+    Choice, OverviewPage, ProfilePage, TokenRow, TokensPage, UserPage, UserRow, UsersPage,
+    activity_svg,
 };
 use roster_core::Secret;
 use roster_core::model::{User, UserId};
 use roster_core::service::{ListRequest, PASSWORD_MIN_CHARS, TokenInput, UserInput};
+use roster_core::store::UserFilter;
 use serde::Deserialize;
 
 pub(crate) fn when(t: &DateTime<Utc>) -> String {
@@ -37,9 +39,16 @@ pub(crate) fn status(u: &User) -> (&'static str, &'static str) {
     }
 }
 
-fn provisioned_by(u: &User) -> String {
+/// Who provisioned the user: its identity provider, by name when `names` (uuid → name) knows it.
+fn provisioned_by(u: &User, names: &[(String, String)]) -> String {
     match u.provisioning.idp_uuid {
-        Some(idp) => format!("identity provider {idp}"),
+        Some(idp) => {
+            let uuid = idp.to_string();
+            match names.iter().find(|(id, _)| *id == uuid) {
+                Some((_, name)) => name.clone(),
+                None => format!("identity provider {idp}"),
+            }
+        }
         None => "by hand".to_string(),
     }
 }
@@ -75,6 +84,10 @@ pub(crate) async fn overview(State(state): State<AppState>, s: Session) -> Respo
 pub(crate) struct ListQuery {
     q: String,
     page: Option<u32>,
+    /// Users Management's filters: `active` / `inactive`; `hand` or a provider's uuid; a team id.
+    status: String,
+    idp: String,
+    team: String,
 }
 
 /// A list page's paging: the page asked for and its search (at most 100 characters).
@@ -82,14 +95,22 @@ pub(crate) struct Paging {
     pub page: u32,
     pub search: String,
     size: i64,
+    /// Filters the page links carry on.
+    kept: Vec<(&'static str, String)>,
 }
 
 impl Paging {
     pub(crate) fn new(q: &ListQuery, size: i64) -> Self {
+        let kept = [("status", &q.status), ("idp", &q.idp), ("team", &q.team)]
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k, v.chars().take(64).collect()))
+            .collect();
         Self {
             page: q.page.unwrap_or(1).max(1),
             search: q.q.chars().take(100).collect(),
             size,
+            kept,
         }
     }
 
@@ -108,11 +129,10 @@ impl Paging {
     pub(crate) fn links(&self, base: &str, total: i64) -> (i64, Option<String>, Option<String>) {
         let pages = (total + self.size - 1) / self.size;
         let link = |p: u32| {
-            let query = serde_urlencoded::to_string([
-                ("q", self.search.as_str()),
-                ("page", &p.to_string()),
-            ])
-            .unwrap_or_default();
+            let mut pairs = vec![("q", self.search.clone())];
+            pairs.extend(self.kept.iter().cloned());
+            pairs.push(("page", p.to_string()));
+            let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
             format!("{base}?{query}")
         };
         (
@@ -129,15 +149,28 @@ pub(crate) async fn users(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let paging = Paging::new(&q, 50);
+    let filter = UserFilter {
+        active: match q.status.as_str() {
+            "active" => Some(true),
+            "inactive" => Some(false),
+            _ => None,
+        },
+        idp: match q.idp.as_str() {
+            "hand" => Some(None),
+            other => uuid::Uuid::parse_str(other).ok().map(Some),
+        },
+        team: q.team.parse::<i64>().ok().map(roster_core::model::TeamId),
+    };
     let listed = match state
         .roster
-        .list_users(&s.principal, &paging.request("email"))
+        .find_users(&s.principal, &paging.request("email"), &filter)
         .await
     {
         Ok(l) => l,
         Err(e) => return s.error(e),
     };
     let (pages, previous, next) = paging.links("/console/users", listed.total);
+    let idp_names = idp_options(&state, &s).await;
     let (page, search) = (paging.page, paging.search.clone());
     let shown = listed.items.len() as i64;
     let rows = listed
@@ -151,7 +184,7 @@ pub(crate) async fn users(
                 email: u.email.clone(),
                 status,
                 status_class,
-                provisioned_by: provisioned_by(u),
+                provisioned_by: provisioned_by(u, &idp_names),
                 teams: u
                     .teams
                     .iter()
@@ -167,6 +200,18 @@ pub(crate) async fn users(
         &UsersPage {
             layout: s.layout("Users Management", "/console/users"),
             q: search.clone(),
+            statuses: choices(
+                &q.status,
+                [
+                    ("", "Any status"),
+                    ("active", "Active"),
+                    ("inactive", "Inactive"),
+                ]
+                .map(|(v, l)| (v.to_string(), l.to_string()))
+                .to_vec(),
+            ),
+            idps: choices(&q.idp, idp_names),
+            teams: choices(&q.team, team_options(&state, &s).await),
             summary: if listed.total == 0 {
                 "No users match.".to_string()
             } else {
@@ -181,6 +226,45 @@ pub(crate) async fn users(
             next,
         },
     )
+}
+
+/// Options of a filter, the one `current` names selected.
+fn choices(current: &str, options: Vec<(String, String)>) -> Vec<Choice> {
+    options
+        .into_iter()
+        .map(|(value, label)| Choice {
+            selected: value == current,
+            value,
+            label,
+        })
+        .collect()
+}
+
+/// The "provisioned by" filter's options: anyone, by hand, and each provider (owners see them).
+async fn idp_options(state: &AppState, s: &Session) -> Vec<(String, String)> {
+    let mut out = vec![
+        (String::new(), "Anyone".to_string()),
+        ("hand".to_string(), "By hand".to_string()),
+    ];
+    if let Ok(idps) = state.roster.list_idps(&s.principal).await {
+        out.extend(idps.into_iter().map(|i| (i.uuid.to_string(), i.name)));
+    }
+    out
+}
+
+/// The team filter's options: any, and the first 200 teams by name.
+async fn team_options(state: &AppState, s: &Session) -> Vec<(String, String)> {
+    let mut out = vec![(String::new(), "Any team".to_string())];
+    let req = ListRequest {
+        page: Some("1".into()),
+        page_size: Some("200".into()),
+        ordering: Some("name".into()),
+        search: None,
+    };
+    if let Ok(teams) = state.roster.list_teams(&s.principal, &req).await {
+        out.extend(teams.items.into_iter().map(|t| (t.id.to_string(), t.name)));
+    }
+    out
 }
 
 async fn user_page(

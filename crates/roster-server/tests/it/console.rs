@@ -468,7 +468,11 @@ async fn users_management(app: &TestApp) {
     let p = b.get("/console/users?q=GRACE").await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(p.body.contains("grace@contoso.com"));
-    assert!(p.body.contains(&format!("identity provider {}", s.idp)));
+    assert!(
+        p.body.contains("<td>Entra</td>"),
+        "the provider by name: {}",
+        p.body
+    );
     assert!(
         !b.get("/console/users?q=nobody-here")
             .await
@@ -496,6 +500,39 @@ async fn users_management(app: &TestApp) {
     assert!(p.body.contains("The user is deactivated."), "{}", p.body);
     let (_, v) = app.get(&format!("/iam/users/{iam}")).await;
     assert_eq!(v["data"]["is_active"], false);
+    // Filters: status, who provisioned, team; each alone and together, and the page says which
+    // option is chosen.
+    let team = app.create_team("Ops", &[]).await;
+    let hand = app.create_user("hand@example.com", &[team]).await;
+    let _ = hand;
+    let shows = |body: &str| {
+        (
+            body.contains("grace@contoso.com"),
+            body.contains("hand@example.com"),
+            body.contains("owner@example.com</td>"),
+        )
+    };
+    for (query, want) in [
+        ("status=inactive", (true, false, false)),
+        ("status=active", (false, true, true)),
+        ("idp=hand", (false, true, true)),
+        (format!("idp={}", s.idp).as_str(), (true, false, false)),
+        (format!("team={team}").as_str(), (false, true, false)),
+        (
+            format!("team={team}&status=inactive").as_str(),
+            (false, false, false),
+        ),
+    ] {
+        let p = b.get(&format!("/console/users?{query}")).await;
+        assert_eq!(p.status, StatusCode::OK, "{query}");
+        assert_eq!(shows(&p.body), want, "{query}");
+    }
+    let p = b.get("/console/users?status=inactive").await;
+    assert!(
+        p.body.contains("<option value=\"inactive\" selected>"),
+        "{}",
+        p.body
+    );
     // Markup in a name is shown, never run.
     let (_, v) = app
         .post(

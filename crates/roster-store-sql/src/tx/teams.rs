@@ -136,6 +136,8 @@ impl<D: Db> SqlTx<D> {
             from: "teams t",
             cols: TEAM_COLS,
             eq: vec![("t.account_id", account.into())],
+            null: Vec::new(),
+            team: None,
             search_col: "t.name_folded",
             listing: Listing::Teams,
         };
@@ -263,6 +265,8 @@ impl<D: Db> SqlTx<D> {
             from: "permissions",
             cols: "id, name, slug, grp",
             eq: vec![],
+            null: Vec::new(),
+            team: None,
             search_col: "lower(name)",
             listing: Listing::Permissions,
         };

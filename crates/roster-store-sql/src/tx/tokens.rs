@@ -136,6 +136,8 @@ impl<D: Db> SqlTx<D> {
             from: "personal_tokens t",
             cols: TOKEN_COLS,
             eq,
+            null: Vec::new(),
+            team: None,
             search_col: "t.name_folded",
             listing: Listing::Tokens,
         };

@@ -7,7 +7,7 @@ use crate::rows::{self, USER_COLS};
 use crate::sql::{Arg, Sql, values_rows};
 use crate::{Listing, contains_pattern, email_rows, order_by, search_doc, user_search_text};
 use roster_core::model::*;
-use roster_core::store::{ListParams, NewUser, Page, StoreResult};
+use roster_core::store::{ListParams, NewUser, Page, StoreResult, UserFilter};
 use roster_core::validate::user_name_key;
 use std::collections::HashMap;
 
@@ -17,6 +17,10 @@ pub(super) struct ListQuery<'a> {
     pub from: &'a str,
     pub cols: &'a str,
     pub eq: Vec<(&'a str, Arg)>,
+    /// Columns that must be NULL.
+    pub null: Vec<&'a str>,
+    /// Only members of this team (users).
+    pub team: Option<TeamId>,
     pub search_col: &'a str,
     pub listing: Listing,
 }
@@ -69,6 +73,19 @@ impl<D: Db> SqlTx<D> {
                     .push(col)
                     .push(" = ")
                     .arg(v.clone());
+                first = false;
+            }
+            for col in &l.null {
+                s.push(if first { " WHERE " } else { " AND " })
+                    .push(col)
+                    .push(" IS NULL");
+                first = false;
+            }
+            if let Some(team) = l.team {
+                s.push(if first { " WHERE " } else { " AND " })
+                    .push("u.id IN (SELECT tm.user_id FROM team_members tm WHERE tm.team_id = ")
+                    .arg(team)
+                    .push(")");
                 first = false;
             }
             if let Some(needle) = &p.search {
@@ -313,10 +330,31 @@ impl<D: Db> SqlTx<D> {
         account: AccountId,
         p: &ListParams,
     ) -> StoreResult<Page<User>> {
+        self.find_users(account, p, &UserFilter::default()).await
+    }
+
+    pub async fn find_users(
+        &mut self,
+        account: AccountId,
+        p: &ListParams,
+        f: &UserFilter,
+    ) -> StoreResult<Page<User>> {
+        let mut eq: Vec<(&str, Arg)> = vec![("u.account_id", account.into())];
+        let mut null = Vec::new();
+        if let Some(a) = f.active {
+            eq.push(("u.is_active", a.into()));
+        }
+        match f.idp {
+            Some(Some(idp)) => eq.push(("u.provisioned_by_idp", idp.into())),
+            Some(None) => null.push("u.provisioned_by_idp"),
+            None => {}
+        }
         let l = ListQuery {
             from: "users u",
             cols: USER_COLS,
-            eq: vec![("u.account_id", account.into())],
+            eq,
+            null,
+            team: f.team,
             search_col: "u.search_text",
             listing: Listing::Users,
         };
