@@ -112,6 +112,8 @@ pub struct UserPage {
     pub notice: Option<String>,
     pub id: i64,
     pub name: String,
+    pub first_name: String,
+    pub last_name: String,
     pub email: String,
     pub active: bool,
     pub status: &'static str,
@@ -131,6 +133,16 @@ pub struct UserPage {
     /// What identity providers did to the user, newest first.
     pub history: Vec<LogRow>,
     pub scim_doc: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "user_delete.html")]
+pub struct UserDeletePage {
+    pub layout: Layout,
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub managed_by: Option<String>,
 }
 
 #[derive(Debug, Clone)]

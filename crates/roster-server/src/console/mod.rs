@@ -73,6 +73,18 @@ pub(crate) fn routes() -> Vec<Route> {
         ),
         route(
             Api::Console,
+            "/console/users/{id}/edit",
+            "POST",
+            post(pages::edit_user),
+        ),
+        route(
+            Api::Console,
+            "/console/users/{id}/delete",
+            "GET, POST",
+            get(pages::confirm_delete).post(pages::delete_user),
+        ),
+        route(
+            Api::Console,
             "/console/users/{id}/password-link",
             "POST",
             post(pages::make_password_link),

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
 use roster_console::pages::{
-    Choice, OverviewPage, ProfilePage, TokenRow, TokensPage, UserPage, UserRow, UsersPage,
-    activity_svg,
+    Choice, OverviewPage, ProfilePage, TokenRow, TokensPage, UserDeletePage, UserPage, UserRow,
+    UsersPage, activity_svg,
 };
 use roster_core::Secret;
 use roster_core::model::{User, UserId};
@@ -295,6 +295,8 @@ async fn user_page(
             notice,
             id: u.id.0,
             name: full_name(&u),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
             email: u.email.clone(),
             active: u.is_active,
             status,
@@ -336,6 +338,7 @@ pub(crate) async fn user(
     let notice = match q.done.as_str() {
         "activated" => Some("The user is activated.".to_string()),
         "deactivated" => Some("The user is deactivated.".to_string()),
+        "saved" => Some("Saved.".to_string()),
         _ => None,
     };
     match id.parse::<i64>() {
@@ -382,6 +385,87 @@ pub(crate) async fn set_user_status(
             let said = if active { "activated" } else { "deactivated" };
             Redirect::to(&format!("/console/users/{n}?done={said}")).into_response()
         }
+        Err(e) => s.error(e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct EditForm {
+    first_name: String,
+    last_name: String,
+    email: String,
+}
+
+/// Edit a hand-made user's name and email (the IAM API's rules; a provisioned user's fields are
+/// its provider's).
+pub(crate) async fn edit_user(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Posted { s, form: f }: Posted<EditForm>,
+) -> Response {
+    let Some(n) = id.parse::<i64>().ok().filter(|n| *n > 0) else {
+        return s.error(roster_core::CoreError::NotFound("User"));
+    };
+    match state.roster.get_user(&s.principal, UserId(n)).await {
+        Ok(u) if u.provisioning.idp_uuid.is_some() => {
+            return s.error(roster_core::CoreError::Forbidden(
+                "This user is provisioned by an identity provider, which manages its name and email: change them there.".into(),
+            ));
+        }
+        Ok(_) => {}
+        Err(e) => return s.error(e),
+    }
+    let input = UserInput {
+        first_name: Some(f.first_name),
+        last_name: Some(f.last_name),
+        email: Some(f.email),
+        ..UserInput::default()
+    };
+    match state
+        .roster
+        .update_user(&s.principal, UserId(n), &input, true)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/console/users/{n}?done=saved")).into_response(),
+        Err(e) => s.error(e),
+    }
+}
+
+/// "Delete this user?": the confirmation, which works without JavaScript.
+pub(crate) async fn confirm_delete(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(n) = id.parse::<i64>().ok().filter(|n| *n > 0) else {
+        return s.error(roster_core::CoreError::NotFound("User"));
+    };
+    match state.roster.get_user(&s.principal, UserId(n)).await {
+        Ok(u) => html(
+            StatusCode::OK,
+            &UserDeletePage {
+                layout: s.layout(&format!("Delete {}", full_name(&u)), "/console/users"),
+                id: n,
+                name: full_name(&u),
+                email: u.email.clone(),
+                managed_by: u.provisioning.idp_uuid.map(|i| i.to_string()),
+            },
+        ),
+        Err(e) => s.error(e),
+    }
+}
+
+pub(crate) async fn delete_user(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Posted { s, .. }: Posted<NoFields>,
+) -> Response {
+    let Some(n) = id.parse::<i64>().ok().filter(|n| *n > 0) else {
+        return s.error(roster_core::CoreError::NotFound("User"));
+    };
+    match state.roster.delete_user(&s.principal, UserId(n)).await {
+        Ok(()) => Redirect::to("/console/users").into_response(),
         Err(e) => s.error(e),
     }
 }

@@ -922,7 +922,90 @@ async fn teams_and_history(app: &TestApp) {
     assert!(p.body.contains("Engineer"), "the change: {}", p.body);
 }
 
+/// Hand-made users are edited in the console; provisioned users' fields are their provider's;
+/// deleting asks first, and then the IAM API agrees.
+async fn editing_and_deleting_users(app: &TestApp) {
+    with_password(app, "owner@example.com").await;
+    let hand = app.create_user("erin@example.com", &[]).await;
+    let s = app.scim().await;
+    let provisioned = app
+        .iam_id("users", &s.user("frank@contoso.com").await)
+        .await;
+    let mut b = Browser::new(app);
+    b.sign_in("owner@example.com", PASSWORD).await;
+    let p = b.get(&format!("/console/users/{hand}")).await;
+    assert!(p.body.contains("action=\"/console/users/"), "{}", p.body);
+    let csrf = p.csrf();
+    let edit = format!("/console/users/{hand}/edit");
+    let r = b
+        .post(
+            &edit,
+            &[
+                ("csrf", &csrf),
+                ("first_name", "Erin"),
+                ("last_name", "Hale"),
+                ("email", "erin.hale@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, v) = app.get(&format!("/iam/users/{hand}")).await;
+    assert_eq!(
+        (
+            v["data"]["first_name"].as_str(),
+            v["data"]["email"].as_str()
+        ),
+        (Some("Erin"), Some("erin.hale@example.com"))
+    );
+    let r = b
+        .post(
+            &edit,
+            &[
+                ("csrf", &csrf),
+                ("first_name", "Erin"),
+                ("email", "not an email"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let (_, v) = app.get(&format!("/iam/users/{hand}")).await;
+    assert_eq!(
+        v["data"]["email"], "erin.hale@example.com",
+        "nothing half-written"
+    );
+    // A provisioned user has no edit form, and an edit is refused.
+    let p = b.get(&format!("/console/users/{provisioned}")).await;
+    assert!(!p.body.contains("/edit\""), "{}", p.body);
+    let r = b
+        .post(
+            &format!("/console/users/{provisioned}/edit"),
+            &[
+                ("csrf", &csrf),
+                ("first_name", "X"),
+                ("email", "x@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // Delete: a confirmation, then gone.
+    let p = b.get(&format!("/console/users/{hand}/delete")).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("cannot be undone"), "{}", p.body);
+    let r = b
+        .post(&format!("/console/users/{hand}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        (r.status, r.location()),
+        (StatusCode::SEE_OTHER, "/console/users")
+    );
+    assert_eq!(
+        app.get(&format!("/iam/users/{hand}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
 both!(
+    editing_and_deleting_users,
     teams_and_history,
     identity_providers,
     owners_make_password_links_in_the_console,
