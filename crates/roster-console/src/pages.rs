@@ -257,6 +257,11 @@ pub struct IdpPage {
     pub scim: &'static str,
     pub scim_class: &'static str,
     pub page: i64,
+    /// The URL the log refreshes from (this page, with its filters).
+    pub poll: String,
+    pub outcomes: Vec<Choice>,
+    pub results: Vec<Choice>,
+    pub resources: Vec<Choice>,
     pub log_summary: String,
     pub log: Vec<LogRow>,
     pub previous: Option<String>,

@@ -119,6 +119,17 @@ pub struct ListParams {
     pub search: Option<String>,
 }
 
+/// Which provisioning-log entries a list keeps (all by default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogFilter {
+    /// `created`, `updated`, `failed`, …
+    pub outcome: Option<String>,
+    /// `Some(true)`: failures only (status 400 or more); `Some(false)`: successes only.
+    pub failed: Option<bool>,
+    /// `User` or `Group`.
+    pub resource_type: Option<String>,
+}
+
 /// Which of an account's users a list keeps (all by default).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserFilter {
@@ -458,6 +469,15 @@ pub trait Read: Send {
         &mut self,
         account: AccountId,
         idp: Uuid,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Page<LogEntry>>;
+    /// The provider's log entries `f` keeps, newest first.
+    async fn find_log(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        f: &LogFilter,
         offset: i64,
         limit: i64,
     ) -> StoreResult<Page<LogEntry>>;

@@ -337,6 +337,16 @@ impl<D: Db> Read for SqlTx<D> {
     ) -> StoreResult<Page<LogEntry>> {
         Self::list_log(self, account, idp, offset, limit).await
     }
+    async fn find_log(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        f: &LogFilter,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Page<LogEntry>> {
+        Self::find_log(self, account, idp, f, offset, limit).await
+    }
 }
 
 #[async_trait]

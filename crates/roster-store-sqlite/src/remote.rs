@@ -323,6 +323,18 @@ impl<R: Runner + 'static> Read for Remote<R> {
         self.call(move |t| now(t.list_log(account, idp, offset, limit)))
             .await
     }
+    async fn find_log(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        f: &LogFilter,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Page<LogEntry>> {
+        let f = f.clone();
+        self.call(move |t| now(t.find_log(account, idp, &f, offset, limit)))
+            .await
+    }
 }
 
 #[async_trait]

@@ -197,6 +197,19 @@ impl Roster {
         uuid: Uuid,
         req: &super::ListRequest,
     ) -> Result<super::Listed<crate::store::LogEntry>, CoreError> {
+        self.find_provisioning_log(p, protocol, uuid, req, &crate::store::LogFilter::default())
+            .await
+    }
+
+    /// The provider's log entries `f` keeps (the console's filters), newest first.
+    pub async fn find_provisioning_log(
+        &self,
+        p: &Principal,
+        protocol: Protocol,
+        uuid: Uuid,
+        req: &super::ListRequest,
+        f: &crate::store::LogFilter,
+    ) -> Result<super::Listed<crate::store::LogEntry>, CoreError> {
         p.require_owner()?;
         let (params, page) = req.params(
             &[("id", crate::store::SortKey::Id)],
@@ -208,7 +221,7 @@ impl Roster {
             .filter(|i| i.protocol() == protocol)
             .ok_or(CoreError::NotFound("Identity provider"))?;
         let got = tx
-            .list_log(p.account(), uuid, params.offset, params.limit)
+            .find_log(p.account(), uuid, f, params.offset, params.limit)
             .await?;
         super::check_page(super::Listed {
             items: got.items,

@@ -7,7 +7,9 @@ use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use roster_console::pages::{ConnectionRow, CopyUrl, IdpForm, IdpPage, IdpRow, IdpsPage, LogRow};
+use roster_console::pages::{
+    Choice, ConnectionRow, CopyUrl, IdpForm, IdpPage, IdpRow, IdpsPage, LogRow,
+};
 use roster_core::CoreError;
 use roster_core::model::{IdentityProvider, Protocol};
 use roster_core::service::{IdpInput, ListRequest};
@@ -121,6 +123,49 @@ async fn find(state: &AppState, s: &Session, uuid: &str) -> Result<IdentityProvi
 pub(crate) struct PageQuery {
     page: Option<u32>,
     done: String,
+    /// The log's filters: an outcome, `failed` / `succeeded`, `User` / `Group`.
+    outcome: String,
+    result: String,
+    resource: String,
+}
+
+/// The log filters a request names (unknown values are ignored), and their query string.
+fn log_filter(q: &PageQuery) -> (roster_core::store::LogFilter, String) {
+    const OUTCOMES: &[&str] = &[
+        "created", "adopted", "replaced", "updated", "deleted", "failed",
+    ];
+    let outcome = OUTCOMES
+        .iter()
+        .find(|o| **o == q.outcome)
+        .map(|o| o.to_string());
+    let failed = match q.result.as_str() {
+        "failed" => Some(true),
+        "succeeded" => Some(false),
+        _ => None,
+    };
+    let resource_type = ["User", "Group"]
+        .iter()
+        .find(|r| **r == q.resource)
+        .map(|r| r.to_string());
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    if let Some(o) = &outcome {
+        pairs.push(("outcome", o.clone()));
+    }
+    if failed.is_some() {
+        pairs.push(("result", q.result.clone()));
+    }
+    if let Some(r) = &resource_type {
+        pairs.push(("resource", r.clone()));
+    }
+    let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+    (
+        roster_core::store::LogFilter {
+            outcome,
+            failed,
+            resource_type,
+        },
+        query,
+    )
 }
 
 const LOG_PAGE: i64 = 50;
@@ -135,15 +180,14 @@ pub(crate) async fn page(
         "saved" => Some("Saved.".to_string()),
         _ => None,
     };
-    render(
-        &state,
-        &s,
-        &uuid,
-        q.page.unwrap_or(1),
-        notice,
-        Extra::default(),
-    )
-    .await
+    let (filter, filter_query) = log_filter(&q);
+    let extra = Extra {
+        filter,
+        filter_query,
+        chosen: (q.outcome.clone(), q.result.clone(), q.resource.clone()),
+        ..Extra::default()
+    };
+    render(&state, &s, &uuid, q.page.unwrap_or(1), notice, extra).await
 }
 
 /// What a provider's page shows beyond itself: a SCIM token just made, a test's results.
@@ -151,6 +195,10 @@ pub(crate) async fn page(
 struct Extra {
     new_token: Option<String>,
     checks: Option<Vec<ConnectionRow>>,
+    /// The log's filters, their query string, and the values chosen (outcome, result, resource).
+    filter: roster_core::store::LogFilter,
+    filter_query: String,
+    chosen: (String, String, String),
 }
 
 /// A provider's page: log page `page`, an optional notice, and a SCIM token just made.
@@ -175,7 +223,7 @@ async fn render(
     };
     let log = match state
         .roster
-        .provisioning_log(&s.principal, idp.protocol(), idp.uuid, &req)
+        .find_provisioning_log(&s.principal, idp.protocol(), idp.uuid, &req, &extra.filter)
         .await
     {
         Ok(l) => l,
@@ -213,7 +261,27 @@ async fn render(
         });
     }
     let pages = (log.total + LOG_PAGE - 1) / LOG_PAGE;
-    let link = |p: u32| format!("/console/identity-providers/{}?page={p}", idp.uuid);
+    let amp = if extra.filter_query.is_empty() {
+        ""
+    } else {
+        "&"
+    };
+    let link = |p: u32| {
+        format!(
+            "/console/identity-providers/{}?{}{amp}page={p}",
+            idp.uuid, extra.filter_query
+        )
+    };
+    let (outcome, result, resource) = extra.chosen.clone();
+    let options = |current: &str, all: &[(&str, &str)]| -> Vec<Choice> {
+        all.iter()
+            .map(|(v, l)| Choice {
+                value: v.to_string(),
+                label: l.to_string(),
+                selected: *v == current,
+            })
+            .collect()
+    };
     let (active, active_class) = on_off(idp.is_active, "active", "inactive");
     let (scim, scim_class) = on_off(idp.scim_integration, "on", "off");
     html(
@@ -234,7 +302,38 @@ async fn render(
             scim,
             scim_class,
             page: i64::from(page),
-            log_summary: if log.total == 0 {
+            poll: link(page),
+            outcomes: options(
+                &outcome,
+                &[
+                    ("", "Any outcome"),
+                    ("created", "created"),
+                    ("adopted", "adopted"),
+                    ("replaced", "replaced"),
+                    ("updated", "updated"),
+                    ("deleted", "deleted"),
+                    ("failed", "failed"),
+                ],
+            ),
+            results: options(
+                &result,
+                &[
+                    ("", "Any result"),
+                    ("succeeded", "Succeeded"),
+                    ("failed", "Failed"),
+                ],
+            ),
+            resources: options(
+                &resource,
+                &[
+                    ("", "Users and groups"),
+                    ("User", "Users"),
+                    ("Group", "Groups"),
+                ],
+            ),
+            log_summary: if log.total == 0 && !extra.filter_query.is_empty() {
+                "No entries match these filters.".into()
+            } else if log.total == 0 {
                 "Nothing yet: entries appear here when the identity provider provisions.".into()
             } else {
                 format!("{} entries; page {page} of {pages}.", log.total)
@@ -294,7 +393,7 @@ pub(crate) async fn scim_token(
             let key = t.key.0.expose().to_string();
             let extra = Extra {
                 new_token: Some(key),
-                checks: None,
+                ..Extra::default()
             };
             render(&state, &s, &uuid, 1, None, extra).await
         }
@@ -329,8 +428,8 @@ pub(crate) async fn test_connection(
                 })
                 .collect();
             let extra = Extra {
-                new_token: None,
                 checks: Some(rows),
+                ..Extra::default()
             };
             render(&state, &s, &uuid, 1, None, extra).await
         }

@@ -821,6 +821,27 @@ async fn identity_providers(app: &TestApp) {
         "the failure says why: {}",
         p.body
     );
+    // The log's filters.
+    for (query, want) in [
+        ("result=failed", "1 entries"),
+        ("outcome=created", "1 entries"),
+        ("resource=Group", "No entries match"),
+        ("outcome=bogus&result=succeeded&resource=User", "1 entries"),
+    ] {
+        let f = b.get(&format!("{page}?{query}")).await;
+        assert!(f.body.contains(want), "{query}: {}", f.body);
+    }
+    let f = b.get(&format!("{page}?result=failed")).await;
+    assert!(
+        f.body.contains("hx-get=\"/console/identity-providers/"),
+        "{}",
+        f.body
+    );
+    assert!(
+        f.body.contains("result=failed&#38;page=1"),
+        "the refresh keeps the filter: {}",
+        f.body
+    );
     // The provider's tokens are listed on its page; revoking one comes back to it.
     assert_eq!(p.body.matches("/revoke\"").count(), 2, "{}", p.body);
     let first = p.body.split("/console/tokens/").nth(1).unwrap()[..36].to_string();

@@ -6,7 +6,7 @@ use crate::rows::{self, LOG_COLS};
 use crate::sql::Dialect;
 use chrono::{DateTime, Utc};
 use roster_core::model::*;
-use roster_core::store::{LogEntry, Page, StoreResult};
+use roster_core::store::{LogEntry, LogFilter, Page, StoreResult};
 use uuid::Uuid;
 
 impl<D: Db> SqlTx<D> {
@@ -99,21 +99,54 @@ impl<D: Db> SqlTx<D> {
         offset: i64,
         limit: i64,
     ) -> StoreResult<Page<LogEntry>> {
-        let q = self.sql(
-            "SELECT COUNT(*) AS n FROM provisioning_log WHERE account_id = $1 AND idp_uuid = $2",
-            vec![account.into(), idp.into()],
-        );
-        let total = self.count(q).await?;
-        let q = self.sql(
-            &format!(
-                "SELECT {LOG_COLS} FROM provisioning_log WHERE account_id = $1 AND idp_uuid = $2 \
-                 ORDER BY id DESC LIMIT $3 OFFSET $4"
-            ),
-            vec![account.into(), idp.into(), limit.into(), offset.into()],
-        );
+        self.find_log(account, idp, &LogFilter::default(), offset, limit)
+            .await
+    }
+
+    pub async fn find_log(
+        &mut self,
+        account: AccountId,
+        idp: Uuid,
+        f: &LogFilter,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Page<LogEntry>> {
+        let conditions = |s: &mut crate::sql::Sql| {
+            s.push(" WHERE account_id = ")
+                .arg(account)
+                .push(" AND idp_uuid = ")
+                .arg(idp);
+            if let Some(o) = &f.outcome {
+                s.push(" AND outcome = ").arg(o.clone());
+            }
+            match f.failed {
+                Some(true) => {
+                    s.push(" AND status >= 400");
+                }
+                Some(false) => {
+                    s.push(" AND status < 400");
+                }
+                None => {}
+            }
+            if let Some(t) = &f.resource_type {
+                s.push(" AND resource_type = ").arg(t.clone());
+            }
+        };
+        let mut count = self.build();
+        count.push("SELECT COUNT(*) AS n FROM provisioning_log");
+        conditions(&mut count);
+        let total = self.count(count).await?;
+        let mut page = self.build();
+        page.push(&format!("SELECT {LOG_COLS} FROM provisioning_log"));
+        conditions(&mut page);
+        page.push(&format!(
+            " ORDER BY id DESC LIMIT {} OFFSET ",
+            limit.clamp(1, 1000)
+        ))
+        .arg(offset.max(0));
         let items = self
             .db
-            .rows(q)
+            .rows(page)
             .await?
             .iter()
             .map(rows::log_entry)
