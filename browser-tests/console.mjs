@@ -218,6 +218,11 @@ try {
   check((await api(roster.base, key, "GET", "/iam/user")).status === 401, "the revoked key is refused");
 
   // The profile, then sign out: the console is closed again.
+  await page.getByRole("link", { name: "Account", exact: true }).click();
+  await page.getByLabel("Company").fill("Contoso");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved.").waitFor();
+  await look("account");
   await page.getByRole("link", { name: "Your profile" }).click();
   await look("profile");
   await page.getByRole("button", { name: "Sign out", exact: true }).click();

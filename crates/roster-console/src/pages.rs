@@ -166,6 +166,18 @@ pub struct TokensPage {
 }
 
 #[derive(Template, Debug)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    pub layout: Layout,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub id: i64,
+    pub name: String,
+    pub company_name: String,
+    pub created: String,
+}
+
+#[derive(Template, Debug)]
 #[template(path = "profile.html")]
 pub struct ProfilePage {
     pub layout: Layout,

@@ -133,6 +133,12 @@ pub(crate) fn routes() -> Vec<Route> {
         ),
         route(Api::Console, "/console/teams", "GET", get(teams::list)),
         route(Api::Console, "/console/teams/{id}", "GET", get(teams::team)),
+        route(
+            Api::Console,
+            "/console/account",
+            "GET, POST",
+            get(pages::account).post(pages::save_account),
+        ),
         route(Api::Console, "/console/profile", "GET", get(pages::profile)),
         route(
             Api::Console,
@@ -312,6 +318,9 @@ impl Session {
             add("/console/identity-providers", "Identity providers");
         }
         add("/console/tokens", "Personal tokens");
+        if p.is_owner() {
+            add("/console/account", "Account");
+        }
         add("/console/profile", "Your profile");
         Layout {
             title: title.to_string(),
@@ -320,6 +329,17 @@ impl Session {
             account_name: self.account_name.clone(),
             nav,
             assets: AssetUrls::get(),
+        }
+    }
+
+    /// Owners only (the account's settings).
+    pub(crate) fn principal_is_owner(&self) -> Result<(), CoreError> {
+        if self.principal.is_owner() {
+            Ok(())
+        } else {
+            Err(CoreError::Forbidden(
+                "Only an account owner can see or change the account's settings.".into(),
+            ))
         }
     }
 

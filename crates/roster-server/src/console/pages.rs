@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
 use roster_console::pages::{
-    Choice, OverviewPage, ProfilePage, TokenRow, TokensPage, UserDeletePage, UserPage, UserRow,
-    UsersPage, activity_svg,
+    AccountPage, Choice, OverviewPage, ProfilePage, TokenRow, TokensPage, UserDeletePage, UserPage,
+    UserRow, UsersPage, activity_svg,
 };
 use roster_core::Secret;
 use roster_core::model::{User, UserId};
@@ -591,6 +591,66 @@ pub(crate) async fn revoke_token(
     };
     match state.roster.delete_token(&s.principal, uuid).await {
         Ok(()) => Redirect::to(&back).into_response(),
+        Err(e) => s.error(e),
+    }
+}
+
+async fn account_page(
+    state: &AppState,
+    s: &Session,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    if let Err(e) = s.principal_is_owner() {
+        return s.error(e);
+    }
+    match state.roster.get_account(&s.principal).await {
+        Ok(a) => html(
+            if error.is_some() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            },
+            &AccountPage {
+                layout: s.layout("Account", "/console/account"),
+                notice,
+                error,
+                id: a.id.0,
+                name: a.name,
+                company_name: a.company_name,
+                created: when(&a.created),
+            },
+        ),
+        Err(e) => s.error(e),
+    }
+}
+
+pub(crate) async fn account(State(state): State<AppState>, s: Session) -> Response {
+    account_page(&state, &s, None, None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct AccountForm {
+    name: String,
+    company_name: String,
+}
+
+/// The owner renames the account (the IAM API's rules).
+pub(crate) async fn save_account(
+    State(state): State<AppState>,
+    Posted { s, form: f }: Posted<AccountForm>,
+) -> Response {
+    let patch = roster_core::service::AccountPatch {
+        name: Some(f.name),
+        company_name: Some(f.company_name),
+        is_enabled_mfa_to_all_users: None,
+    };
+    match state.roster.update_account(&s.principal, &patch).await {
+        Ok(_) => account_page(&state, &s, Some("Saved.".into()), None).await,
+        Err(roster_core::CoreError::Validation(errs)) => {
+            account_page(&state, &s, None, Some(errs.to_string())).await
+        }
         Err(e) => s.error(e),
     }
 }

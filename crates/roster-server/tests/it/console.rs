@@ -1025,7 +1025,49 @@ async fn editing_and_deleting_users(app: &TestApp) {
     );
 }
 
+/// The owner renames the account; others cannot see its settings.
+async fn account_settings(app: &TestApp) {
+    with_password(app, "owner@example.com").await;
+    let mut b = Browser::new(app);
+    b.sign_in("owner@example.com", PASSWORD).await;
+    let p = b.get("/console/account").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let csrf = p.csrf();
+    let r = b
+        .post(
+            "/console/account",
+            &[
+                ("csrf", &csrf),
+                ("name", "Contoso Directory"),
+                ("company_name", "Contoso"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Saved.") && r.body.contains("Contoso Directory"));
+    let (_, v) = app.get("/iam/account").await;
+    assert_eq!(v["data"]["name"], "Contoso Directory", "{v}");
+    let r = b
+        .post(
+            "/console/account",
+            &[("csrf", &csrf), ("name", "  "), ("company_name", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let (_, v) = app.get("/iam/account").await;
+    assert_eq!(v["data"]["name"], "Contoso Directory", "unchanged: {v}");
+    app.create_user("gus@example.com", &[]).await;
+    with_password(app, "gus@example.com").await;
+    let mut gus = Browser::new(app);
+    gus.sign_in("gus@example.com", PASSWORD).await;
+    assert_eq!(
+        gus.get("/console/account").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
 both!(
+    account_settings,
     editing_and_deleting_users,
     teams_and_history,
     identity_providers,
