@@ -234,7 +234,7 @@ async fn render(
         .scim_tokens(&s.principal, idp.protocol(), idp.uuid)
         .await
     {
-        Ok(t) => t.iter().map(super::pages::token_row).collect(),
+        Ok(t) => t.iter().map(super::tokens::token_row).collect(),
         Err(e) => return s.error(e),
     };
     let urls = state.roster.urls();

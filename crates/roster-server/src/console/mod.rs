@@ -13,7 +13,10 @@
 mod auth;
 mod idps;
 mod pages;
+mod settings;
 mod teams;
+mod tokens;
+mod users;
 
 use crate::AppState;
 use crate::routes::{Api, Route, route};
@@ -63,43 +66,43 @@ pub(crate) fn routes() -> Vec<Route> {
             post(auth::sign_out_everywhere),
         ),
         route(Api::Console, "/console", "GET", get(pages::overview)),
-        route(Api::Console, "/console/users", "GET", get(pages::users)),
-        route(Api::Console, "/console/users/{id}", "GET", get(pages::user)),
+        route(Api::Console, "/console/users", "GET", get(users::users)),
+        route(Api::Console, "/console/users/{id}", "GET", get(users::user)),
         route(
             Api::Console,
             "/console/users/{id}/status",
             "POST",
-            post(pages::set_user_status),
+            post(users::set_user_status),
         ),
         route(
             Api::Console,
             "/console/users/{id}/edit",
             "POST",
-            post(pages::edit_user),
+            post(users::edit_user),
         ),
         route(
             Api::Console,
             "/console/users/{id}/delete",
             "GET, POST",
-            get(pages::confirm_delete).post(pages::delete_user),
+            get(users::confirm_delete).post(users::delete_user),
         ),
         route(
             Api::Console,
             "/console/users/{id}/password-link",
             "POST",
-            post(pages::make_password_link),
+            post(users::make_password_link),
         ),
         route(
             Api::Console,
             "/console/tokens",
             "GET, POST",
-            get(pages::tokens).post(pages::create_token),
+            get(tokens::tokens).post(tokens::create_token),
         ),
         route(
             Api::Console,
             "/console/tokens/{uuid}/revoke",
             "POST",
-            post(pages::revoke_token),
+            post(tokens::revoke_token),
         ),
         route(
             Api::Console,
@@ -137,14 +140,19 @@ pub(crate) fn routes() -> Vec<Route> {
             Api::Console,
             "/console/account",
             "GET, POST",
-            get(pages::account).post(pages::save_account),
+            get(settings::account).post(settings::save_account),
         ),
-        route(Api::Console, "/console/profile", "GET", get(pages::profile)),
+        route(
+            Api::Console,
+            "/console/profile",
+            "GET",
+            get(settings::profile),
+        ),
         route(
             Api::Console,
             "/console/profile/password",
             "POST",
-            post(pages::change_password),
+            post(settings::change_password),
         ),
     ]
 }

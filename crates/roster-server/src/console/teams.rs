@@ -2,13 +2,13 @@
 //! user id (so a team of 100,000 members answers as fast as one of ten). Teams an identity
 //! provider made are read-only here: the provider decides their members.
 
-use super::pages::{ListQuery, Paging, full_name, status, when};
+use super::pages::{ListQuery, Paging, user_row, when};
 use super::{Session, html};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use roster_console::pages::{TeamPage, TeamRow, TeamsPage, UserRow};
+use roster_console::pages::{TeamPage, TeamRow, TeamsPage};
 use roster_core::CoreError;
 use roster_core::model::{Team, TeamId, UserId};
 use serde::Deserialize;
@@ -124,22 +124,7 @@ pub(crate) async fn team(
     } else {
         None
     };
-    let rows = members
-        .iter()
-        .map(|u| {
-            let (status, status_class) = status(u);
-            UserRow {
-                id: u.id.0,
-                name: full_name(u),
-                email: u.email.clone(),
-                status,
-                status_class,
-                provisioned_by: String::new(),
-                teams: String::new(),
-                modified: when(&u.last_modified),
-            }
-        })
-        .collect::<Vec<_>>();
+    let rows = members.iter().map(|u| user_row(u, &[])).collect::<Vec<_>>();
     html(
         StatusCode::OK,
         &TeamPage {
