@@ -241,6 +241,110 @@ async fn first_start_prints_the_owner_token_once_and_nothing_leaks() {
     server.stop();
 }
 
+/// POST a form to the console without following redirects; answers the status and whether a
+/// session cookie was set.
+async fn console_post(base: &str, path: &str, form: &str) -> (u16, bool) {
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{base}{path}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form.to_string())
+        .send()
+        .await
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|v| v.to_str().unwrap_or("").starts_with("roster_session=") && v.len() > 80);
+    (r.status().as_u16(), cookie)
+}
+
+/// First start prints a one-time link for the owner's console password (never logged, never
+/// stored but as a hash); `roster user set-password` reads a new one from standard input.
+#[tokio::test]
+async fn console_passwords_from_the_link_and_the_cli() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, printed) = Server::start(&data, &["--owner-email", "boss@example.com"], &[]);
+    let link = printed
+        .split_whitespace()
+        .find(|w| w.contains("/console/password/"))
+        .unwrap_or_else(|| panic!("no password link in first-start output: {printed}"))
+        .to_string();
+    let path = link
+        .strip_prefix(&server.base)
+        .expect("a link to this server")
+        .to_string();
+    let key = path.rsplit('/').next().unwrap().to_string();
+    assert_eq!(key.len(), 64);
+    let (status, cookie) =
+        console_post(&server.base, &path, "password=a+long+first+password").await;
+    assert_eq!((status, cookie), (303, true), "the link signs the owner in");
+    assert_eq!(
+        console_post(&server.base, &path, "password=a+long+first+password")
+            .await
+            .0,
+        404,
+        "used up"
+    );
+    let logs = server.stop();
+    assert!(!logs.contains(&key), "the link's key reached the logs");
+    assert!(!grep_dir(&data, &key), "the link's key is in the data dir");
+    // The CLI: the password from standard input; too short is refused, saying why.
+    let set = |password: &str| {
+        let mut child = roster()
+            .args([
+                "user",
+                "set-password",
+                "--email",
+                "boss@example.com",
+                "--data-dir",
+            ])
+            .arg(&data)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = set("short");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("At least 12 characters"));
+    let out = set("the password set from the CLI");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (server, _) = Server::start(&data, &[], &[]);
+    let form = "email=boss%40example.com&password=the+password+set+from+the+CLI&next=%2Fconsole";
+    assert_eq!(
+        console_post(&server.base, "/console/sign-in", form).await,
+        (303, true)
+    );
+    let old = "email=boss%40example.com&password=a+long+first+password&next=%2Fconsole";
+    assert_eq!(
+        console_post(&server.base, "/console/sign-in", old).await,
+        (401, false)
+    );
+    let logs = server.stop();
+    assert!(
+        !logs.contains("the password set from the CLI"),
+        "the password reached the logs"
+    );
+}
+
 #[tokio::test]
 async fn bootstrap_token_file_and_token_commands() {
     let dir = tempfile::tempdir().unwrap();
