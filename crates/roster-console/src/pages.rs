@@ -160,6 +160,8 @@ pub struct TokenRow {
 pub struct TokensPage {
     pub layout: Layout,
     pub tokens: Vec<TokenRow>,
+    /// Where revoking one returns (`None`: this page).
+    pub token_back: Option<String>,
     pub new_key: Option<String>,
     pub error: Option<String>,
     pub default_expiry: String,
@@ -256,7 +258,9 @@ pub struct IdpPage {
     /// A SCIM token just made (shown this once).
     pub new_token: Option<String>,
     /// The provider's SCIM tokens.
-    pub scim_tokens: Vec<TokenRow>,
+    pub tokens: Vec<TokenRow>,
+    /// Where revoking one returns (this page).
+    pub token_back: Option<String>,
     /// The results of a test connection just run.
     pub checks: Option<Vec<ConnectionRow>>,
     pub uuid: String,

@@ -79,7 +79,7 @@ impl Principal {
         &self.permissions
     }
 
-    pub(crate) fn require_owner(&self) -> Result<(), CoreError> {
+    pub fn require_owner(&self) -> Result<(), CoreError> {
         if self.is_owner() {
             Ok(())
         } else {

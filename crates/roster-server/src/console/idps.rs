@@ -289,7 +289,8 @@ async fn render(
         &IdpPage {
             new_token: extra.new_token,
             checks: extra.checks,
-            scim_tokens,
+            tokens: scim_tokens,
+            token_back: Some(format!("/console/identity-providers/{}", idp.uuid)),
             layout: s.layout(&idp.name, "/console/identity-providers"),
             notice,
             uuid: idp.uuid.to_string(),

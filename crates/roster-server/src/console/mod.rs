@@ -340,17 +340,6 @@ impl Session {
         }
     }
 
-    /// Owners only (the account's settings).
-    pub(crate) fn principal_is_owner(&self) -> Result<(), CoreError> {
-        if self.principal.is_owner() {
-            Ok(())
-        } else {
-            Err(CoreError::Forbidden(
-                "Only an account owner can see or change the account's settings.".into(),
-            ))
-        }
-    }
-
     /// A service error as a page a person understands.
     pub(crate) fn error(&self, e: CoreError) -> Response {
         let (status, heading) = match &e {

@@ -17,7 +17,7 @@ async fn account_page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Response {
-    if let Err(e) = s.principal_is_owner() {
+    if let Err(e) = s.principal.require_owner() {
         return s.error(e);
     }
     match state.roster.get_account(&s.principal).await {

@@ -53,6 +53,7 @@ async fn tokens_page(
         &TokensPage {
             layout: s.layout("Personal tokens", "/console/tokens"),
             tokens: listed.items.iter().map(token_row).collect(),
+            token_back: None,
             new_key,
             error,
             default_expiry: (now + Duration::days(90)).format("%Y-%m-%d").to_string(),

@@ -29,6 +29,17 @@ impl Page {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     }
+    /// The text of the element whose id is `id` (a key or link shown once).
+    fn text_of(&self, id: &str) -> String {
+        let open = format!("id=\"{id}\">");
+        let at = self
+            .body
+            .find(&open)
+            .unwrap_or_else(|| panic!("no #{id}: {}", self.body));
+        let rest = &self.body[at + open.len()..];
+        rest[..rest.find('<').unwrap_or(rest.len())].to_string()
+    }
+
     /// The value of the first `name="csrf"` hidden field.
     fn csrf(&self) -> String {
         let at = self
@@ -98,6 +109,11 @@ impl<'a> Browser<'a> {
         )
         .await
     }
+}
+
+/// Form pairs with owned values, as `Browser::post` takes them.
+fn refs<'f>(f: &'f [(&'static str, String)]) -> Vec<(&'static str, &'f str)> {
+    f.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -272,15 +288,12 @@ async fn forms_need_the_csrf_token(app: &TestApp) {
             ("expires_at", "2027-06-01".to_string()),
         ]
     };
-    fn as_refs<'f>(f: &'f [(&'static str, String)]) -> Vec<(&'static str, &'f str)> {
-        f.iter().map(|(k, v)| (*k, v.as_str())).collect()
-    }
     for bad in [
         "",
         "0000000000000000000000000000000000000000000000000000000000000000",
     ] {
         let f = form(bad);
-        let p = b.post("/console/tokens", &as_refs(&f)).await;
+        let p = b.post("/console/tokens", &refs(&f)).await;
         assert_eq!(p.status, StatusCode::FORBIDDEN, "{bad:?}");
     }
     let (_, before) = app.get("/iam/personal_tokens").await;
@@ -291,28 +304,21 @@ async fn forms_need_the_csrf_token(app: &TestApp) {
         .post(app.url("/console/tokens"))
         .header("Origin", "https://evil.example")
         .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(as_refs(&f)).unwrap());
+        .body(serde_urlencoded::to_string(refs(&f)).unwrap());
     assert_eq!(b.send(rb).await.status, StatusCode::FORBIDDEN);
     let (_, after) = app.get("/iam/personal_tokens").await;
     assert_eq!(before["count"], after["count"], "nothing was made");
     // With it: the key is shown once, and the API agrees.
-    let p = b.post("/console/tokens", &as_refs(&f)).await;
+    let p = b.post("/console/tokens", &refs(&f)).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
-    let key = p
-        .body
-        .split("id=\"new-key\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap();
+    let key = p.text_of("new-key");
     assert!(key.starts_with("azion"), "{key}");
     let (st, _) = app
-        .call(reqwest::Method::GET, "/iam/user", Some(key), None)
+        .call(reqwest::Method::GET, "/iam/user", Some(&key), None)
         .await;
     assert_eq!(st, StatusCode::OK, "the new key works");
     assert!(
-        !b.get("/console/tokens").await.body.contains(key),
+        !b.get("/console/tokens").await.body.contains(&key),
         "shown once"
     );
 }
@@ -571,15 +577,7 @@ async fn owners_make_password_links_in_the_console(app: &TestApp) {
         )
         .await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
-    let link = p
-        .body
-        .split("id=\"password-link\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_string();
+    let link = p.text_of("password-link");
     let path = link.strip_prefix(&app.base).expect("a link to this server");
     let mut bob = Browser::new(app);
     let p = bob
@@ -705,9 +703,6 @@ async fn identity_providers(app: &TestApp) {
             ("certificate", c.to_string()),
         ]
     };
-    fn refs<'f>(f: &'f [(&'static str, String)]) -> Vec<(&'static str, &'f str)> {
-        f.iter().map(|(k, v)| (*k, v.as_str())).collect()
-    }
     // A broken certificate: the form comes back with what was typed and the reason.
     let bad = form("not a certificate");
     let p = b.post("/console/identity-providers", &refs(&bad)).await;
@@ -771,15 +766,7 @@ async fn identity_providers(app: &TestApp) {
         .post(&format!("{page}/scim-token"), &[("csrf", &csrf)])
         .await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
-    let token = p
-        .body
-        .split("id=\"scim-token\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = p.text_of("scim-token");
     assert!(!b.get(&page).await.body.contains(&token), "shown once");
     let (st, _) = app
         .call(reqwest::Method::GET, "/iam/users", Some(&token), None)
