@@ -6,6 +6,7 @@
 //   node browser-tests/console.mjs target/debug/roster [screenshot-dir]
 
 import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, readFileSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -73,6 +74,29 @@ async function api(base, token, method, path, body) {
   const text = await r.text();
   return { status: r.status, body: text ? JSON.parse(text) : null };
 }
+
+// RFC 6238: the TOTP code of a base32 secret at time step `step` (SHA-1, 6 digits).
+function totp(secret, step) {
+  const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  const bytes = [];
+  let bits = 0;
+  let value = 0;
+  for (const c of secret.replace(/=+$/, "").toUpperCase()) {
+    value = ((value << 5) | letters.indexOf(c)) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bytes.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const h = createHmac("sha1", Buffer.from(bytes)).update(counter).digest();
+  const o = h[19] & 0xf;
+  const n = (((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3]) % 1_000_000;
+  return String(n).padStart(6, "0");
+}
+const stepNow = () => Math.floor(Date.now() / 30_000);
 
 const roster = await startRoster();
 const browser = await chromium.launch({
@@ -220,11 +244,24 @@ try {
   // The profile, then sign out: the console is closed again.
   await page.getByRole("link", { name: "Account", exact: true }).click();
   await page.getByLabel("Company").fill("Contoso");
-  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("button", { name: "Save", exact: true }).click();
   await page.getByText("Saved.").waitFor();
   await look("account");
-  await page.getByRole("link", { name: "Your profile" }).click();
+  await page.getByRole("link", { name: "Your profile", exact: true }).click();
   await look("profile");
+
+  // Two-factor sign-in: set it up from the profile with a first code from the "app".
+  await page.getByRole("link", { name: "Manage two-factor sign-in" }).click();
+  await page.getByRole("button", { name: "Set up two-factor sign-in" }).click();
+  const secret = (await page.locator("#totp-secret").textContent()).trim();
+  check(await page.getByRole("img", { name: /QR code/ }).isVisible(), "a QR code to scan");
+  await look("two-factor-setup");
+  const firstStep = stepNow();
+  await page.getByLabel("The 6-digit code").fill(totp(secret, firstStep));
+  await page.getByRole("button", { name: "Turn on two-factor sign-in" }).click();
+  await page.getByText("Two-factor sign-in is on.").waitFor();
+  check((await page.locator("#recovery-codes li").count()) === 10, "ten recovery codes, shown once");
+  await look("recovery-codes");
   await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.waitForURL(/\/console\/sign-in/);
   await look("signed-out");
@@ -234,6 +271,12 @@ try {
   // Sign in again with the password.
   await page.getByLabel("Email").fill("owner@roster.localhost");
   await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  // The password alone is not enough now: the code from the app.
+  await page.waitForURL(/\/console\/sign-in\/code/);
+  await look("two-factor-code");
+  // A code not used yet (the first one was, and is refused a second time).
+  await page.getByLabel(/6-digit code/).fill(totp(secret, Math.max(stepNow(), firstStep + 1)));
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(/\/console\/users/);
   check(await page.getByRole("heading", { name: "Users Management" }).isVisible(), "signing in returns to the page asked for");

@@ -6,5 +6,8 @@
 
 pub mod assets;
 pub mod pages;
+mod qr;
+
+pub use qr::qr_svg;
 
 pub use askama::Template;

@@ -130,6 +130,8 @@ pub struct UserPage {
     pub can_link: bool,
     /// A link just made (shown this once).
     pub link: Option<String>,
+    /// The user has two-factor sign-in on, and the viewer (an owner) may reset it.
+    pub can_reset_two_factor: bool,
     /// What identity providers did to the user, newest first.
     pub history: Vec<LogRow>,
     pub scim_doc: String,
@@ -177,6 +179,7 @@ pub struct AccountPage {
     pub name: String,
     pub company_name: String,
     pub created: String,
+    pub require_two_factor: bool,
 }
 
 #[derive(Template, Debug)]
@@ -186,6 +189,7 @@ pub struct ProfilePage {
     pub notice: Option<String>,
     pub error: Option<String>,
     pub min_chars: usize,
+    pub two_factor_on: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -372,4 +376,46 @@ pub fn activity_svg(hours: &[(i64, i64)], first_label: &str, last_label: &str) -
         safe(last_label)
     ));
     out
+}
+
+/// A TOTP secret being set up, as its page shows it.
+#[derive(Debug, Clone)]
+pub struct TotpSetupView {
+    /// The QR code of the `otpauth://` URI, as inline SVG markup (made by [`crate::qr_svg`]).
+    pub qr_svg: String,
+    pub secret: String,
+}
+
+/// The second step of a sign-in: the code, or setting two-factor sign-in up when the account
+/// requires it (then the recovery codes, once).
+#[derive(Template, Debug)]
+#[template(path = "sign_in_code.html")]
+pub struct SignInCodePage {
+    pub title: String,
+    pub assets: AssetUrls,
+    pub csrf: String,
+    pub email: String,
+    pub error: Option<String>,
+    /// Setting two-factor up, not giving a code.
+    pub enroll: bool,
+    pub setup: Option<TotpSetupView>,
+    /// Recovery codes just made (shown once).
+    pub codes: Vec<String>,
+    /// Where the sign-in goes once done.
+    pub next: String,
+}
+
+/// The user's two-factor sign-in, from its profile.
+#[derive(Template, Debug)]
+#[template(path = "two_factor.html")]
+pub struct TwoFactorPage {
+    pub layout: Layout,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub on: bool,
+    pub required: bool,
+    pub recovery_codes_left: i64,
+    pub setup: Option<TotpSetupView>,
+    /// Recovery codes just made (shown once).
+    pub codes: Vec<String>,
 }

@@ -57,6 +57,12 @@ pub enum AuthFailure {
     InactiveUser,
     /// A console sign-in whose email and password do not fit (the same for an unknown email).
     SignIn,
+    /// A console session whose password fit, still waiting for its two-factor code.
+    SecondFactor,
+    /// A console session whose password fit, whose user must first set up two-factor sign-in.
+    Enroll,
+    /// A two-factor code that does not fit.
+    Code,
 }
 
 impl AuthFailure {
@@ -68,6 +74,15 @@ impl AuthFailure {
             }
             Self::Invalid | Self::Expired | Self::InactiveUser => "Invalid token.",
             Self::SignIn => "Wrong email or password.",
+            Self::SecondFactor => {
+                "Sign-in is not finished: enter the code from your authenticator app."
+            }
+            Self::Enroll => {
+                "Sign-in is not finished: your account requires two-factor sign-in; set it up first."
+            }
+            Self::Code => {
+                "That code does not fit. Enter the current code from your authenticator app, or a recovery code."
+            }
         }
     }
 
@@ -80,6 +95,9 @@ impl AuthFailure {
             Self::Expired => "expired",
             Self::InactiveUser => "inactive",
             Self::SignIn => "sign_in",
+            Self::SecondFactor => "second_factor",
+            Self::Enroll => "enroll",
+            Self::Code => "code",
         }
     }
 }

@@ -18,7 +18,7 @@ pub mod token;
 pub mod validate;
 
 pub use clock::{Clock, SystemClock};
-pub use error::{CoreError, FieldErrors};
+pub use error::{AuthFailure, CoreError, FieldErrors};
 pub use seal::{Sealed, SecretKey};
 pub use secret::Secret;
 pub use service::{Principal, PublicUrls, Roster};

@@ -139,6 +139,63 @@ pub struct ConsoleSession {
     pub last_seen: DateTime<Utc>,
     /// The absolute expiry, whatever its use.
     pub expires_at: DateTime<Utc>,
+    /// How far its sign-in went.
+    pub stage: SessionStage,
+}
+
+/// How far a console session's sign-in went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStage {
+    /// Signed in.
+    Full,
+    /// The password fit; the user's TOTP code (or a recovery code) is still to come.
+    SecondFactor,
+    /// The password fit; the account requires two-factor sign-in, which the user has still to
+    /// set up.
+    Enroll,
+}
+
+impl SessionStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::SecondFactor => "second_factor",
+            Self::Enroll => "enroll",
+        }
+    }
+
+    /// The stage stored as `s` (an unknown stage is the most restricted).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "full" => Self::Full,
+            "enroll" => Self::Enroll,
+            _ => Self::SecondFactor,
+        }
+    }
+}
+
+/// A user's TOTP (RFC 6238) second factor as stored.
+#[derive(Clone, PartialEq)]
+pub struct StoredTotp {
+    /// The shared secret, sealed.
+    pub secret: crate::seal::Sealed,
+    /// A first code confirmed it; until then it is only being set up.
+    pub confirmed: bool,
+    /// The time step of the last code used (no code is accepted twice).
+    pub last_step: Option<i64>,
+    pub created: DateTime<Utc>,
+    /// Recovery codes not used yet.
+    pub recovery_codes_left: i64,
+}
+
+impl std::fmt::Debug for StoredTotp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredTotp")
+            .field("confirmed", &self.confirmed)
+            .field("last_step", &self.last_step)
+            .field("recovery_codes_left", &self.recovery_codes_left)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A user that an email names, in one account, as sign-in weighs it.

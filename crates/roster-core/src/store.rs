@@ -351,6 +351,8 @@ pub trait Read: Send {
     ) -> StoreResult<AccountOverview>;
     /// The password link whose key has this SHA-256.
     async fn password_link(&mut self, key_hash: &[u8; 32]) -> StoreResult<Option<PasswordLink>>;
+    /// The user's TOTP second factor, confirmed or being set up.
+    async fn totp(&mut self, account: AccountId, user: UserId) -> StoreResult<Option<StoredTotp>>;
 
     // Users
     async fn user(&mut self, account: AccountId, id: UserId) -> StoreResult<Option<User>>;
@@ -538,6 +540,51 @@ pub trait Tx: Read {
     ) -> StoreResult<u64>;
     /// Forget every password link of the user (one was used, or a new one replaces them).
     async fn delete_password_links(&mut self, account: AccountId, user: UserId) -> StoreResult<()>;
+    /// Start setting up a TOTP secret (sealed) for the user, replacing any it had.
+    async fn put_totp(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        secret: &crate::seal::Sealed,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Confirm the user's TOTP secret being set up, by a code of time step `step`, with these
+    /// recovery code hashes; false when none is being set up.
+    async fn confirm_totp(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        step: i64,
+        codes: &[[u8; 32]],
+    ) -> StoreResult<bool>;
+    /// Record a code of time step `step` as used; false if it or a later one was.
+    async fn use_totp_step(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        step: i64,
+    ) -> StoreResult<bool>;
+    async fn replace_recovery_codes(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        codes: &[[u8; 32]],
+    ) -> StoreResult<()>;
+    /// Use up the recovery code with this hash; false if the user has none such.
+    async fn use_recovery_code(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        hash: &[u8; 32],
+    ) -> StoreResult<bool>;
+    /// Forget the user's TOTP secret and recovery codes.
+    async fn delete_totp(&mut self, account: AccountId, user: UserId) -> StoreResult<()>;
+    /// End the sessions of the account's users without confirmed TOTP, but `keep`'s.
+    async fn delete_sessions_without_totp(
+        &mut self,
+        account: AccountId,
+        keep: UserId,
+    ) -> StoreResult<u64>;
     async fn insert_user(&mut self, u: &NewUser) -> StoreResult<UserId>;
     async fn update_user(&mut self, u: &User, expected_version: i64) -> StoreResult<()>;
     async fn delete_user(&mut self, account: AccountId, id: UserId) -> StoreResult<()>;

@@ -13,6 +13,7 @@ mod operators;
 mod scim;
 mod teams;
 mod tokens;
+mod two_factor;
 mod users;
 
 use crate::db::{Db, SqlRow};
@@ -178,6 +179,9 @@ impl<D: Db> Read for SqlTx<D> {
     }
     async fn password_link(&mut self, key_hash: &[u8; 32]) -> StoreResult<Option<PasswordLink>> {
         Self::password_link(self, key_hash).await
+    }
+    async fn totp(&mut self, account: AccountId, user: UserId) -> StoreResult<Option<StoredTotp>> {
+        Self::totp(self, account, user).await
     }
     async fn account_overview(
         &mut self,
@@ -409,6 +413,58 @@ impl<D: Commit> Tx for SqlTx<D> {
     }
     async fn delete_password_links(&mut self, account: AccountId, user: UserId) -> StoreResult<()> {
         Self::delete_password_links(self, account, user).await
+    }
+    async fn put_totp(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        secret: &roster_core::seal::Sealed,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        Self::put_totp(self, account, user, secret, at).await
+    }
+    async fn confirm_totp(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        step: i64,
+        codes: &[[u8; 32]],
+    ) -> StoreResult<bool> {
+        Self::confirm_totp(self, account, user, step, codes).await
+    }
+    async fn use_totp_step(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        step: i64,
+    ) -> StoreResult<bool> {
+        Self::use_totp_step(self, account, user, step).await
+    }
+    async fn replace_recovery_codes(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        codes: &[[u8; 32]],
+    ) -> StoreResult<()> {
+        Self::replace_recovery_codes(self, account, user, codes).await
+    }
+    async fn use_recovery_code(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        hash: &[u8; 32],
+    ) -> StoreResult<bool> {
+        Self::use_recovery_code(self, account, user, hash).await
+    }
+    async fn delete_totp(&mut self, account: AccountId, user: UserId) -> StoreResult<()> {
+        Self::delete_totp(self, account, user).await
+    }
+    async fn delete_sessions_without_totp(
+        &mut self,
+        account: AccountId,
+        keep: UserId,
+    ) -> StoreResult<u64> {
+        Self::delete_sessions_without_totp(self, account, keep).await
     }
     async fn take_password_link(
         &mut self,

@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "console",
         include_str!("../migrations/0011_console.sql"),
     ),
+    (
+        12,
+        "two factor",
+        include_str!("../migrations/0012_two_factor.sql"),
+    ),
 ];
 
 fn applied(c: &Connection) -> StoreResult<Vec<i64>> {

@@ -139,6 +139,9 @@ impl<R: Runner + 'static> Read for Remote<R> {
         let h = *key_hash;
         self.call(move |t| now(t.password_link(&h))).await
     }
+    async fn totp(&mut self, account: AccountId, user: UserId) -> StoreResult<Option<StoredTotp>> {
+        self.call(move |t| now(t.totp(account, user))).await
+    }
     async fn account_overview(
         &mut self,
         account: AccountId,
@@ -404,6 +407,68 @@ impl Tx for Remote<WriteTx> {
     }
     async fn delete_password_links(&mut self, account: AccountId, user: UserId) -> StoreResult<()> {
         self.call(move |t| now(t.delete_password_links(account, user)))
+            .await
+    }
+    async fn put_totp(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        secret: &roster_core::seal::Sealed,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let secret = secret.clone();
+        self.call(move |t| now(t.put_totp(account, user, &secret, at)))
+            .await
+    }
+    async fn confirm_totp(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        step: i64,
+        codes: &[[u8; 32]],
+    ) -> StoreResult<bool> {
+        let codes = codes.to_vec();
+        self.call(move |t| now(t.confirm_totp(account, user, step, &codes)))
+            .await
+    }
+    async fn use_totp_step(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        step: i64,
+    ) -> StoreResult<bool> {
+        self.call(move |t| now(t.use_totp_step(account, user, step)))
+            .await
+    }
+    async fn replace_recovery_codes(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        codes: &[[u8; 32]],
+    ) -> StoreResult<()> {
+        let codes = codes.to_vec();
+        self.call(move |t| now(t.replace_recovery_codes(account, user, &codes)))
+            .await
+    }
+    async fn use_recovery_code(
+        &mut self,
+        account: AccountId,
+        user: UserId,
+        hash: &[u8; 32],
+    ) -> StoreResult<bool> {
+        let h = *hash;
+        self.call(move |t| now(t.use_recovery_code(account, user, &h)))
+            .await
+    }
+    async fn delete_totp(&mut self, account: AccountId, user: UserId) -> StoreResult<()> {
+        self.call(move |t| now(t.delete_totp(account, user))).await
+    }
+    async fn delete_sessions_without_totp(
+        &mut self,
+        account: AccountId,
+        keep: UserId,
+    ) -> StoreResult<u64> {
+        self.call(move |t| now(t.delete_sessions_without_totp(account, keep)))
             .await
     }
     async fn take_password_link(

@@ -53,9 +53,27 @@ impl Roster {
         if let Some(m) = patch.is_enabled_mfa_to_all_users {
             after.is_enabled_mfa_to_all_users = m;
         }
+        let requiring = after.is_enabled_mfa_to_all_users && !before.is_enabled_mfa_to_all_users;
+        if requiring
+            && !tx
+                .totp(p.account(), p.user().id)
+                .await?
+                .is_some_and(|t| t.confirmed)
+        {
+            errs.add(
+                "is_enabled_mfa_to_all_users",
+                "Turn on two-factor sign-in for yourself first (in the console: Your profile), so \
+                 requiring it cannot lock you out.",
+            );
+        }
         errs.into_result()?;
         after.last_modified = self.clock.now();
         let updated = tx.update_account(&after, before.version).await?;
+        if requiring {
+            // Everyone else without two-factor sign-in signs in again, and sets it up then.
+            tx.delete_sessions_without_totp(p.account(), p.user().id)
+                .await?;
+        }
         tx.commit().await?;
         Ok(updated)
     }

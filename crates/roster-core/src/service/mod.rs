@@ -13,6 +13,7 @@ mod scim_tokens;
 mod sessions;
 mod teams;
 mod tokens;
+mod two_factor;
 mod users;
 
 pub use accounts::AccountPatch;
@@ -28,11 +29,12 @@ pub use overview::{ACTIVITY_HOURS, Overview};
 pub use passwords::{LinkKey, PASSWORD_LINK_HOURS, PASSWORD_MIN_CHARS};
 pub use scim_tokens::{SCIM_TEAM, SCIM_TOKEN_DAYS, scim_user_email};
 pub use sessions::{
-    KEY_HEX_LEN, SESSION_HOURS, SESSION_IDLE_MINUTES, SessionKey, SignIn, SignInThrottle,
-    csrf_matches, csrf_token,
+    KEY_HEX_LEN, PENDING_MINUTES, SESSION_HOURS, SESSION_IDLE_MINUTES, SessionKey, SignIn,
+    SignInThrottle, csrf_matches, csrf_token,
 };
 pub use teams::TeamInput;
 pub use tokens::{CreatedToken, TokenInput};
+pub use two_factor::{RECOVERY_CODES, TotpSetup, TwoFactor};
 pub use users::{ProfileInput, UserInput};
 
 use crate::clock::Clock;

@@ -162,6 +162,27 @@ impl Roster {
         client: &str,
     ) -> Result<(), CoreError> {
         let user = p.user();
+        self.check_current_password(p, current, client).await?;
+        checked("new_password", new)?;
+        let hash = hash_password(new).await?;
+        let mut tx = self.store.begin().await?;
+        tx.set_password_hash(user.account_id, user.id, Some(&hash))
+            .await?;
+        tx.delete_user_sessions(user.account_id, user.id).await?;
+        tx.delete_password_links(user.account_id, user.id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Is `current` the caller's password? A wrong one is a `current_password` field error, and
+    /// counts as a failed sign-in (so it cannot be guessed here faster than at sign-in).
+    pub(super) async fn check_current_password(
+        &self,
+        p: &Principal,
+        current: &Secret,
+        client: &str,
+    ) -> Result<(), CoreError> {
+        let user = p.user();
         let attempt = super::sessions::Attempt::new(&user.email, client);
         self.sign_ins
             .begin(&attempt, self.clock.now())
@@ -178,14 +199,6 @@ impl Roster {
             return Err(CoreError::Validation(errs));
         }
         self.sign_ins.succeeded(&attempt);
-        checked("new_password", new)?;
-        let hash = hash_password(new).await?;
-        let mut tx = self.store.begin().await?;
-        tx.set_password_hash(user.account_id, user.id, Some(&hash))
-            .await?;
-        tx.delete_user_sessions(user.account_id, user.id).await?;
-        tx.delete_password_links(user.account_id, user.id).await?;
-        tx.commit().await?;
         Ok(())
     }
 

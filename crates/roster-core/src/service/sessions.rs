@@ -16,7 +16,7 @@ use super::Roster;
 use super::auth::Principal;
 use super::passwords::{PASSWORD_MAX_BYTES, verify_password};
 use crate::error::{AuthFailure, CoreError};
-use crate::model::{AccountId, ConsoleSession};
+use crate::model::{AccountId, ConsoleSession, SessionStage};
 use crate::secret::Secret;
 use crate::token::hash_key;
 use crate::validate;
@@ -31,6 +31,9 @@ pub const SESSION_IDLE_MINUTES: i64 = 60;
 pub const SESSION_HOURS: i64 = 12;
 /// Record a session's use at most this often, so page views stay reads.
 const TOUCH_EVERY_SECONDS: i64 = 60;
+/// A session whose password fit but whose sign-in is not finished (a two-factor code, or setting
+/// two-factor sign-in up) ends this long after the password.
+pub const PENDING_MINUTES: i64 = 15;
 /// The length of a session or link key: 32 random bytes in hex.
 pub const KEY_HEX_LEN: usize = 64;
 
@@ -80,6 +83,12 @@ pub enum SignIn {
     /// The password fits this email in several accounts: which one is meant? (Account ids and
     /// names, by name.)
     ChooseAccount(Vec<(AccountId, String)>),
+    /// The password fit; the user's two-factor code is still to come (to this session, which
+    /// does nothing else: see [`Roster::second_factor`]).
+    SecondFactor(SessionKey),
+    /// The password fit; the user must set up the two-factor sign-in its account requires (this
+    /// session does nothing else: see [`Roster::finish_enrollment`]).
+    Enroll(SessionKey),
 }
 
 /// Sign-in attempts, counted in memory, by three keys: the pair of email and client address, the
@@ -263,8 +272,13 @@ impl Roster {
             1 => {
                 self.sign_ins.succeeded(&attempt);
                 let user = &matched[0].user;
-                let key = self.open_session(user.account_id, user.id).await?;
-                Ok(SignIn::Session(key))
+                let stage = self.stage_after_password(user).await?;
+                let key = self.open_session(user.account_id, user.id, stage).await?;
+                Ok(match stage {
+                    SessionStage::Full => SignIn::Session(key),
+                    SessionStage::SecondFactor => SignIn::SecondFactor(key),
+                    SessionStage::Enroll => SignIn::Enroll(key),
+                })
             }
             _ => Ok(SignIn::ChooseAccount(
                 matched
@@ -275,13 +289,20 @@ impl Roster {
         }
     }
 
-    async fn open_session(
+    /// A new session of `user` at `stage`: a signed-in one lasts [`SESSION_HOURS`], one still
+    /// to finish its sign-in [`PENDING_MINUTES`].
+    pub(super) async fn open_session(
         &self,
         account: AccountId,
         user: crate::model::UserId,
+        stage: SessionStage,
     ) -> Result<SessionKey, CoreError> {
         let key = random_key()?;
         let now = self.clock.now();
+        let lasts = match stage {
+            SessionStage::Full => Duration::hours(SESSION_HOURS),
+            _ => Duration::minutes(PENDING_MINUTES),
+        };
         let mut tx = self.store.begin().await?;
         tx.insert_session(
             &hash_key(key.expose()),
@@ -290,7 +311,8 @@ impl Roster {
                 user_id: user,
                 created: now,
                 last_seen: now,
-                expires_at: now + Duration::hours(SESSION_HOURS),
+                expires_at: now + lasts,
+                stage,
             },
         )
         .await?;
@@ -298,8 +320,23 @@ impl Roster {
         Ok(SessionKey(key))
     }
 
-    /// The principal of the session whose key is `key`, while it is valid.
+    /// The principal of the session whose key is `key`, while it is valid and signed in.
     pub async fn session(&self, key: &str) -> Result<Principal, CoreError> {
+        match self.session_at_any_stage(key).await? {
+            (SessionStage::Full, p) => Ok(p),
+            (SessionStage::SecondFactor, _) => {
+                Err(CoreError::Unauthenticated(AuthFailure::SecondFactor))
+            }
+            (SessionStage::Enroll, _) => Err(CoreError::Unauthenticated(AuthFailure::Enroll)),
+        }
+    }
+
+    /// The stage of the session whose key is `key` and its principal, while it is valid. A
+    /// session still to finish its sign-in has no permissions.
+    pub async fn session_at_any_stage(
+        &self,
+        key: &str,
+    ) -> Result<(SessionStage, Principal), CoreError> {
         let refused = CoreError::Unauthenticated(AuthFailure::Invalid);
         if key.len() != KEY_HEX_LEN {
             return Err(refused);
@@ -323,14 +360,20 @@ impl Roster {
         if !user.is_active || !account.is_active || account.deleting_since.is_some() {
             return Err(CoreError::Unauthenticated(AuthFailure::InactiveUser));
         }
-        let permissions = tx.user_permission_slugs(user.account_id, user.id).await?;
+        let permissions = match s.stage {
+            SessionStage::Full => tx.user_permission_slugs(user.account_id, user.id).await?,
+            _ => Vec::new(),
+        };
         drop(tx);
         if now - s.last_seen >= Duration::seconds(TOUCH_EVERY_SECONDS) {
             let mut w = self.store.begin().await?;
             w.touch_session(&hash, now).await?;
             w.commit().await?;
         }
-        Ok(Principal::from_session(user, s.expires_at, permissions))
+        Ok((
+            s.stage,
+            Principal::from_session(user, s.expires_at, permissions),
+        ))
     }
 
     /// End the session whose key is `key`.

@@ -63,6 +63,21 @@ fn signed_in(state: &AppState, key: &str, next: &str) -> Response {
     r
 }
 
+/// Where a sign-in whose password fit goes: in (to `next`), or to its two-factor step. `None`
+/// for an account to choose.
+fn after_password(state: &AppState, signed: &SignIn, next: &str) -> Option<Response> {
+    match signed {
+        SignIn::Session(key) => Some(signed_in(state, key.0.expose(), next)),
+        SignIn::SecondFactor(key) => {
+            let q = serde_urlencoded::to_string([("next", local_path(next))]).unwrap_or_default();
+            let to = format!("{}?{q}", super::SECOND_STEP);
+            Some(signed_in(state, key.0.expose(), &to))
+        }
+        SignIn::Enroll(key) => Some(signed_in(state, key.0.expose(), super::ENROLL_STEP)),
+        SignIn::ChooseAccount(_) => None,
+    }
+}
+
 pub(crate) async fn sign_in(
     State(state): State<AppState>,
     client: Option<axum::Extension<Client>>,
@@ -99,7 +114,6 @@ pub(crate) async fn sign_in(
         .sign_in(&f.email, &f.password, account, &address)
         .await
     {
-        Ok(SignIn::Session(key)) => signed_in(&state, key.0.expose(), &f.next),
         Ok(SignIn::ChooseAccount(accounts)) => page(
             Some("Choose the account, and enter your password again.".into()),
             accounts
@@ -108,6 +122,8 @@ pub(crate) async fn sign_in(
                 .collect(),
             StatusCode::OK,
         ),
+        Ok(signed) => after_password(&state, &signed, &f.next)
+            .unwrap_or_else(|| Redirect::to("/console/sign-in").into_response()),
         Err(CoreError::Throttled(wait)) => {
             let mut r = page(
                 Some(format!(
@@ -130,12 +146,13 @@ pub(crate) async fn sign_in(
     }
 }
 
+/// Sign out: at any stage of the sign-in (a sign-in waiting for its code can be cancelled).
 pub(crate) async fn sign_out(
     State(state): State<AppState>,
-    Posted { s, .. }: Posted<NoFields>,
+    Posted { s, .. }: Posted<NoFields, super::AnyStage>,
 ) -> Response {
     if let Err(e) = state.roster.sign_out(&s.key).await {
-        return s.error(e);
+        return service_error(e);
     }
     signed_out(&state)
 }
@@ -193,7 +210,7 @@ pub(crate) async fn password_page_route(
 #[derive(Deserialize)]
 pub(crate) struct PasswordForm {
     #[serde(default)]
-    password: Secret,
+    pub(crate) password: Secret,
 }
 
 impl std::fmt::Debug for PasswordForm {
@@ -221,8 +238,9 @@ pub(crate) async fn choose_password(
                 .sign_in(&user.email, &f.password, Some(user.account_id), &address)
                 .await
             {
-                Ok(SignIn::Session(k)) => signed_in(&state, k.0.expose(), "/console"),
-                _ => Redirect::to("/console/sign-in").into_response(),
+                Ok(signed) => after_password(&state, &signed, "/console")
+                    .unwrap_or_else(|| Redirect::to("/console/sign-in").into_response()),
+                Err(_) => Redirect::to("/console/sign-in").into_response(),
             }
         }
         Err(CoreError::Validation(errs)) => {

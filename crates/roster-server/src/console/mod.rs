@@ -16,6 +16,7 @@ mod pages;
 mod settings;
 mod teams;
 mod tokens;
+mod two_factor;
 mod users;
 
 use crate::AppState;
@@ -28,7 +29,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use roster_console::assets::AssetUrls;
 use roster_console::pages::{ErrorPage, Layout, NavItem};
-use roster_core::{CoreError, Principal};
+use roster_core::model::SessionStage;
+use roster_core::{AuthFailure, CoreError, Principal};
 
 pub(crate) const COOKIE: &str = "roster_session";
 
@@ -54,7 +56,25 @@ pub(crate) fn routes() -> Vec<Route> {
             get(auth::password_page_route).post(auth::choose_password),
         ),
         route(
-            Api::Console,
+            Api::Public,
+            "/console/sign-in/code",
+            "GET, POST",
+            get(two_factor::code_page).post(two_factor::give_code),
+        ),
+        route(
+            Api::Public,
+            "/console/sign-in/two-factor",
+            "GET, POST",
+            get(two_factor::enroll).post(two_factor::enroll_confirm),
+        ),
+        route(
+            Api::Public,
+            "/console/sign-in/two-factor/start",
+            "POST",
+            post(two_factor::enroll_start),
+        ),
+        route(
+            Api::Public,
             "/console/sign-out",
             "POST",
             post(auth::sign_out),
@@ -144,6 +164,12 @@ pub(crate) fn routes() -> Vec<Route> {
         ),
         route(
             Api::Console,
+            "/console/account/two-factor",
+            "POST",
+            post(settings::require_two_factor),
+        ),
+        route(
+            Api::Console,
             "/console/profile",
             "GET",
             get(settings::profile),
@@ -153,6 +179,42 @@ pub(crate) fn routes() -> Vec<Route> {
             "/console/profile/password",
             "POST",
             post(settings::change_password),
+        ),
+        route(
+            Api::Console,
+            "/console/profile/two-factor",
+            "GET",
+            get(two_factor::profile),
+        ),
+        route(
+            Api::Console,
+            "/console/profile/two-factor/start",
+            "POST",
+            post(two_factor::start),
+        ),
+        route(
+            Api::Console,
+            "/console/profile/two-factor/confirm",
+            "POST",
+            post(two_factor::confirm),
+        ),
+        route(
+            Api::Console,
+            "/console/profile/two-factor/off",
+            "POST",
+            post(two_factor::turn_off),
+        ),
+        route(
+            Api::Console,
+            "/console/profile/two-factor/recovery-codes",
+            "POST",
+            post(two_factor::recovery_codes),
+        ),
+        route(
+            Api::Console,
+            "/console/users/{id}/reset-two-factor",
+            "POST",
+            post(two_factor::reset),
         ),
     ]
 }
@@ -405,30 +467,17 @@ impl FromRequestParts<AppState> for Session {
         };
         let principal = match state.roster.session(&key).await {
             Ok(p) => p,
+            // A sign-in still to finish goes on where it stopped.
+            Err(CoreError::Unauthenticated(AuthFailure::SecondFactor)) => {
+                return Err(redirect(SECOND_STEP));
+            }
+            Err(CoreError::Unauthenticated(AuthFailure::Enroll)) => {
+                return Err(redirect(ENROLL_STEP));
+            }
             Err(CoreError::Unauthenticated(_)) => return Err(to_sign_in(parts)),
             Err(e) => return Err(service_error(e)),
         };
-        let mut header_csrf = false;
-        // State-changing requests: the CSRF token (checked by the form extractor or here, for
-        // htmx's header) and the browser's Origin.
-        if parts.method != axum::http::Method::GET && parts.method != axum::http::Method::HEAD {
-            if !same_origin(&parts.headers, state) {
-                return Err(plain_error(
-                    StatusCode::FORBIDDEN,
-                    "This request came from another site, so it was refused.",
-                ));
-            }
-            if let Some(sent) = parts
-                .headers
-                .get("x-csrf-token")
-                .and_then(|v| v.to_str().ok())
-            {
-                if !roster_core::service::csrf_matches(&key, sent) {
-                    return Err(csrf_refused());
-                }
-                header_csrf = true;
-            }
-        }
+        let header_csrf = checked_origin_and_header(parts, state, &key).map_err(Refused::page)?;
         let account_name = state
             .roster
             .account_name(&principal)
@@ -443,14 +492,129 @@ impl FromRequestParts<AppState> for Session {
     }
 }
 
-/// A state-changing console request: its session, and its form (`T`), admitted only with the
-/// session's CSRF token (the form's `csrf` field, or htmx's header).
-pub(crate) struct Posted<T> {
-    pub s: Session,
+/// Where a sign-in goes for its two-factor code, and to set two-factor sign-in up.
+pub(crate) const SECOND_STEP: &str = "/console/sign-in/code";
+pub(crate) const ENROLL_STEP: &str = "/console/sign-in/two-factor";
+
+/// A redirect the console made (the error layer leaves it alone).
+pub(crate) fn redirect(to: &str) -> Response {
+    let mut r = Redirect::to(to).into_response();
+    r.extensions_mut().insert(ConsoleRendered);
+    r
+}
+
+/// Why a state-changing request was refused before its handler.
+#[derive(Debug, Clone, Copy)]
+enum Refused {
+    CrossSite,
+    Csrf,
+}
+
+impl Refused {
+    fn page(self) -> Response {
+        match self {
+            Refused::CrossSite => plain_error(
+                StatusCode::FORBIDDEN,
+                "This request came from another site, so it was refused.",
+            ),
+            Refused::Csrf => csrf_refused(),
+        }
+    }
+}
+
+/// For a state-changing request: refuse another site's `Origin`, and check htmx's
+/// `X-CSRF-Token` header if sent (answer whether it was; a form's field is checked by
+/// [`Posted`]).
+fn checked_origin_and_header(parts: &Parts, state: &AppState, key: &str) -> Result<bool, Refused> {
+    if parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD {
+        return Ok(false);
+    }
+    if !same_origin(&parts.headers, state) {
+        return Err(Refused::CrossSite);
+    }
+    match parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(sent) if roster_core::service::csrf_matches(key, sent) => Ok(true),
+        Some(_) => Err(Refused::Csrf),
+        None => Ok(false),
+    }
+}
+
+/// A console session at any stage of its sign-in (signed in, or still to give its two-factor
+/// code or set two-factor up): for the sign-in's own steps and signing out.
+pub(crate) struct AnyStage {
+    pub stage: SessionStage,
+    pub principal: Principal,
+    pub key: String,
+    pub header_csrf: bool,
+}
+
+impl AnyStage {
+    pub(crate) fn csrf(&self) -> String {
+        roster_core::service::csrf_token(&self.key)
+    }
+}
+
+impl FromRequestParts<AppState> for AnyStage {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(key) = session_key(&parts.headers) else {
+            return Err(redirect("/console/sign-in"));
+        };
+        let (stage, principal) = match state.roster.session_at_any_stage(&key).await {
+            Ok(found) => found,
+            Err(CoreError::Unauthenticated(_)) => return Err(redirect("/console/sign-in")),
+            Err(e) => return Err(service_error(e)),
+        };
+        let header_csrf = checked_origin_and_header(parts, state, &key).map_err(Refused::page)?;
+        Ok(AnyStage {
+            stage,
+            principal,
+            key,
+            header_csrf,
+        })
+    }
+}
+
+/// A session extractor whose key signs the CSRF token of its forms.
+pub(crate) trait Keyed: FromRequestParts<AppState, Rejection = Response> + Send {
+    fn key(&self) -> &str;
+    /// htmx sent the session's CSRF token in its header (checked).
+    fn header_csrf(&self) -> bool;
+}
+
+impl Keyed for Session {
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn header_csrf(&self) -> bool {
+        self.header_csrf
+    }
+}
+
+impl Keyed for AnyStage {
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn header_csrf(&self) -> bool {
+        self.header_csrf
+    }
+}
+
+/// A state-changing console request: its session (`S`), and its form (`T`), admitted only with
+/// the session's CSRF token (the form's `csrf` field, or htmx's header).
+pub(crate) struct Posted<T, S = Session> {
+    pub s: S,
     pub form: T,
 }
 
-impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<AppState> for Posted<T> {
+impl<T: serde::de::DeserializeOwned + Send, S: Keyed> axum::extract::FromRequest<AppState>
+    for Posted<T, S>
+{
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
@@ -460,7 +624,7 @@ impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<AppState>
             csrf: String,
         }
         let (mut parts, body) = req.into_parts();
-        let s = Session::from_request_parts(&mut parts, state).await?;
+        let s = S::from_request_parts(&mut parts, state).await?;
         let req = Request::from_parts(parts, body);
         let unreadable = || {
             plain_error(
@@ -472,7 +636,7 @@ impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<AppState>
             .await
             .map_err(|_| unreadable())?;
         let sent: Csrf = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
-        if !(s.header_csrf || roster_core::service::csrf_matches(&s.key, &sent.csrf)) {
+        if !(s.header_csrf() || roster_core::service::csrf_matches(s.key(), &sent.csrf)) {
             return Err(csrf_refused());
         }
         let form = serde_urlencoded::from_bytes(&bytes).map_err(|_| unreadable())?;

@@ -35,6 +35,7 @@ async fn account_page(
                 name: a.name,
                 company_name: a.company_name,
                 created: when(&a.created),
+                require_two_factor: a.is_enabled_mfa_to_all_users,
             },
         ),
         Err(e) => s.error(e),
@@ -71,7 +72,16 @@ pub(crate) async fn save_account(
     }
 }
 
-fn profile_page(s: &Session, notice: Option<String>, error: Option<String>) -> Response {
+async fn profile_page(
+    state: &AppState,
+    s: &Session,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let two_factor_on = match state.roster.two_factor(&s.principal).await {
+        Ok(t) => t.on,
+        Err(e) => return s.error(e),
+    };
     html(
         if error.is_some() {
             StatusCode::BAD_REQUEST
@@ -83,12 +93,13 @@ fn profile_page(s: &Session, notice: Option<String>, error: Option<String>) -> R
             notice,
             error,
             min_chars: PASSWORD_MIN_CHARS,
+            two_factor_on,
         },
     )
 }
 
-pub(crate) async fn profile(s: Session) -> Response {
-    profile_page(&s, None, None)
+pub(crate) async fn profile(State(state): State<AppState>, s: Session) -> Response {
+    profile_page(&state, &s, None, None).await
 }
 
 #[derive(Deserialize)]
@@ -119,15 +130,43 @@ pub(crate) async fn change_password(
         // Every session ended, this one too: sign in again with the new password.
         Ok(()) => Redirect::to("/console/sign-in?next=/console/profile").into_response(),
         Err(roster_core::CoreError::Validation(errs)) => {
-            profile_page(&s, None, Some(errs.to_string()))
+            profile_page(&state, &s, None, Some(errs.to_string())).await
         }
-        Err(roster_core::CoreError::Throttled(wait)) => profile_page(
-            &s,
-            None,
-            Some(format!(
-                "Too many wrong passwords. Try again in {wait} seconds."
-            )),
-        ),
+        Err(roster_core::CoreError::Throttled(wait)) => {
+            let error = format!("Too many wrong passwords. Try again in {wait} seconds.");
+            profile_page(&state, &s, None, Some(error)).await
+        }
+        Err(e) => s.error(e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RequireForm {
+    require: Option<String>,
+}
+
+/// The owner requires two-factor sign-in of the account (or stops requiring it).
+pub(crate) async fn require_two_factor(
+    State(state): State<AppState>,
+    Posted { s, form: f }: Posted<RequireForm>,
+) -> Response {
+    let patch = roster_core::service::AccountPatch {
+        is_enabled_mfa_to_all_users: Some(f.require.is_some()),
+        ..Default::default()
+    };
+    match state.roster.update_account(&s.principal, &patch).await {
+        Ok(a) => {
+            let said = if a.is_enabled_mfa_to_all_users {
+                "Two-factor sign-in is required of everyone who signs in with a password."
+            } else {
+                "Two-factor sign-in is no longer required of everyone."
+            };
+            account_page(&state, &s, Some(said.into()), None).await
+        }
+        Err(roster_core::CoreError::Validation(errs)) => {
+            account_page(&state, &s, None, Some(errs.to_string())).await
+        }
         Err(e) => s.error(e),
     }
 }

@@ -142,6 +142,9 @@ async fn user_page(
     };
     let (status, status_class) = status(&u);
     let p = &s.principal;
+    let can_reset_two_factor = p.is_owner()
+        && u.id != p.user().id
+        && state.roster.has_two_factor(p, u.id).await.unwrap_or(false);
     html(
         StatusCode::OK,
         &UserPage {
@@ -170,6 +173,7 @@ async fn user_page(
             can_edit: p.has(roster_core::model::perm::EDIT_USERS) && u.id != p.user().id,
             can_link: p.is_owner() && u.provisioning.idp_uuid.is_none(),
             link,
+            can_reset_two_factor,
             history,
             scim_doc: serde_json::to_string_pretty(&u.scim).unwrap_or_default(),
         },
@@ -193,6 +197,10 @@ pub(crate) async fn user(
         "activated" => Some("The user is activated.".to_string()),
         "deactivated" => Some("The user is deactivated.".to_string()),
         "saved" => Some("Saved.".to_string()),
+        "two-factor-reset" => Some(
+            "Two-factor sign-in is reset: the user sets it up again at its next sign-in."
+                .to_string(),
+        ),
         _ => None,
     };
     match id.parse::<i64>() {

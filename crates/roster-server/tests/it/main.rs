@@ -9,7 +9,9 @@
 mod harness;
 
 mod auth;
+mod browser;
 mod console;
+mod console_two_factor;
 mod errors;
 mod idps;
 mod isolation;

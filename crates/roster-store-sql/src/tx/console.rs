@@ -9,7 +9,7 @@ use roster_core::model::*;
 use roster_core::store::{AccountOverview, StoreResult};
 use roster_core::validate::user_name_key;
 
-const SESSION_COLS: &str = "account_id, user_id, created, last_seen, expires_at";
+const SESSION_COLS: &str = "account_id, user_id, created, last_seen, expires_at, stage";
 const LINK_COLS: &str = "account_id, user_id, created, expires_at";
 
 fn link_row(r: &impl SqlRow) -> StoreResult<PasswordLink> {
@@ -90,6 +90,7 @@ impl<D: Db> SqlTx<D> {
             created: r.time("created")?,
             last_seen: r.time("last_seen")?,
             expires_at: r.time("expires_at")?,
+            stage: SessionStage::parse(&r.text("stage")?),
         }))
     }
 
@@ -100,7 +101,7 @@ impl<D: Db> SqlTx<D> {
     ) -> StoreResult<()> {
         let q = self.sql(
             &format!(
-                "INSERT INTO console_sessions (key_hash, {SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"
+                "INSERT INTO console_sessions (key_hash, {SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
             ),
             vec![
                 key_hash.to_vec().into(),
@@ -109,6 +110,7 @@ impl<D: Db> SqlTx<D> {
                 s.created.into(),
                 s.last_seen.into(),
                 s.expires_at.into(),
+                s.stage.as_str().to_string().into(),
             ],
         );
         self.db.exec(q).await?;
