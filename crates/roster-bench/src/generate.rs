@@ -48,6 +48,10 @@ pub struct Directory {
     pub load_seconds: f64,
 }
 
+/// The generated owner's console sign-in (the console workloads use it).
+pub const CONSOLE_EMAIL: &str = "owner@bench.test";
+pub const CONSOLE_PASSWORD: &str = "bench console password";
+
 pub fn user_name(i: usize) -> String {
     format!("user{i}@bench.test")
 }
@@ -126,9 +130,16 @@ pub async fn directory(
         roster_core::SecretKey::generate()?,
     );
     let boot = roster
-        .bootstrap("owner@bench.test")
+        .bootstrap(CONSOLE_EMAIL)
         .await?
         .context("the store is not empty")?;
+    roster
+        .set_password(
+            None,
+            CONSOLE_EMAIL,
+            &roster_core::Secret::new(CONSOLE_PASSWORD),
+        )
+        .await?;
     let owner_key = boot.key.0.expose().to_string();
     let principal = roster
         .authenticate(Some(&format!("Token {owner_key}")))

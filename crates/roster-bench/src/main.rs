@@ -8,6 +8,7 @@
 //! connections and duration. Latency-bound workloads (group membership changes, an Entra-like
 //! initial cycle, start-up, memory) are measured by this program itself.
 
+mod console;
 mod generate;
 mod report;
 mod workloads;

@@ -98,6 +98,17 @@ fn targets(r: &Results) -> Vec<(String, String, bool)> {
                 l.p50_ms < 5.0,
             ));
         }
+        for (what, l) in &t.console {
+            let timed =
+                what.starts_with("Users Management: the first page") || what.starts_with("search:");
+            if timed {
+                out.push((
+                    format!("{n}: console {what} < 100 ms at {} users (median)", t.users),
+                    format!("{:.1} ms (p99 {:.1} ms)", l.p50_ms, l.p99_ms),
+                    l.p50_ms < 100.0,
+                ));
+            }
+        }
         if let Some(m) = t.rss_mb {
             out.push((
                 format!("{n}: resident memory < 200 MB serving {} users", t.users),
@@ -303,6 +314,13 @@ pub fn write(args: &RunArgs, r: &Results) -> anyhow::Result<()> {
                 md,
                 "| {n} | Entra-like initial cycle (lookup, create, add to group; 8 at once) | {rate:.0} users/s; steps p50 {:.1} ms, p99 {:.1} ms |",
                 l.p50_ms, l.p99_ms
+            );
+        }
+        for (what, l) in &t.console {
+            let _ = writeln!(
+                md,
+                "| {n} | console: {what} ({} runs) | p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms |",
+                l.n, l.p50_ms, l.p99_ms, l.max_ms
             );
         }
         if let Some(m) = t.rss_mb {

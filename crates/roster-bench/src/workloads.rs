@@ -33,7 +33,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(mut v: Vec<f64>) -> Latency {
+    pub(crate) fn of(mut v: Vec<f64>) -> Latency {
         if v.is_empty() {
             return Latency::default();
         }
@@ -75,6 +75,9 @@ pub struct Target {
     /// Users per second through lookup, create and group membership, and the step latencies.
     pub entra_cycle_users_per_s: Option<f64>,
     pub entra_cycle: Option<Latency>,
+    /// The console's pages (see `console::latency`), by name.
+    #[serde(default)]
+    pub console: Vec<(String, Latency)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -649,6 +652,13 @@ async fn roster(args: &RunArgs, name: &str, url: &str, tmp: &Path) -> anyhow::Re
     )
     .await?;
     let (cycle_rate, cycle) = entra_cycle(&base, &dir.owner_key, args.cycle_users).await?;
+    eprintln!("   console");
+    let console = crate::console::latency(
+        &format!("http://127.0.0.1:{port}"),
+        args.users,
+        args.iterations,
+    )
+    .await?;
     let (rss, peak) = server.memory();
     server.stop();
     Ok(Target {
@@ -668,6 +678,7 @@ async fn roster(args: &RunArgs, name: &str, url: &str, tmp: &Path) -> anyhow::Re
         group_sizes: dir.groups.iter().map(|(_, n)| *n).collect(),
         entra_cycle_users_per_s: Some(cycle_rate),
         entra_cycle: Some(cycle),
+        console,
     })
 }
 

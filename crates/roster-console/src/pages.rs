@@ -278,7 +278,8 @@ pub struct IdpPage {
     pub scim_class: &'static str,
     pub page: i64,
     /// The URL the log refreshes from (this page, with its filters).
-    pub poll: String,
+    /// The live log's refresh URL (the first page only).
+    pub poll: Option<String>,
     pub outcomes: Vec<Choice>,
     pub results: Vec<Choice>,
     pub resources: Vec<Choice>,

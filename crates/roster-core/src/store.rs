@@ -128,6 +128,8 @@ pub struct LogFilter {
     pub failed: Option<bool>,
     /// `User` or `Group`.
     pub resource_type: Option<String>,
+    /// Only entries newer than this one (a live view asking whether anything arrived).
+    pub newer_than: Option<i64>,
 }
 
 /// Which of an account's users a list keeps (all by default).
@@ -138,6 +140,20 @@ pub struct UserFilter {
     pub idp: Option<Option<Uuid>>,
     /// Members of this team.
     pub team: Option<TeamId>,
+}
+
+/// A page of Users Management: the users `filter` keeps whose email, name ("first last") or
+/// last name starts with `prefix`, in email order, `limit` of them after (or before) a cursor.
+#[derive(Debug, Clone, Default)]
+pub struct UserBrowse {
+    pub filter: UserFilter,
+    /// Case-insensitive prefix (empty: everyone).
+    pub prefix: String,
+    /// The cursor: the folded email of the row the page starts after...
+    pub after: Option<String>,
+    /// ... or ends before (then the page is the `limit` rows just before it).
+    pub before: Option<String>,
+    pub limit: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -351,6 +367,15 @@ pub trait Read: Send {
     ) -> StoreResult<AccountOverview>;
     /// The password link whose key has this SHA-256.
     async fn password_link(&mut self, key_hash: &[u8; 32]) -> StoreResult<Option<PasswordLink>>;
+    /// A page of Users Management, in email order (`before`: still in email order).
+    async fn browse_users(&mut self, account: AccountId, b: &UserBrowse) -> StoreResult<Vec<User>>;
+    /// How many users `b` (its filter and prefix) finds, counting no further than `cap`.
+    async fn count_browsed_users(
+        &mut self,
+        account: AccountId,
+        b: &UserBrowse,
+        cap: i64,
+    ) -> StoreResult<i64>;
     /// The user's TOTP second factor, confirmed or being set up.
     async fn totp(&mut self, account: AccountId, user: UserId) -> StoreResult<Option<StoredTotp>>;
 

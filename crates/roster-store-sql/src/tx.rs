@@ -6,6 +6,7 @@
 //! own thread for each call, so a call's statements run there together (one hand-off per call).
 
 mod accounts;
+mod browse;
 mod console;
 mod idps;
 mod log;
@@ -182,6 +183,17 @@ impl<D: Db> Read for SqlTx<D> {
     }
     async fn totp(&mut self, account: AccountId, user: UserId) -> StoreResult<Option<StoredTotp>> {
         Self::totp(self, account, user).await
+    }
+    async fn browse_users(&mut self, account: AccountId, b: &UserBrowse) -> StoreResult<Vec<User>> {
+        Self::browse_users(self, account, b).await
+    }
+    async fn count_browsed_users(
+        &mut self,
+        account: AccountId,
+        b: &UserBrowse,
+        cap: i64,
+    ) -> StoreResult<i64> {
+        Self::count_browsed_users(self, account, b, cap).await
     }
     async fn account_overview(
         &mut self,

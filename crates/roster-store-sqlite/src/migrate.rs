@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "two factor",
         include_str!("../migrations/0012_two_factor.sql"),
     ),
+    (
+        13,
+        "user search",
+        include_str!("../migrations/0013_user_search.sql"),
+    ),
 ];
 
 fn applied(c: &Connection) -> StoreResult<Vec<i64>> {

@@ -142,6 +142,20 @@ impl<R: Runner + 'static> Read for Remote<R> {
     async fn totp(&mut self, account: AccountId, user: UserId) -> StoreResult<Option<StoredTotp>> {
         self.call(move |t| now(t.totp(account, user))).await
     }
+    async fn browse_users(&mut self, account: AccountId, b: &UserBrowse) -> StoreResult<Vec<User>> {
+        let b = b.clone();
+        self.call(move |t| now(t.browse_users(account, &b))).await
+    }
+    async fn count_browsed_users(
+        &mut self,
+        account: AccountId,
+        b: &UserBrowse,
+        cap: i64,
+    ) -> StoreResult<i64> {
+        let b = b.clone();
+        self.call(move |t| now(t.count_browsed_users(account, &b, cap)))
+            .await
+    }
     async fn account_overview(
         &mut self,
         account: AccountId,

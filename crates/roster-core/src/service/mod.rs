@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod bootstrap;
+mod browse;
 mod idps;
 mod maintenance;
 mod operator;
@@ -19,6 +20,7 @@ mod users;
 pub use accounts::AccountPatch;
 pub use auth::Principal;
 pub use bootstrap::Bootstrapped;
+pub use browse::{Browsed, COUNT_CAP};
 pub use idps::{IdpInput, ProvisionedUsers};
 pub use maintenance::LogRetention;
 pub use operator::{
@@ -237,7 +239,8 @@ impl ListRequest {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(crate::validate::fold);
+            // No stored text holds NUL (PostgreSQL refuses it in a query, too).
+            .map(|s| crate::validate::fold(&s.replace('\0', "")));
         let offset = (page - 1).saturating_mul(page_size);
         Ok((
             ListParams {

@@ -127,6 +127,8 @@ pub(crate) struct PageQuery {
     outcome: String,
     result: String,
     resource: String,
+    /// The live log's newest entry shown: the refresh asks only whether a newer one arrived.
+    newest: Option<i64>,
 }
 
 /// The log filters a request names (unknown values are ignored), and their query string.
@@ -163,6 +165,7 @@ fn log_filter(q: &PageQuery) -> (roster_core::store::LogFilter, String) {
             outcome,
             failed,
             resource_type,
+            newer_than: None,
         },
         query,
     )
@@ -173,9 +176,15 @@ const LOG_PAGE: i64 = 50;
 pub(crate) async fn page(
     State(state): State<AppState>,
     s: Session,
+    headers: axum::http::HeaderMap,
     Path(uuid): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Response {
+    if let (Some(newest), true) = (q.newest, headers.contains_key("hx-request"))
+        && let Some(unchanged) = nothing_newer(&state, &s, &uuid, &q, newest).await
+    {
+        return unchanged;
+    }
     let notice = match q.done.as_str() {
         "saved" => Some("Saved.".to_string()),
         _ => None,
@@ -188,6 +197,36 @@ pub(crate) async fn page(
         ..Extra::default()
     };
     render(&state, &s, &uuid, q.page.unwrap_or(1), notice, extra).await
+}
+
+/// The live log's refresh: `204 No Content` (htmx leaves the page alone) when no entry the
+/// filters keep is newer than `newest`; `None` to render the page again.
+async fn nothing_newer(
+    state: &AppState,
+    s: &Session,
+    uuid: &str,
+    q: &PageQuery,
+    newest: i64,
+) -> Option<Response> {
+    let idp = find(state, s, uuid).await.ok()?;
+    let (mut filter, _) = log_filter(q);
+    filter.newer_than = Some(newest);
+    let req = ListRequest {
+        page: Some("1".into()),
+        page_size: Some("1".into()),
+        ordering: None,
+        search: None,
+    };
+    let newer = state
+        .roster
+        .find_provisioning_log(&s.principal, idp.protocol(), idp.uuid, &req, &filter)
+        .await
+        .ok()?;
+    (newer.total == 0).then(|| {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        r.extensions_mut().insert(super::ConsoleRendered);
+        r
+    })
 }
 
 /// What a provider's page shows beyond itself: a SCIM token just made, a test's results.
@@ -303,7 +342,11 @@ async fn render(
             scim,
             scim_class,
             page: i64::from(page),
-            poll: link(page),
+            // Only the first page (the newest entries) refreshes by itself.
+            poll: (page == 1).then(|| {
+                let newest = log.items.first().map_or(0, |e| e.id);
+                format!("{}&newest={newest}", link(page))
+            }),
             outcomes: options(
                 &outcome,
                 &[

@@ -78,6 +78,9 @@ pub(crate) async fn overview(State(state): State<AppState>, s: Session) -> Respo
 pub(crate) struct ListQuery {
     q: String,
     page: Option<u32>,
+    /// Users Management's cursors: the page after, or before, this folded email.
+    pub after: String,
+    pub before: String,
     /// Users Management's filters: `active` / `inactive`; `hand` or a provider's uuid; a team id.
     pub status: String,
     pub idp: String,
@@ -119,16 +122,19 @@ impl Paging {
         }
     }
 
+    /// `base` with this search and these filters, and `extra` (a page, a cursor).
+    pub(crate) fn link(&self, base: &str, extra: (&'static str, String)) -> String {
+        let mut pairs = vec![("q", self.search.clone())];
+        pairs.extend(self.kept.iter().cloned());
+        pairs.push(extra);
+        let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+        format!("{base}?{query}")
+    }
+
     /// How many pages `total` rows make, and the links to the previous and next pages of `base`.
     pub(crate) fn links(&self, base: &str, total: i64) -> (i64, Option<String>, Option<String>) {
         let pages = (total + self.size - 1) / self.size;
-        let link = |p: u32| {
-            let mut pairs = vec![("q", self.search.clone())];
-            pairs.extend(self.kept.iter().cloned());
-            pairs.push(("page", p.to_string()));
-            let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
-            format!("{base}?{query}")
-        };
+        let link = |p: u32| self.link(base, ("page", p.to_string()));
         (
             pages,
             (self.page > 1).then(|| link(self.page - 1)),

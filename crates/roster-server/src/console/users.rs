@@ -11,7 +11,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use roster_console::pages::{Choice, UserDeletePage, UserPage, UsersPage};
 use roster_core::model::UserId;
 use roster_core::service::{ListRequest, UserInput};
-use roster_core::store::UserFilter;
+use roster_core::store::{UserBrowse, UserFilter};
+
+/// Users on a page of Users Management.
+const PAGE: i64 = 50;
 use serde::Deserialize;
 
 pub(crate) async fn users(
@@ -19,7 +22,7 @@ pub(crate) async fn users(
     s: Session,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let paging = Paging::new(&q, 50);
+    let paging = Paging::new(&q, PAGE);
     let filter = UserFilter {
         active: match q.status.as_str() {
             "active" => Some(true),
@@ -32,23 +35,43 @@ pub(crate) async fn users(
         },
         team: q.team.parse::<i64>().ok().map(roster_core::model::TeamId),
     };
-    let listed = match state
-        .roster
-        .find_users(&s.principal, &paging.request("email"), &filter)
-        .await
-    {
+    let cursor = |c: &str| (!c.is_empty()).then(|| c.chars().take(400).collect::<String>());
+    let browse = UserBrowse {
+        filter,
+        prefix: paging.search.clone(),
+        after: cursor(&q.after),
+        before: cursor(&q.before),
+        limit: PAGE,
+    };
+    let listed = match state.roster.browse_users(&s.principal, &browse).await {
         Ok(l) => l,
         Err(e) => return s.error(e),
     };
-    let (pages, previous, next) = paging.links("/console/users", listed.total);
+    let base = "/console/users";
+    let previous = listed.previous.map(|c| paging.link(base, ("before", c)));
+    let next = listed.next.map(|c| paging.link(base, ("after", c)));
     let idp_names = idp_options(&state, &s).await;
-    let (page, search) = (paging.page, paging.search.clone());
-    let shown = listed.items.len() as i64;
+    let search = paging.search.clone();
+    let shown = listed.users.len();
     let rows = listed
-        .items
+        .users
         .iter()
         .map(|u| user_row(u, &idp_names))
         .collect();
+    let matching = if search.trim().is_empty() && browse.filter == UserFilter::default() {
+        "in all"
+    } else {
+        "match"
+    };
+    let summary = match (listed.count, listed.more_than_count) {
+        (0, _) => "No users match.".to_string(),
+        (n, true) => format!(
+            "More than {} users {matching}; showing {shown}.",
+            grouped(n)
+        ),
+        (1, false) => format!("1 user {matching}."),
+        (n, false) => format!("{n} users {matching}; showing {shown}."),
+    };
     html(
         StatusCode::OK,
         &UsersPage {
@@ -66,20 +89,25 @@ pub(crate) async fn users(
             ),
             idps: choices(&q.idp, idp_names),
             teams: choices(&q.team, team_options(&state, &s).await),
-            summary: if listed.total == 0 {
-                "No users match.".to_string()
-            } else {
-                format!(
-                    "{} user{} in all; page {page} of {pages}, showing {shown}.",
-                    listed.total,
-                    if listed.total == 1 { "" } else { "s" }
-                )
-            },
+            summary,
             rows,
             previous,
             next,
         },
     )
+}
+
+/// `n` with thousands separated: `1,000`.
+fn grouped(n: i64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) && c.is_ascii_digit() {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Options of a filter, the one `current` names selected.
@@ -351,5 +379,18 @@ pub(crate) async fn make_password_link(
             user_page(&state, &s, n, None, Some(url)).await
         }
         Err(e) => s.error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
     }
 }

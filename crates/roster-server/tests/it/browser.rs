@@ -86,6 +86,15 @@ impl<'a> Browser<'a> {
         self.send(rb).await
     }
 
+    /// A GET as htmx sends it.
+    pub async fn htmx_get(&mut self, path: &str) -> Page {
+        let rb = self
+            .client
+            .get(self.app.url(path))
+            .header("HX-Request", "true");
+        self.send(rb).await
+    }
+
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let rb = self
             .client

@@ -714,6 +714,26 @@ async fn identity_providers(app: &TestApp) {
         "the refresh keeps the filter: {}",
         f.body
     );
+    // The live log's refresh asks only whether a newer entry arrived: none, and htmx is told
+    // there is nothing to change; one, and it gets the entries.
+    let live = b.get(&page).await;
+    let poll = live
+        .body
+        .split("id=\"log-entries\" hx-get=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a refreshing log")
+        .replace("&#38;", "&");
+    assert!(poll.contains("newest="), "{poll}");
+    assert_eq!(b.htmx_get(&poll).await.status, StatusCode::NO_CONTENT);
+    let r = post(serde_json::json!({"schemas": user, "userName": "alan@contoso.com"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let fresh = b.htmx_get(&poll).await;
+    assert_eq!(fresh.status, StatusCode::OK);
+    assert!(fresh.body.contains("alan@contoso.com"), "{}", fresh.body);
+
     // The provider's tokens are listed on its page; revoking one comes back to it.
     assert_eq!(p.body.matches("/revoke\"").count(), 2, "{}", p.body);
     let first = p.body.split("/console/tokens/").nth(1).unwrap()[..36].to_string();

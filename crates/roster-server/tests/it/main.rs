@@ -12,6 +12,7 @@ mod auth;
 mod browser;
 mod console;
 mod console_two_factor;
+mod console_users;
 mod errors;
 mod idps;
 mod isolation;

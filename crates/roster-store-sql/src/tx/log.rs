@@ -131,6 +131,9 @@ impl<D: Db> SqlTx<D> {
             if let Some(t) = &f.resource_type {
                 s.push(" AND resource_type = ").arg(t.clone());
             }
+            if let Some(id) = f.newer_than {
+                s.push(" AND id > ").arg(id);
+            }
         };
         let mut count = self.build();
         count.push("SELECT COUNT(*) AS n FROM provisioning_log");

@@ -1,0 +1,8 @@
+-- Roster schema, version 13 (SQLite): Users Management lists an account's users in email order
+-- (users_account_email_key serves it) and searches them by prefix of email, of name ("first
+-- last") or of last name, each served by an index. search_text is the folded
+-- "email first last", so the name starts after the email and a space, and the last name after
+-- the first name and another space. Queries name these expressions exactly. The email after
+-- each lets a search put its matches in email order from the index alone.
+CREATE INDEX users_search_name ON users (account_id, substr(search_text, length(email_folded) + 2), email_folded);
+CREATE INDEX users_search_last ON users (account_id, substr(search_text, length(email_folded) + length(first_name) + 3), email_folded);
