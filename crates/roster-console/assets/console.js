@@ -11,3 +11,12 @@ document.addEventListener("click", function (e) {
     setTimeout(function () { b.textContent = was; }, 1500);
   });
 });
+
+// File inputs that fill a textarea: <input type="file" data-load-into="#selector">.
+document.addEventListener("change", function (e) {
+  var input = e.target.closest("input[type=file][data-load-into]");
+  if (!input || !input.files || !input.files[0]) return;
+  var target = document.querySelector(input.getAttribute("data-load-into"));
+  if (!target) return;
+  input.files[0].text().then(function (text) { target.value = text; });
+});

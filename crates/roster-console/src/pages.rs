@@ -102,6 +102,8 @@ pub struct UsersPage {
     pub summary: String,
     pub rows: Vec<UserRow>,
     pub previous: Option<String>,
+    /// A search's later page: the link to its first page.
+    pub first: Option<String>,
     pub next: Option<String>,
 }
 
@@ -210,6 +212,18 @@ pub struct IdpForm {
     pub sign_in_url: String,
     pub entity_id_url: String,
     pub certificate: String,
+    pub federation_metadata_xml: String,
+}
+
+/// A signing certificate of an identity provider, as its page lists it.
+#[derive(Debug, Clone)]
+pub struct CertRow {
+    pub subject: String,
+    pub fingerprint: String,
+    pub not_after: String,
+    /// `valid`, `expires in N days`, `expired`; and its badge class.
+    pub status: String,
+    pub status_class: &'static str,
 }
 
 #[derive(Template, Debug)]
@@ -259,6 +273,11 @@ pub struct LogRow {
 pub struct IdpPage {
     pub layout: Layout,
     pub notice: Option<String>,
+    /// A SAML provider's signing certificates (empty for OIDC).
+    pub certificates: Vec<CertRow>,
+    /// A warning about them (one expires within 30 days, or has expired).
+    pub certificate_warning: Option<String>,
+    pub is_saml: bool,
     /// A SCIM token just made (shown this once).
     pub new_token: Option<String>,
     /// The provider's SCIM tokens.

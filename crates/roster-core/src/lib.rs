@@ -5,6 +5,7 @@
 //! Dependency direction: `roster-server` and `roster` (binary) → `roster-core` → (`roster-scim`).
 //! Storage crates implement [`store::Store`].
 
+pub mod certs;
 pub mod clock;
 pub mod error;
 pub mod model;

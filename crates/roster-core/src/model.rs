@@ -613,6 +613,21 @@ pub struct SamlConfig {
     pub signature_algorithm: String,
 }
 
+impl SamlConfig {
+    /// The signing certificates (PEM), all trusted: `certificate_pem` is their bundle.
+    pub fn certificates(&self) -> Vec<String> {
+        crate::certs::split_bundle(&self.certificate_pem)
+    }
+
+    /// The certificates as people see them (those that parse).
+    pub fn certificate_infos(&self) -> Vec<crate::certs::CertificateInfo> {
+        self.certificates()
+            .iter()
+            .filter_map(|p| crate::certs::info(p))
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct OidcConfig {
     pub authorization_url: String,

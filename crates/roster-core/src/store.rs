@@ -156,6 +156,13 @@ pub struct UserBrowse {
     pub limit: i64,
 }
 
+/// A page of a Users Management search, and the cursor of the next page if there is one.
+#[derive(Debug, Clone, Default)]
+pub struct UserSearchPage {
+    pub users: Vec<User>,
+    pub next: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -367,8 +374,16 @@ pub trait Read: Send {
     ) -> StoreResult<AccountOverview>;
     /// The password link whose key has this SHA-256.
     async fn password_link(&mut self, key_hash: &[u8; 32]) -> StoreResult<Option<PasswordLink>>;
-    /// A page of Users Management, in email order (`before`: still in email order).
+    /// A page of Users Management without a search, in email order (`before`: still in email
+    /// order).
     async fn browse_users(&mut self, account: AccountId, b: &UserBrowse) -> StoreResult<Vec<User>>;
+    /// A page of Users Management's search for `b.prefix`: the name's matches, then the last
+    /// name's, then the email's, each user once; `b.after` is a cursor this gave.
+    async fn search_users(
+        &mut self,
+        account: AccountId,
+        b: &UserBrowse,
+    ) -> StoreResult<UserSearchPage>;
     /// How many users `b` (its filter and prefix) finds, counting no further than `cap`.
     async fn count_browsed_users(
         &mut self,

@@ -187,6 +187,13 @@ impl<D: Db> Read for SqlTx<D> {
     async fn browse_users(&mut self, account: AccountId, b: &UserBrowse) -> StoreResult<Vec<User>> {
         Self::browse_users(self, account, b).await
     }
+    async fn search_users(
+        &mut self,
+        account: AccountId,
+        b: &UserBrowse,
+    ) -> StoreResult<UserSearchPage> {
+        Self::search_users(self, account, b).await
+    }
     async fn count_browsed_users(
         &mut self,
         account: AccountId,

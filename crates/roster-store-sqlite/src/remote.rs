@@ -146,6 +146,14 @@ impl<R: Runner + 'static> Read for Remote<R> {
         let b = b.clone();
         self.call(move |t| now(t.browse_users(account, &b))).await
     }
+    async fn search_users(
+        &mut self,
+        account: AccountId,
+        b: &UserBrowse,
+    ) -> StoreResult<UserSearchPage> {
+        let b = b.clone();
+        self.call(move |t| now(t.search_users(account, &b))).await
+    }
     async fn count_browsed_users(
         &mut self,
         account: AccountId,

@@ -1,6 +1,7 @@
-//! Users Management's list: a page of the account's users in email order, searched by prefix of
-//! email, name or last name, with cursors to the next and previous pages and a count that stops
-//! at [`COUNT_CAP`] (so a page costs the same at a million users as at ten).
+//! Users Management's list: a page of the account's users in email order with cursors to the
+//! next and previous pages, or a search by prefix of name, last name or email (see the store's
+//! `search_users`), and a count that stops at [`COUNT_CAP`] (so a page costs the same at a
+//! million users as at ten).
 
 use super::{Principal, Roster};
 use crate::error::CoreError;
@@ -22,6 +23,8 @@ pub struct Browsed {
     pub next: Option<String>,
     /// The cursor of the previous page, if there is one.
     pub previous: Option<String>,
+    /// A search's later page: the way back is to its first page.
+    pub first: bool,
     /// How many users match, up to [`COUNT_CAP`]...
     pub count: i64,
     /// ... and whether there are more than that.
@@ -39,18 +42,39 @@ impl Roster {
             s.chars().filter(|c| *c != '\0').take(max).collect()
         };
         b.prefix = kept(b.prefix.trim(), SEARCH_MAX_CHARS);
-        b.after = b.after.as_deref().map(|c| kept(c, 400));
-        b.before = b.before.as_deref().map(|c| kept(c, 400));
+        b.after = b.after.as_deref().map(|c| kept(c, 1000));
+        b.before = b.before.as_deref().map(|c| kept(c, 1000));
+        let mut tx = self.store.read().await?;
+        let counted = tx
+            .count_browsed_users(p.account(), &b, COUNT_CAP + 1)
+            .await?;
+        if !b.prefix.is_empty() {
+            let page = tx
+                .search_users(
+                    p.account(),
+                    &UserBrowse {
+                        limit,
+                        before: None,
+                        ..b.clone()
+                    },
+                )
+                .await?;
+            return Ok(Browsed {
+                users: page.users,
+                next: page.next,
+                // A search goes forwards only; back is its first page.
+                previous: None,
+                first: b.after.is_some(),
+                count: counted.min(COUNT_CAP),
+                more_than_count: counted > COUNT_CAP,
+            });
+        }
         let backwards = b.before.is_some() && b.after.is_none();
         let asked = UserBrowse {
             limit: limit + 1,
             ..b.clone()
         };
-        let mut tx = self.store.read().await?;
         let mut users = tx.browse_users(p.account(), &asked).await?;
-        let counted = tx
-            .count_browsed_users(p.account(), &b, COUNT_CAP + 1)
-            .await?;
         drop(tx);
         // One row more than the page says whether there is more in the direction of travel.
         let more = users.len() as i64 > limit;
@@ -77,6 +101,7 @@ impl Roster {
             users,
             next,
             previous,
+            first: false,
             count: counted.min(COUNT_CAP),
             more_than_count: counted > COUNT_CAP,
         })

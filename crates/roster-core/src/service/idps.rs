@@ -21,7 +21,13 @@ pub struct IdpInput {
     // SAML2
     pub sign_in_url: Option<String>,
     pub entity_id_url: Option<String>,
+    /// A PEM certificate (or several, one after another).
     pub certificate: Option<String>,
+    /// PEM certificates, all trusted at once (Entra's rollover lists the old and the new).
+    pub certificates: Option<Vec<String>>,
+    /// The identity provider's metadata (Entra's Federation Metadata XML): fills `entity_id_url`,
+    /// `sign_in_url` and the certificates where they are not given.
+    pub federation_metadata_xml: Option<String>,
     // OIDC
     pub authorization_url: Option<String>,
     pub userinfo_url: Option<String>,
@@ -86,22 +92,48 @@ fn apply(
                     errs.add(f, "Not a field of a SAML2 identity provider.");
                 }
             }
-            url(errs, "sign_in_url", &input.sign_in_url, &mut c.sign_in_url);
-            url(
-                errs,
-                "entity_id_url",
-                &input.entity_id_url,
-                &mut c.entity_id_url,
-            );
-            // The console sends the certificate only when it changes: PUT keeps the old one.
-            if matches!(mode, Mode::Create) && input.certificate.is_none() {
-                errs.add("certificate", "This field is required.");
-            }
-            if let Some(pem) = &input.certificate
-                && let Some(alg) = validate::certificate(errs, "certificate", pem)
-            {
-                c.certificate_pem = pem.trim().to_string();
-                c.signature_algorithm = alg;
+            // Metadata fills what is not given field by field.
+            let metadata = match &input.federation_metadata_xml {
+                Some(xml) => match roster_saml::metadata::parse_idp_metadata(xml) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        errs.add(
+                            "federation_metadata_xml",
+                            format!("This metadata cannot be used: {e}."),
+                        );
+                        return;
+                    }
+                },
+                None => None,
+            };
+            let sign_in_url = input
+                .sign_in_url
+                .clone()
+                .or_else(|| metadata.as_ref().map(|m| m.sign_in_url.clone()));
+            let entity_id_url = input
+                .entity_id_url
+                .clone()
+                .or_else(|| metadata.as_ref().map(|m| m.entity_id.clone()));
+            url(errs, "sign_in_url", &sign_in_url, &mut c.sign_in_url);
+            url(errs, "entity_id_url", &entity_id_url, &mut c.entity_id_url);
+            let (field, given) = match (&input.certificates, &input.certificate, &metadata) {
+                (Some(list), _, _) => ("certificates", Some(list.clone())),
+                (None, Some(pem), _) => ("certificate", Some(vec![pem.clone()])),
+                (None, None, Some(m)) => ("federation_metadata_xml", Some(m.certificates.clone())),
+                (None, None, None) => ("certificate", None),
+            };
+            // The console sends certificates only when they change: PUT keeps the old ones.
+            match given {
+                None if matches!(mode, Mode::Create) => {
+                    errs.add("certificate", "This field is required.");
+                }
+                None => {}
+                Some(list) => {
+                    if let Some((bundle, alg)) = crate::certs::checked_bundle(errs, field, &list) {
+                        c.certificate_pem = bundle;
+                        c.signature_algorithm = alg;
+                    }
+                }
             }
         }
         IdpConfig::Oidc(c) => {
@@ -109,6 +141,11 @@ fn apply(
                 ("sign_in_url", input.sign_in_url.is_some()),
                 ("entity_id_url", input.entity_id_url.is_some()),
                 ("certificate", input.certificate.is_some()),
+                ("certificates", input.certificates.is_some()),
+                (
+                    "federation_metadata_xml",
+                    input.federation_metadata_xml.is_some(),
+                ),
             ] {
                 if present {
                     errs.add(f, "Not a field of an OIDC identity provider.");

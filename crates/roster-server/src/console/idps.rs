@@ -69,9 +69,15 @@ pub(crate) async fn list(State(state): State<AppState>, s: Session) -> Response 
 #[serde(default)]
 pub(crate) struct NewSaml {
     name: String,
+    federation_metadata_xml: String,
     sign_in_url: String,
     entity_id_url: String,
     certificate: String,
+}
+
+/// A form field: `None` when left empty (so metadata, or the service's "required", decides).
+pub(crate) fn given(v: &str) -> Option<String> {
+    (!v.trim().is_empty()).then(|| v.to_string())
 }
 
 pub(crate) async fn create(
@@ -80,9 +86,10 @@ pub(crate) async fn create(
 ) -> Response {
     let input = IdpInput {
         name: Some(f.name.clone()),
-        sign_in_url: Some(f.sign_in_url.clone()),
-        entity_id_url: Some(f.entity_id_url.clone()),
-        certificate: Some(f.certificate.clone()),
+        federation_metadata_xml: given(&f.federation_metadata_xml),
+        sign_in_url: given(&f.sign_in_url),
+        entity_id_url: given(&f.entity_id_url),
+        certificate: given(&f.certificate),
         ..IdpInput::default()
     };
     match state
@@ -99,6 +106,7 @@ pub(crate) async fn create(
                 sign_in_url: f.sign_in_url,
                 entity_id_url: f.entity_id_url,
                 certificate: f.certificate,
+                federation_metadata_xml: f.federation_metadata_xml,
             };
             list_page(&state, &s, form, Some(errs.to_string())).await
         }
@@ -107,7 +115,11 @@ pub(crate) async fn create(
 }
 
 /// The account's provider `uuid`, whichever its protocol.
-async fn find(state: &AppState, s: &Session, uuid: &str) -> Result<IdentityProvider, CoreError> {
+pub(crate) async fn find(
+    state: &AppState,
+    s: &Session,
+    uuid: &str,
+) -> Result<IdentityProvider, CoreError> {
     let uuid = uuid::Uuid::parse_str(uuid).map_err(|_| CoreError::NotFound("Identity provider"))?;
     state
         .roster
@@ -187,6 +199,7 @@ pub(crate) async fn page(
     }
     let notice = match q.done.as_str() {
         "saved" => Some("Saved.".to_string()),
+        "metadata" => Some("Updated from the metadata.".to_string()),
         _ => None,
     };
     let (filter, filter_query) = log_filter(&q);
@@ -321,6 +334,8 @@ async fn render(
             })
             .collect()
     };
+    let (certificates, certificate_warning) =
+        super::idp_certificates::rows(&idp, state.roster.now());
     let (active, active_class) = on_off(idp.is_active, "active", "inactive");
     let (scim, scim_class) = on_off(idp.scim_integration, "on", "off");
     html(
@@ -332,6 +347,9 @@ async fn render(
             token_back: Some(format!("/console/identity-providers/{}", idp.uuid)),
             layout: s.layout(&idp.name, "/console/identity-providers"),
             notice,
+            certificates,
+            certificate_warning,
+            is_saml: idp.protocol() == Protocol::Saml,
             uuid: idp.uuid.to_string(),
             name: idp.name.clone(),
             urls: copy,

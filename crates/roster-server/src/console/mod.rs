@@ -11,6 +11,7 @@
 //!   their content hash.
 
 mod auth;
+mod idp_certificates;
 mod idps;
 mod pages;
 mod settings;
@@ -147,6 +148,12 @@ pub(crate) fn routes() -> Vec<Route> {
             "/console/identity-providers/{uuid}/test-connection",
             "POST",
             post(idps::test_connection),
+        ),
+        route(
+            Api::Console,
+            "/console/identity-providers/{uuid}/metadata",
+            "POST",
+            post(idp_certificates::update),
         ),
         route(
             Api::Console,

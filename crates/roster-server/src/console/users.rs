@@ -35,7 +35,7 @@ pub(crate) async fn users(
         },
         team: q.team.parse::<i64>().ok().map(roster_core::model::TeamId),
     };
-    let cursor = |c: &str| (!c.is_empty()).then(|| c.chars().take(400).collect::<String>());
+    let cursor = |c: &str| (!c.is_empty()).then(|| c.chars().take(1000).collect::<String>());
     let browse = UserBrowse {
         filter,
         prefix: paging.search.clone(),
@@ -50,6 +50,9 @@ pub(crate) async fn users(
     let base = "/console/users";
     let previous = listed.previous.map(|c| paging.link(base, ("before", c)));
     let next = listed.next.map(|c| paging.link(base, ("after", c)));
+    let first = listed
+        .first
+        .then(|| paging.link(base, ("after", String::new())));
     let idp_names = idp_options(&state, &s).await;
     let search = paging.search.clone();
     let shown = listed.users.len();
@@ -92,6 +95,7 @@ pub(crate) async fn users(
             summary,
             rows,
             previous,
+            first,
             next,
         },
     )

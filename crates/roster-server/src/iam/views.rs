@@ -140,7 +140,8 @@ pub fn idp_summary(urls: &PublicUrls, idp: &IdentityProvider) -> Value {
     })
 }
 
-/// The full object (`certificate` and `client_secret` are write-only and never shown).
+/// The full object (`certificate` and `client_secret` are write-only and never shown; the
+/// certificates are described in `signing_certificates`).
 pub fn idp(urls: &PublicUrls, idp: &IdentityProvider) -> Value {
     match &idp.config {
         IdpConfig::Saml(c) => json!({
@@ -153,6 +154,12 @@ pub fn idp(urls: &PublicUrls, idp: &IdentityProvider) -> Value {
             "acs_url": urls.saml_login_url(idp.uuid),
             "metadata_url": urls.saml_metadata_url(idp.uuid),
             "signature_algorithm": c.signature_algorithm,
+            "signing_certificates": c.certificate_infos().iter().map(|i| json!({
+                "subject": i.subject,
+                "sha256_fingerprint": i.sha256_fingerprint,
+                "not_before": i.not_before,
+                "not_after": i.not_after,
+            })).collect::<Vec<_>>(),
             "scim_integration": idp.scim_integration,
             "scim_adopt_existing": idp.scim_adopt_existing,
             "scim_url": scim_url(urls, idp),

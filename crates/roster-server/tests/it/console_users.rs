@@ -41,6 +41,8 @@ async fn users_search_by_prefix(app: &TestApp) {
     person(app, "Ada", "Lovelace", "countess@example.com").await;
     person(app, "Élodie", "Zoë Martin", "elodie@example.com").await;
     person(app, "Alan", "Turing", "alan@example.com").await;
+    person(app, "Hugo", "Ball", "xavier@example.com").await;
+    person(app, "Zed", "Quinn", "hq@example.com").await;
     let mut b = Browser::new(app);
     b.sign_in("owner@example.com", PASSWORD).await;
     for (q, want) in [
@@ -53,12 +55,21 @@ async fn users_search_by_prefix(app: &TestApp) {
         ("élo", vec!["elodie@example.com"]),
         ("ÉLODIE Z", vec!["elodie@example.com"]),
         ("zoë m", vec!["elodie@example.com"]),
+        // Name matches first (by name), then last names, then emails; each user once.
         (
             "a",
             vec![
-                "alan@example.com",
-                "countess@example.com",
                 "owner@example.com",
+                "countess@example.com",
+                "alan@example.com",
+            ],
+        ),
+        (
+            "h",
+            vec![
+                "xavier@example.com",
+                "grace.hopper@contoso.com",
+                "hq@example.com",
             ],
         ),
         // A prefix, not anywhere inside.
@@ -139,6 +150,11 @@ async fn users_page_by_cursor(app: &TestApp) {
     assert_eq!(rest.len(), 50);
     assert!(rest.iter().all(|e| e.starts_with("u0")), "{rest:?}");
     assert!(link(&p.body, "next").is_none(), "100 matches, two pages");
+    assert!(link(&p.body, "prev").is_none(), "a search goes forwards");
+    let first = link(&p.body, "first").expect("back to the search's first page");
+    let p = b.get(&first).await;
+    assert_eq!(emails(&p.body).len(), 50);
+    assert!(emails(&p.body).iter().all(|e| e.starts_with("u0")));
     // A cursor that is nonsense is just a place in the alphabet.
     let p = b.get("/console/users?after=%F0%9F%98%80%00x").await;
     assert_eq!(p.status, StatusCode::OK);

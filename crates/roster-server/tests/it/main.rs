@@ -14,6 +14,7 @@ mod console;
 mod console_two_factor;
 mod console_users;
 mod errors;
+mod idp_metadata;
 mod idps;
 mod isolation;
 mod operator;
