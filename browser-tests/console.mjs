@@ -105,7 +105,7 @@ const browser = await chromium.launch({
          "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
 const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-const page = await context.newPage();
+let page = await context.newPage();
 const cspErrors = [];
 page.on("console", (m) => {
   if (m.type() === "error" && /Content Security Policy|Refused to/i.test(m.text())) cspErrors.push(m.text());
@@ -280,6 +280,38 @@ try {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(/\/console\/users/);
   check(await page.getByRole("heading", { name: "Users Management" }).isVisible(), "signing in returns to the page asked for");
+
+  // The owner requires two-factor sign-in of the account; a colleague sets it up at sign-in.
+  await page.getByRole("link", { name: "Account", exact: true }).click();
+  await page.getByLabel(/Require two-factor sign-in/).check();
+  await page.getByRole("button", { name: "Save the requirement" }).click();
+  await page.getByText("Two-factor sign-in is required of everyone").waitFor();
+  const made = await api(roster.base, roster.token, "POST", "/iam/users", {
+    first_name: "Ada", last_name: "Lovelace", email: "ada@contoso.com",
+  });
+  check(made.status === 201, `the IAM API makes a hand-made user (${made.status})`);
+  await page.goto(`${roster.base}/console/users/${made.body.data.id}`);
+  await page.getByRole("button", { name: "Make a password link" }).click();
+  const link = (await page.locator("#password-link").textContent()).trim();
+  const ada = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+  await ada.goto(link);
+  await ada.getByLabel("New password").fill("ada's own long password");
+  await ada.getByRole("button", { name: "Save and sign in" }).click();
+  await ada.waitForURL(/\/console\/sign-in\/two-factor/);
+  const owner = page;
+  page = ada;
+  await look("two-factor-required");
+  await page.getByRole("button", { name: "Set up two-factor sign-in" }).click();
+  const adaSecret = (await page.locator("#totp-secret").textContent()).trim();
+  await page.getByLabel("The 6-digit code").fill(totp(adaSecret, stepNow()));
+  await page.getByRole("button", { name: "Turn on two-factor sign-in" }).click();
+  await page.locator("#recovery-codes").waitFor();
+  check((await page.locator("#recovery-codes li").count()) === 10, "the colleague gets ten recovery codes");
+  await look("two-factor-enrolled");
+  await page.getByRole("link", { name: /continue to the console/ }).click();
+  await page.waitForURL(/\/console/);
+  check(await page.getByRole("heading", { name: "Your profile" }).isVisible(), "the colleague is signed in after setting two-factor up");
+  page = owner;
   check(cspErrors.length === 0, `no Content-Security-Policy violations or script errors ${cspErrors.join("; ")}`);
 } catch (e) {
   failures.push(String(e.stack ?? e));
