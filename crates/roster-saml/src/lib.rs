@@ -6,8 +6,11 @@
 //!   comment, the NameID comment-injection attack).
 //! - [`metadata`]: an identity provider's metadata (Entra's Federation Metadata XML): entity id,
 //!   sign-in URL, signing certificates.
+//! - [`response`]: a SAML Response's shape pinned before its signature is checked (so the signed
+//!   element is the one read: no signature wrapping), then its conditions.
 
 pub mod metadata;
+pub mod response;
 pub mod xml;
 
 pub use xml::SamlError;
