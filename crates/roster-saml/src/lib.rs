@@ -8,9 +8,11 @@
 //!   sign-in URL, signing certificates.
 //! - [`response`]: a SAML Response's shape pinned before its signature is checked (so the signed
 //!   element is the one read: no signature wrapping), then its conditions.
+//! - [`verify`]: the signatures, against the identity provider's configured certificates only.
 
 pub mod metadata;
 pub mod response;
+pub mod verify;
 pub mod xml;
 
 pub use xml::SamlError;

@@ -161,3 +161,51 @@ QUFB</X509Certificate></X509Data></KeyInfo></KeyDescriptor><KeyDescriptor use="s
         }
     }
 }
+
+/// `s` escaped for XML text and attribute values.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// The metadata of Roster's service provider for one identity provider: its entity id (the
+/// metadata's own URL, as the IAM API's `metadata_url` says), its assertion consumer service
+/// (HTTP-POST, at `acs_url`), the NameID it asks for (an email address), and that it wants
+/// assertions signed.
+pub fn sp_metadata(entity_id: &str, acs_url: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <md:EntityDescriptor xmlns:md=\"{MD}\" entityID=\"{entity}\">\
+         <md:SPSSODescriptor AuthnRequestsSigned=\"false\" WantAssertionsSigned=\"true\" \
+         protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\
+         <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>\
+         <md:AssertionConsumerService Binding=\"{POST}\" Location=\"{acs}\" index=\"0\" \
+         isDefault=\"true\"/></md:SPSSODescriptor></md:EntityDescriptor>\n",
+        entity = escape(entity_id),
+        acs = escape(acs_url),
+    )
+}
+
+#[cfg(test)]
+mod sp_tests {
+    use super::*;
+
+    #[test]
+    fn sp_metadata_reads_back_strictly_with_its_urls() {
+        let xml = sp_metadata("https://r.example/m?a=1&b=2", "https://r.example/login");
+        let doc = parse_strict(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+        let root = doc.root_element();
+        assert_eq!(
+            root.attribute("entityID"),
+            Some("https://r.example/m?a=1&b=2")
+        );
+        let acs = root
+            .descendants()
+            .find(|n| n.has_tag_name((MD, "AssertionConsumerService")))
+            .and_then(|n| n.attribute("Location"));
+        assert_eq!(acs, Some("https://r.example/login"));
+    }
+}

@@ -397,6 +397,27 @@ pub fn decode(b64: &str) -> Result<String, SamlError> {
     Ok(text)
 }
 
+/// Accept a Response (its XML text, decoded) of an identity provider whose signing
+/// certificates are `certificates`: strict XML, pinned shape, signatures verified by `check`
+/// covering what is read (the assertion, or the Response that holds it), then its contents.
+pub fn accept(
+    xml: &str,
+    certificates: &[String],
+    allow_sha1: bool,
+    expected: &Expected<'_>,
+    check: &dyn crate::verify::SignatureCheck,
+) -> Result<Accepted, SamlError> {
+    let doc = parse_strict(xml)?;
+    let shape = check_shape(&doc, allow_sha1)?;
+    let verified = check.verified_ids(xml, certificates)?;
+    let covered = verified.contains(&shape.assertion_id)
+        || (shape.response_signed && verified.contains(&shape.response_id));
+    if !covered {
+        return Err(invalid("no verified signature covers the assertion"));
+    }
+    check_contents(&doc, expected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

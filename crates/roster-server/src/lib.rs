@@ -11,6 +11,7 @@ pub mod listen;
 mod middleware;
 mod operator;
 pub mod routes;
+mod saml;
 pub mod scim;
 
 use axum::Router;

@@ -70,6 +70,7 @@ fn all() -> Vec<Route> {
     routes.extend(crate::scim::routes());
     routes.extend(crate::operator::routes());
     routes.extend(crate::console::routes());
+    routes.extend(crate::saml::routes());
     routes
 }
 

@@ -10,6 +10,7 @@ mod maintenance;
 mod operator;
 mod overview;
 mod passwords;
+mod saml;
 mod scim_tokens;
 mod sessions;
 mod teams;

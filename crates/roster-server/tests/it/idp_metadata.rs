@@ -222,4 +222,41 @@ async fn metadata_in_the_console(app: &TestApp) {
     let _: Value = v;
 }
 
-both!(metadata_through_the_iam_api, metadata_in_the_console);
+/// Each SAML provider's service provider metadata, public at its `metadata_url`.
+async fn service_provider_metadata(app: &TestApp) {
+    let xml = entra_metadata("https://sts.windows.net/t/", &[cert_sha256()]);
+    let (_, v) = app
+        .post(
+            "/iam/identity_providers/saml2",
+            json!({"name": "Entra", "federation_metadata_xml": xml}),
+        )
+        .await;
+    let url = v["metadata_url"].as_str().unwrap().to_string();
+    let r = app.client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/samlmetadata+xml"
+    );
+    let body = r.text().await.unwrap();
+    assert!(body.contains(&format!("entityID=\"{url}\"")), "{body}");
+    let acs = v["acs_url"].as_str().unwrap();
+    assert!(
+        body.contains(&format!("Location=\"{acs}\"")),
+        "the ACS, as the IAM API says: {body}"
+    );
+    assert!(body.contains("WantAssertionsSigned=\"true\""));
+    for path in [
+        format!("/api/saml2v4/users/scim/{}/metadata", uuid::Uuid::new_v4()),
+        "/api/saml2v4/users/scim/nonsense/metadata".to_string(),
+    ] {
+        let r = app.client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+both!(
+    metadata_through_the_iam_api,
+    metadata_in_the_console,
+    service_provider_metadata
+);
