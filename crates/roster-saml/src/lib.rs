@@ -6,6 +6,7 @@
 //!   comment, the NameID comment-injection attack).
 //! - [`metadata`]: an identity provider's metadata (Entra's Federation Metadata XML): entity id,
 //!   sign-in URL, signing certificates.
+//! - [`request`]: an AuthnRequest, sent with the HTTP-Redirect binding.
 //! - [`response`]: a SAML Response's shape pinned before its signature is checked (so the signed
 //!   element is the one read: no signature wrapping), then its conditions.
 //! - [`verify`]: the signatures, against the identity provider's configured certificates only.
@@ -40,6 +41,7 @@
 //! run (and against samael whenever `--features xmlsec` is built).
 
 pub mod metadata;
+pub mod request;
 pub mod response;
 pub mod verify;
 pub mod xml;
