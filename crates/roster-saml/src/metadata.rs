@@ -4,7 +4,7 @@
 //! checked: an administrator pastes or uploads it from the provider's portal, and the
 //! certificates it names are shown to them.
 
-use crate::xml::{SamlError, children, parse_strict, text_of};
+use crate::xml::{SamlError, children, escape, parse_strict, text_of};
 
 const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -160,15 +160,6 @@ QUFB</X509Certificate></X509Data></KeyInfo></KeyDescriptor><KeyDescriptor use="s
             assert!(e.contains(why), "{xml}: {e}");
         }
     }
-}
-
-/// `s` escaped for XML text and attribute values.
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
 }
 
 /// The metadata of Roster's service provider for one identity provider: its entity id (the

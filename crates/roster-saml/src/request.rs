@@ -2,18 +2,11 @@
 //! HTTP-Redirect binding (SAML Bindings §3.4: DEFLATE, then base64, then the `SAMLRequest` query
 //! parameter, with an optional `RelayState` of at most 80 bytes).
 
-use crate::xml::SamlError;
+use crate::xml::{SamlError, escape};
 use std::io::Write;
 
 /// RelayState's limit (SAML Bindings §3.4.3).
 pub const MAX_RELAY_STATE_BYTES: usize = 80;
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// An AuthnRequest `id` (an NCName: it must not start with a digit) from the service provider
 /// `issuer` to the identity provider at `destination`, asking for the response at `acs_url`

@@ -390,13 +390,6 @@ pub fn check_contents(doc: &Document<'_>, e: &Expected<'_>) -> Result<Accepted, 
     })
 }
 
-/// Decode a base64 SAMLResponse and check it is strict XML (see [`parse_strict`]): its text.
-pub fn decode(b64: &str) -> Result<String, SamlError> {
-    let text = crate::xml::decode_base64(b64)?;
-    parse_strict(&text)?;
-    Ok(text)
-}
-
 /// Accept a Response (its XML text, decoded) of an identity provider whose signing
 /// certificates are `certificates`: strict XML, pinned shape, signatures verified by `check`
 /// covering what is read (the assertion, or the Response that holds it), then its contents.

@@ -52,6 +52,15 @@ pub fn parse_strict(text: &str) -> Result<Document<'_>, SamlError> {
     Ok(doc)
 }
 
+/// `s` escaped for XML text and attribute values (what Roster writes: metadata, requests).
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
 /// Decode base64 (line breaks and spaces allowed, as identity providers wrap it) to UTF-8 text.
 pub fn decode_base64(b64: &str) -> Result<String, SamlError> {
     use base64::Engine;

@@ -190,7 +190,11 @@ impl Roster {
     }
 
     fn setup_of(&self, stored: &StoredTotp, user: &User) -> Result<TotpSetup, CoreError> {
-        let totp = self.totp_of(stored, user)?;
+        Self::setup(&self.totp_of(stored, user)?)
+    }
+
+    /// What an authenticator app needs of `totp`: its secret in base32 and its URI.
+    fn setup(totp: &Totp) -> Result<TotpSetup, CoreError> {
         let uri = totp
             .to_url()
             .map_err(|e| CoreError::Internal(format!("a TOTP URI: {e}")))?;
@@ -228,14 +232,7 @@ impl Roster {
         tx.put_totp(user.account_id, user.id, &sealed, self.clock.now())
             .await?;
         tx.commit().await?;
-        let totp = self.totp_from_base32(secret.expose(), user)?;
-        let uri = totp
-            .to_url()
-            .map_err(|e| CoreError::Internal(format!("a TOTP URI: {e}")))?;
-        Ok(TotpSetup {
-            secret,
-            uri: Secret::new(uri),
-        })
+        Self::setup(&self.totp_from_base32(secret.expose(), user)?)
     }
 
     /// Turn on the two-factor sign-in the caller is setting up, with a first `code` from its app;

@@ -78,9 +78,12 @@ pub(crate) async fn update(
         ..IdpInput::default()
     };
     if input.federation_metadata_xml.is_none() {
-        return s.error(roster_core::CoreError::Forbidden(
-            "Paste the Federation Metadata XML, or load its file.".into(),
-        ));
+        let mut errs = roster_core::FieldErrors::new();
+        errs.add(
+            "federation_metadata_xml",
+            "Paste the Federation Metadata XML, or load its file.",
+        );
+        return s.error(roster_core::CoreError::Validation(errs));
     }
     match state
         .roster

@@ -12,7 +12,7 @@ use roster_console::assets::AssetUrls;
 use roster_console::pages::{SignInCodePage, TotpSetupView, TwoFactorPage};
 use roster_core::model::{SessionStage, UserId};
 use roster_core::service::{TotpSetup, TwoFactor};
-use roster_core::{AuthFailure, CoreError, Principal, Secret};
+use roster_core::{AuthFailure, CoreError, Secret};
 use serde::Deserialize;
 
 fn setup_view(setup: &TotpSetup) -> TotpSetupView {
@@ -372,11 +372,14 @@ pub(crate) async fn reset(
     Path(id): Path<String>,
     Posted { s, .. }: Posted<super::auth::NoFields>,
 ) -> Response {
-    let p: &Principal = &s.principal;
     let Ok(id) = id.parse::<i64>() else {
         return s.error(CoreError::NotFound("User"));
     };
-    match state.roster.reset_two_factor(p, UserId(id)).await {
+    match state
+        .roster
+        .reset_two_factor(&s.principal, UserId(id))
+        .await
+    {
         Ok(()) => redirect(&format!("/console/users/{id}?done=two-factor-reset")),
         Err(e) => s.error(e),
     }
